@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Command-line parsing. Flags override the config file. */
+#ifndef TCPSTATES_CLI_H
+#define TCPSTATES_CLI_H
+
+#include "config.h"
+
+enum cli_action {
+	CLI_RUN = 0,
+	CLI_CHECK_CONFIG, /* --check-config: validate and exit */
+	CLI_HELP,
+	CLI_VERSION,
+	CLI_PRINT_CONFIG, /* --print-example-config */
+};
+
+struct cli_args {
+	enum cli_action action;
+	const char *config_path; /* -c FILE; NULL means the default path if it exists */
+	bool config_path_explicit;
+	/* Overrides, applied after the file, in order, as dotted keys. */
+	struct kv_list overrides;
+};
+
+/*
+ * Parses argv. Returns 0, or -EINVAL after printing a one-line error that
+ * names the bad flag or value; the caller exits with status 2.
+ */
+int cli_parse(int argc, char **argv, struct cli_args *out);
+void cli_usage(FILE *out);
+void cli_free(struct cli_args *args);
+
+#endif

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The agent's settings. Every key lives in one table in config.c (key, type,
+ * default, bounds, where it lands, description); parsing, validation,
+ * defaults, --help-config and the example agent.yaml all come from that table.
+ */
+#ifndef TCPSTATES_CONFIG_H
+#define TCPSTATES_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "filter_config.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/tcpstates-agent/agent.yaml"
+
+struct kv {
+	char *key;
+	char *value;
+};
+
+struct kv_list {
+	struct kv *items;
+	size_t count;
+};
+
+enum fsync_policy { FSYNC_INTERVAL = 0, FSYNC_ALWAYS, FSYNC_NEVER };
+enum spool_full_policy { SPOOL_DROP_NEWEST = 0, SPOOL_DROP_OLDEST };
+
+struct agent_config {
+	char *source_path; /* file it was read from, NULL if none */
+	char *log_level;
+
+	/* host metadata */
+	struct kv_list labels;
+
+	/* kernel side */
+	uint32_t ringbuf_bytes;
+	uint32_t wakeup_bytes;
+	uint32_t timing_entries;
+	uint32_t poll_interval_ms;
+	struct filter_config filters;
+
+	/* table output, used when no broker is configured */
+	bool table_timestamp; /* -T */
+	bool table_wide;      /* -w */
+	bool table_verbose;   /* -v */
+
+	/* Kafka */
+	char *brokers; /* NULL: print the table instead of publishing */
+	char *topic;
+	char *compression;
+	struct kv_list rdkafka; /* passed through to librdkafka as is */
+	uint32_t shutdown_timeout_ms;
+
+	/* spool */
+	bool spool_enabled;
+	char *spool_dir;
+	uint64_t spool_max_bytes;
+	uint64_t spool_segment_bytes;
+	enum fsync_policy spool_fsync;
+	uint32_t spool_fsync_interval_ms;
+	enum spool_full_policy spool_full_policy;
+	uint64_t memory_max_bytes; /* in-memory buffer when the spool is off or degraded */
+
+	/* metrics and health */
+	bool metrics_enabled;
+	char *metrics_address;
+	uint16_t metrics_port;
+	uint32_t health_broker_down_s;
+	double health_spool_fraction;
+
+	/* privileges */
+	char *run_as_user; /* NULL: keep the starting identity */
+};
+
+/* Fills every field with its default. */
+void config_init_defaults(struct agent_config *cfg);
+
+/*
+ * Reads a YAML file over the current values. On error returns a negative
+ * errno and writes one line into err naming the file, the line and the key.
+ */
+int config_load_file(struct agent_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Applies one dotted key, e.g. "kafka.topic", as a string (CLI overrides). */
+int config_set(struct agent_config *cfg, const char *key, const char *value, char *err,
+	       size_t errlen);
+
+/* Cross-field checks once everything is applied (e.g. segment < max bytes). */
+int config_validate(const struct agent_config *cfg, char *err, size_t errlen);
+
+/* One line per setting that differs, for the reload log ("kafka.topic: a -> b"). */
+void config_describe_changes(const struct agent_config *old_cfg, const struct agent_config *new_cfg,
+			     char *out, size_t outlen);
+
+/* Writes a commented YAML file of every key with its default and description. */
+void config_write_example(FILE *out);
+
+void config_free(struct agent_config *cfg);
+
+#endif

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What to trace: the user-space form of the filters that tracer.c writes into
+ * the BPF maps. Produced by config.c from YAML and CLI flags.
+ *
+ * Semantics, per dimension (ports, addresses, comm, pid, netns, cgroup):
+ *  - an event matching any exclude entry is dropped;
+ *  - if the dimension has include entries, an event must match one of them;
+ *  - dimensions combine with AND.
+ * For addresses the longest matching CIDR decides between include and exclude.
+ */
+#ifndef TCPSTATES_FILTER_CONFIG_H
+#define TCPSTATES_FILTER_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct port_range {
+	uint16_t first, last; /* inclusive, first <= last */
+};
+
+struct cidr {
+	uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d */
+	uint8_t prefixlen; /* over the 128-bit form: an IPv4 /24 is 96 + 24 */
+};
+
+#define FILTER_LIST(type, name)                                                                    \
+	struct {                                                                                   \
+		type *items;                                                                       \
+		size_t count;                                                                      \
+	} name
+
+struct filter_config {
+	uint16_t family;     /* 0 both, AF_INET, AF_INET6 */
+	uint32_t states_mask; /* bit n: state n (1..12); 0 means every state */
+	/* Ports and addresses are per side; process, netns and cgroup are not. */
+	FILTER_LIST(struct port_range, local_ports_include);
+	FILTER_LIST(struct port_range, local_ports_exclude);
+	FILTER_LIST(struct port_range, remote_ports_include);
+	FILTER_LIST(struct port_range, remote_ports_exclude);
+	FILTER_LIST(struct cidr, local_addrs_include);
+	FILTER_LIST(struct cidr, local_addrs_exclude);
+	FILTER_LIST(struct cidr, remote_addrs_include);
+	FILTER_LIST(struct cidr, remote_addrs_exclude);
+	FILTER_LIST(char *, comm_include);
+	FILTER_LIST(char *, comm_exclude);
+	FILTER_LIST(uint32_t, pid_include);
+	FILTER_LIST(uint32_t, pid_exclude);
+	FILTER_LIST(uint32_t, netns_include);
+	FILTER_LIST(uint32_t, netns_exclude);
+	FILTER_LIST(uint64_t, cgroup_include);
+	FILTER_LIST(uint64_t, cgroup_exclude);
+};
+
+void filter_config_free(struct filter_config *fc);
+
+/*
+ * Parses a port list such as "80,443,8000-8100" and appends it to *ranges.
+ * Returns 0, or -EINVAL with a message in err (port out of 1..65535, reversed
+ * range, empty item, trailing garbage).
+ */
+int port_list_parse(const char *text, struct port_range **items, size_t *count, char *err,
+		    size_t errlen);
+
+/* Parses "10.0.0.0/8", "fe80::/10" or a bare address. 0 or -EINVAL + err. */
+int cidr_parse(const char *text, struct cidr *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The Kafka producer: librdkafka, idempotent, acks=all, compressed. Never
+ * blocks the caller: a full local queue is reported as -ENOBUFS.
+ */
+#ifndef TCPSTATES_PRODUCER_H
+#define TCPSTATES_PRODUCER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+
+struct producer;
+
+struct producer_options {
+	const char *brokers;
+	const char *topic;
+	const char *compression;      /* lz4, zstd, ... */
+	const struct kv_list *rdkafka; /* pass-through properties, applied last */
+	const char *client_id;
+};
+
+enum producer_outcome {
+	PRODUCER_DELIVERED = 0, /* persisted by the brokers */
+	PRODUCER_FAILED,	/* permanent failure after librdkafka's retries */
+	PRODUCER_PURGED,	/* not sent: the producer was closed first */
+};
+
+/* Called from producer_poll() for every message, exactly once. */
+typedef void (*producer_delivery_fn)(void *ctx, uint64_t token, enum producer_outcome outcome,
+				     const char *reason);
+
+int producer_open(struct producer **out, const struct producer_options *opts,
+		  producer_delivery_fn fn, void *ctx, char *err, size_t errlen);
+
+/* 0, -ENOBUFS if librdkafka's queue is full (retry later), other -errno on error. */
+int producer_send(struct producer *p, const void *key, size_t key_len, const void *value,
+		  size_t value_len, uint64_t token);
+
+/* Serves delivery reports and errors; waits up to timeout_ms. */
+int producer_poll(struct producer *p, int timeout_ms);
+
+/* Messages handed to librdkafka and not yet reported. */
+int producer_inflight(struct producer *p);
+bool producer_broker_up(struct producer *p);
+uint64_t producer_delivery_errors(struct producer *p);
+/* True after a fatal error: the caller must replace the producer. */
+bool producer_fatal(struct producer *p);
+
+/* Waits up to timeout_ms for in-flight messages; returns how many remain. */
+int producer_drain(struct producer *p, int timeout_ms);
+/* Purges what remains (reported as PRODUCER_PURGED) and destroys. */
+void producer_close(struct producer *p);
+
+#endif

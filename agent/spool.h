@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The durable buffer between the ring-buffer consumer and the Kafka producer.
+ *
+ * On disk: a directory of append-only segment files. Each record is framed as
+ * length, CRC32C, seq, key and value. A record stops being pending only when
+ * spool_ack() says Kafka persisted it; the acknowledged position is written to
+ * a checkpoint file and synced before any segment is deleted. On open, the
+ * spool replays everything after the checkpoint.
+ *
+ * One writer thread (spool_append/spool_commit) and one reader thread
+ * (spool_next/spool_ack/spool_rewind) may run concurrently.
+ *
+ * When the directory cannot be written (ENOSPC, EROFS, EACCES) the spool
+ * degrades to a bounded in-memory buffer, logs it once and reports it in
+ * spool_stats.degraded. It never exits the process.
+ */
+#ifndef TCPSTATES_SPOOL_H
+#define TCPSTATES_SPOOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "config.h"
+
+struct spool;
+
+struct spool_options {
+	const char *dir;	/* NULL: memory only */
+	uint64_t max_bytes;	/* bound of the segment files on disk */
+	uint64_t segment_bytes; /* a segment is closed once it is this large */
+	enum fsync_policy fsync;
+	uint32_t fsync_interval_ms;
+	enum spool_full_policy full_policy;
+	uint64_t memory_max_bytes; /* bound of the in-memory buffer (memory-only mode) */
+};
+
+struct spool_record {
+	uint64_t seq;
+	const void *key;
+	uint32_t key_len;
+	const void *value;
+	uint32_t value_len;
+	uint64_t token; /* hand back to spool_ack() */
+};
+
+struct spool_stats {
+	uint64_t pending_records; /* appended, not yet acknowledged */
+	uint64_t pending_bytes;	  /* bytes those records occupy (disk or memory) */
+	uint64_t disk_bytes;	  /* size of the segment files */
+	uint64_t oldest_pending_append_ns; /* CLOCK_MONOTONIC of the oldest pending record, 0 if none */
+	uint64_t written_bytes;	  /* total bytes written to segments since open */
+	uint64_t dropped_full;	  /* records dropped because a bound was reached */
+	uint64_t dropped_corrupt; /* records skipped because their frame or CRC was bad */
+	uint64_t replayed;	  /* records found pending at open */
+	uint64_t quarantined_files; /* unreadable files moved aside */
+	bool degraded;		  /* running memory-only because the disk failed */
+};
+
+int spool_open(struct spool **out, const struct spool_options *opts);
+
+/* Writer side. Buffers the record; returns 0, or -ENOSPC if a bound made it
+ * drop this record (counted in dropped_full). */
+int spool_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_len,
+		 const void *value, uint32_t value_len);
+/* Writes buffered records out in one batch, syncs per policy and wakes the reader. */
+int spool_commit(struct spool *sp);
+
+/* Reader side. Waits up to timeout_ms for the next unread record. Returns 0,
+ * or -EAGAIN if none. The record's memory is valid until the next call. */
+int spool_next(struct spool *sp, struct spool_record *rec, int timeout_ms);
+/* delivered=false: Kafka rejected it for good; it is released all the same
+ * (the caller counts it as delivery_failed). */
+void spool_ack(struct spool *sp, uint64_t token, bool delivered);
+/* Forgets what is in flight and reads again from the oldest unacknowledged
+ * record. Call only when nothing is in flight any more (producer replaced). */
+void spool_rewind(struct spool *sp);
+/* Unblocks a reader waiting in spool_next(). */
+void spool_wakeup(struct spool *sp);
+
+void spool_get_stats(struct spool *sp, struct spool_stats *st);
+/* Syncs and writes the checkpoint; keeps pending records on disk. */
+void spool_close(struct spool *sp);
+
+#endif

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The kernel side: loads the CO-RE program embedded as a skeleton, attaches it
+ * to sock/inet_sock_set_state and drains its ring buffer in batches.
+ */
+#ifndef TCPSTATES_TRACER_H
+#define TCPSTATES_TRACER_H
+
+#include <stdint.h>
+#include <linux/types.h>
+#include "../bpf/tcpstates.h"
+
+struct tracer;
+struct filter_config;
+
+struct tracer_options {
+	uint32_t ringbuf_bytes;	   /* power of two, >= page size */
+	uint32_t wakeup_bytes;	   /* pending bytes that force a wakeup */
+	uint32_t timing_entries;   /* per-socket LRU map size */
+	uint32_t poll_interval_ms; /* how long one tracer_poll() may wait */
+};
+
+/* Called for every event drained; runs on the thread that calls tracer_poll(). */
+typedef void (*tracer_event_fn)(void *ctx, const struct tcpstates_event *event);
+
+/*
+ * Opens, configures, loads and attaches. On failure returns a negative errno
+ * and has logged one line that says what failed and what to do about it.
+ * The initial filter set is applied before attaching.
+ */
+int tracer_open(struct tracer **out, const struct tracer_options *opts,
+		const struct filter_config *filters, tracer_event_fn fn, void *ctx);
+
+/* Waits up to poll_interval_ms, then drains everything pending. Returns the
+ * number of events handled or a negative errno (-EINTR is not an error). */
+int tracer_poll(struct tracer *t);
+
+/* Switches to a new filter set atomically (generation flip). Thread-safe with
+ * respect to tracer_poll(). Returns 0 or a negative errno; on error the old
+ * filter set stays active. */
+int tracer_apply_filters(struct tracer *t, const struct filter_config *filters);
+
+/* Sums the per-CPU counters. Safe to call from any thread. */
+int tracer_read_counters(struct tracer *t, uint64_t out[TCPSTATES_CNT_MAX]);
+
+void tracer_close(struct tracer *t);
+
+#endif

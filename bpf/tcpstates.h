@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The contract between the BPF program and the agent: the event record that
+ * crosses the ring buffer, the layout of the filter maps, and the per-CPU
+ * counters. Included by both sides, so it uses only fixed-width kernel types.
+ */
+#ifndef TCPSTATES_H
+#define TCPSTATES_H
+
+#define TCPSTATES_COMM_LEN 16
+#define TCPSTATES_ADDR_LEN 16
+
+/* One TCP state change, as the BPF program saw it. */
+struct tcpstates_event {
+	__u64 skaddr;	      /* kernel address of struct sock: the socket's identity */
+	__u64 ts_boot_ns;     /* bpf_ktime_get_boot_ns() at the change */
+	__u64 delta_ns;	      /* time spent in oldstate; 0 when this socket was not seen before */
+	__u64 cgroup_id;      /* cgroup v2 id of the current task (0 in softirq context) */
+	__u32 pid;	      /* owning process: current task, or the socket's cached owner */
+	__u32 netns_ino;      /* inode of the socket's network namespace */
+	__u16 family;	      /* AF_INET or AF_INET6 */
+	__u16 sport;	      /* local port, host byte order */
+	__u16 dport;	      /* remote port, host byte order */
+	__u8 oldstate;	      /* kernel TCP state numbering, 1..12 */
+	__u8 newstate;
+	__u8 saddr[TCPSTATES_ADDR_LEN]; /* local address; IPv4 uses the first 4 bytes */
+	__u8 daddr[TCPSTATES_ADDR_LEN]; /* remote address */
+	char comm[TCPSTATES_COMM_LEN];
+};
+
+/*
+ * Filters are double buffered: every filter map is keyed by a generation
+ * (0 or 1) and the program reads `active_gen` once per event. User space
+ * fills the inactive generation, flips `active_gen` with one map update, then
+ * clears the old one. An event therefore sees the old filter set or the new
+ * one, never a mix, and the program is never detached.
+ */
+#define TCPSTATES_GENERATIONS 2
+
+/* Which filter dimensions have an include set in a generation. */
+enum tcpstates_include_flags {
+	TCPSTATES_INC_LPORT = 1u << 0,
+	TCPSTATES_INC_RPORT = 1u << 1,
+	TCPSTATES_INC_LADDR = 1u << 2,
+	TCPSTATES_INC_RADDR = 1u << 3,
+	TCPSTATES_INC_COMM = 1u << 4,
+	TCPSTATES_INC_PID = 1u << 5,
+	TCPSTATES_INC_NETNS = 1u << 6,
+	TCPSTATES_INC_CGROUP = 1u << 7,
+};
+
+/* Per-generation scalar settings: value of the `settings` array map. */
+struct tcpstates_settings {
+	__u32 include_flags; /* enum tcpstates_include_flags */
+	__u32 states_mask;   /* bit n set: keep transitions into or out of state n; 0 = all */
+	__u16 family;	     /* 0 = both, AF_INET or AF_INET6 */
+	__u16 pad;
+	__u32 wakeup_bytes; /* wake the consumer once this much data is pending */
+};
+
+/* Actions stored in the set maps. Exclude wins over include. */
+enum tcpstates_action {
+	TCPSTATES_ACT_INCLUDE = 1,
+	TCPSTATES_ACT_EXCLUDE = 2,
+};
+
+/*
+ * Ports: an array of TCPSTATES_GENERATIONS * 65536 bytes, index
+ * gen * 65536 + port. Each byte holds the bits below, so port ranges cost
+ * nothing extra at lookup time.
+ */
+enum tcpstates_port_bits {
+	TCPSTATES_PORT_LOCAL_INCLUDE = 1u << 0,
+	TCPSTATES_PORT_LOCAL_EXCLUDE = 1u << 1,
+	TCPSTATES_PORT_REMOTE_INCLUDE = 1u << 2,
+	TCPSTATES_PORT_REMOTE_EXCLUDE = 1u << 3,
+};
+#define TCPSTATES_PORT_SLOTS 65536
+
+/*
+ * Addresses: LPM tries keyed by generation then address. IPv4 is stored as
+ * an IPv4-mapped IPv6 address (::ffff:a.b.c.d), so one trie serves both
+ * families. prefixlen counts the 32 generation bits too. The value is an
+ * enum tcpstates_action; the longest matching prefix decides.
+ */
+struct tcpstates_lpm_key {
+	__u32 prefixlen;
+	__u32 gen; /* big endian, so it is the leading part of the prefix */
+	__u8 addr[16];
+};
+
+struct tcpstates_comm_key {
+	__u32 gen;
+	char comm[TCPSTATES_COMM_LEN];
+};
+
+struct tcpstates_u32_key { /* pid, netns inode */
+	__u32 gen;
+	__u32 value;
+};
+
+struct tcpstates_u64_key { /* cgroup id */
+	__u32 gen;
+	__u32 pad;
+	__u64 value;
+};
+
+/* Indices of the per-CPU counter array. */
+enum tcpstates_counter {
+	TCPSTATES_CNT_SEEN = 0,	    /* TCP state changes the program saw */
+	TCPSTATES_CNT_FILTERED,	    /* dropped by a filter */
+	TCPSTATES_CNT_RINGBUF_FULL, /* dropped: no room in the ring buffer */
+	TCPSTATES_CNT_MAX,
+};
+
+#endif /* TCPSTATES_H */
