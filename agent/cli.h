@@ -3,6 +3,8 @@
 #ifndef TCPSTATES_CLI_H
 #define TCPSTATES_CLI_H
 
+#include <stddef.h>
+#include <stdio.h>
 #include "config.h"
 
 enum cli_action {
@@ -26,6 +28,8 @@ struct cli_args {
  * names the bad flag or value; the caller exits with status 2.
  */
 int cli_parse(int argc, char **argv, struct cli_args *out);
+/* cli_parse() that leaves the error in err instead of printing it. */
+int cli_parse_err(int argc, char **argv, struct cli_args *out, char *err, size_t errlen);
 void cli_usage(FILE *out);
 void cli_free(struct cli_args *args);
 

@@ -14,6 +14,10 @@
 #include "filter_config.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/tcpstates-agent/agent.yaml"
+/* Larger files are refused before parsing: a config is a few kilobytes. */
+#define CONFIG_FILE_MAX (1024 * 1024)
+/* Most entries a map setting (labels, kafka.rdkafka) may hold. */
+#define CONFIG_MAP_MAX 256
 
 struct kv {
 	char *key;
@@ -97,6 +101,9 @@ void config_describe_changes(const struct agent_config *old_cfg, const struct ag
 
 /* Writes a commented YAML file of every key with its default and description. */
 void config_write_example(FILE *out);
+
+/* Deep copy into dst (which owns nothing yet). 0 or -ENOMEM, dst empty on error. */
+int config_copy(struct agent_config *dst, const struct agent_config *src);
 
 void config_free(struct agent_config *cfg);
 

@@ -13,7 +13,13 @@
 #define TCPSTATES_FILTER_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+/* Most entries one include or exclude list may hold: it bounds the BPF maps. */
+#define FILTER_LIST_MAX 1024
+/* Longest process name the kernel keeps (TASK_COMM_LEN without the NUL). */
+#define FILTER_COMM_MAX 15
 
 struct port_range {
 	uint16_t first, last; /* inclusive, first <= last */
@@ -53,6 +59,8 @@ struct filter_config {
 };
 
 void filter_config_free(struct filter_config *fc);
+/* Deep copy into an empty dst. On error dst is left empty. */
+int filter_config_copy(struct filter_config *dst, const struct filter_config *src);
 
 /*
  * Parses a port list such as "80,443,8000-8100" and appends it to *ranges.
@@ -64,5 +72,7 @@ int port_list_parse(const char *text, struct port_range **items, size_t *count, 
 
 /* Parses "10.0.0.0/8", "fe80::/10" or a bare address. 0 or -EINVAL + err. */
 int cidr_parse(const char *text, struct cidr *out, char *err, size_t errlen);
+/* "10.0.0.0/8" for IPv4-mapped entries, "fe80::/10" otherwise. */
+int cidr_format(const struct cidr *c, char *buf, size_t len);
 
 #endif

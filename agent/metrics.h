@@ -13,12 +13,11 @@
 
 enum drop_reason {
 	DROP_RINGBUF_FULL = 0, /* kernel: no room in the ring buffer */
-	DROP_FILTERED,	       /* kernel: a filter said no */
+	DROP_FILTERED,         /* kernel: a filter said no */
 	DROP_SPOOL_FULL,       /* the spool (or memory buffer) bound was reached */
 	DROP_ENCODE_ERROR,     /* the event could not be encoded */
 	DROP_DELIVERY_FAILED,  /* Kafka refused it after librdkafka's retries */
 	DROP_SPOOL_CORRUPT,    /* a spooled record failed its CRC on replay */
-	DROP_SHUTDOWN,	       /* memory-only mode: still queued when the stop timeout ran out */
 	DROP_REASON_MAX,
 };
 
@@ -55,7 +54,7 @@ bool metrics_healthy(const struct metrics_snapshot *s, char *reason, size_t len)
 
 struct metrics_server;
 int metrics_server_start(struct metrics_server **out, const char *address, uint16_t port,
-			 metrics_collect_fn fn, void *ctx);
+                         metrics_collect_fn fn, void *ctx);
 void metrics_server_stop(struct metrics_server *m);
 
 #endif

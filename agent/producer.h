@@ -44,6 +44,8 @@ int producer_poll(struct producer *p, int timeout_ms);
 /* Messages handed to librdkafka and not yet reported. */
 int producer_inflight(struct producer *p);
 bool producer_broker_up(struct producer *p);
+/* CLOCK_MONOTONIC time since which no broker is reachable; 0 while one is. */
+uint64_t producer_broker_down_since_ns(struct producer *p);
 uint64_t producer_delivery_errors(struct producer *p);
 /* True after a fatal error: the caller must replace the producer. */
 bool producer_fatal(struct producer *p);

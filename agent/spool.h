@@ -24,14 +24,18 @@
 
 struct spool;
 
+/* Largest key_len + value_len spool_append() accepts. */
+#define SPOOL_MAX_RECORD_BYTES (1u << 20)
+
 struct spool_options {
-	const char *dir;	/* NULL: memory only */
-	uint64_t max_bytes;	/* bound of the segment files on disk */
+	const char *dir;        /* NULL: memory only */
+	uint64_t max_bytes;     /* bound of the segment files on disk */
 	uint64_t segment_bytes; /* a segment is closed once it is this large */
 	enum fsync_policy fsync;
 	uint32_t fsync_interval_ms;
 	enum spool_full_policy full_policy;
 	uint64_t memory_max_bytes; /* bound of the in-memory buffer (memory-only mode) */
+	uint32_t disk_retry_ms;    /* degraded: try the disk again this often; 0 = 30 s */
 };
 
 struct spool_record {
@@ -44,24 +48,59 @@ struct spool_record {
 };
 
 struct spool_stats {
-	uint64_t pending_records; /* appended, not yet acknowledged */
-	uint64_t pending_bytes;	  /* bytes those records occupy (disk or memory) */
-	uint64_t disk_bytes;	  /* size of the segment files */
-	uint64_t oldest_pending_append_ns; /* CLOCK_MONOTONIC of the oldest pending record, 0 if none */
-	uint64_t written_bytes;	  /* total bytes written to segments since open */
-	uint64_t dropped_full;	  /* records dropped because a bound was reached */
-	uint64_t dropped_corrupt; /* records skipped because their frame or CRC was bad */
-	uint64_t replayed;	  /* records found pending at open */
+	uint64_t pending_records;          /* appended, not yet acknowledged */
+	uint64_t pending_bytes;            /* bytes those records occupy (disk or memory) */
+	uint64_t disk_bytes;               /* size of the segment files */
+	uint64_t oldest_pending_append_ns; /* CLOCK_MONOTONIC of the oldest pending committed
+	                                    * record (1 s resolution on disk; the open time for
+	                                    * records found at open), 0 if none */
+	uint64_t written_bytes;            /* total bytes written to segments since open */
+	uint64_t dropped_full;             /* records dropped because a bound was reached */
+	uint64_t dropped_corrupt;   /* bad regions skipped: one per run of bytes between valid
+	                             * frames whose frame or CRC was bad (a region may have
+	                             * held several records) */
+	uint64_t replayed;          /* records found pending at open */
 	uint64_t quarantined_files; /* unreadable files moved aside */
-	bool degraded;		  /* running memory-only because the disk failed */
+	bool degraded;              /* running memory-only because the disk failed */
 };
 
+/*
+ * Bounds. On disk, the segment files (committed bytes plus the write buffer)
+ * never exceed max_bytes. An append that would exceed it:
+ *  - SPOOL_DROP_NEWEST: is rejected with -ENOSPC (dropped_full += 1).
+ *  - SPOOL_DROP_OLDEST: deletes whole segments that nobody has read yet,
+ *    oldest first, counting every record in them in dropped_full, until the
+ *    record fits. Segments holding records in flight (or already read) and the
+ *    segment being written are never deleted this way. If that cannot free
+ *    enough, the new record is rejected as with DROP_NEWEST.
+ * Disk space comes back when the acknowledged position passes a whole
+ * segment, which is checkpointed (synced) before the file is unlinked.
+ *
+ * In memory (dir == NULL, or degraded) the bound is memory_max_bytes, counted
+ * as record size plus a fixed per-record overhead; DROP_OLDEST discards unread
+ * records one at a time (never records in flight) before giving up.
+ *
+ * Durability: FSYNC_ALWAYS syncs in spool_commit(). FSYNC_INTERVAL and
+ * FSYNC_NEVER never sync on the writer thread: a background thread of the
+ * spool syncs data every fsync_interval_ms (INTERVAL only) and writes the
+ * checkpoint at that pace, or at once when a whole segment became deletable.
+ *
+ * Degrading: once a write or sync fails (or the directory is unusable at
+ * open) new records stay in memory; records already on disk are still read
+ * and acknowledged (which frees disk space: the checkpoint is then rewritten
+ * in place, as a full disk has no room for a temporary file). Every
+ * disk_retry_ms, once every memory record has been acknowledged (so order is
+ * kept), the writer tries to start a new segment and, if that works, goes
+ * back to disk and clears stats.degraded. Memory records are lost when the
+ * process exits.
+ */
 int spool_open(struct spool **out, const struct spool_options *opts);
 
-/* Writer side. Buffers the record; returns 0, or -ENOSPC if a bound made it
+/* Writer side. Buffers the record; returns 0, -EMSGSIZE if key_len +
+ * value_len exceeds SPOOL_MAX_RECORD_BYTES, or -ENOSPC if a bound made it
  * drop this record (counted in dropped_full). */
 int spool_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_len,
-		 const void *value, uint32_t value_len);
+                 const void *value, uint32_t value_len);
 /* Writes buffered records out in one batch, syncs per policy and wakes the reader. */
 int spool_commit(struct spool *sp);
 
@@ -74,11 +113,13 @@ void spool_ack(struct spool *sp, uint64_t token, bool delivered);
 /* Forgets what is in flight and reads again from the oldest unacknowledged
  * record. Call only when nothing is in flight any more (producer replaced). */
 void spool_rewind(struct spool *sp);
-/* Unblocks a reader waiting in spool_next(). */
+/* Makes the reader's current (or, if none is waiting, next) spool_next()
+ * return -EAGAIN at once. */
 void spool_wakeup(struct spool *sp);
 
 void spool_get_stats(struct spool *sp, struct spool_stats *st);
-/* Syncs and writes the checkpoint; keeps pending records on disk. */
+/* Syncs and writes the checkpoint; keeps pending records on disk. The
+ * writer and reader threads must have stopped using the spool. */
 void spool_close(struct spool *sp);
 
 #endif

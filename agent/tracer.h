@@ -43,6 +43,10 @@ int tracer_apply_filters(struct tracer *t, const struct filter_config *filters);
 /* Sums the per-CPU counters. Safe to call from any thread. */
 int tracer_read_counters(struct tracer *t, uint64_t out[TCPSTATES_CNT_MAX]);
 
+/* Detaches the program: no new events. What is already in the ring buffer
+ * can still be drained with tracer_poll(), so nothing accepted is lost. */
+void tracer_detach(struct tracer *t);
+
 void tracer_close(struct tracer *t);
 
 #endif

@@ -15,8 +15,8 @@ struct tcpstates_event {
 	__u64 skaddr;	      /* kernel address of struct sock: the socket's identity */
 	__u64 ts_boot_ns;     /* bpf_ktime_get_boot_ns() at the change */
 	__u64 delta_ns;	      /* time spent in oldstate; 0 when this socket was not seen before */
-	__u64 cgroup_id;      /* cgroup v2 id of the current task (0 in softirq context) */
-	__u32 pid;	      /* owning process: current task, or the socket's cached owner */
+	__u64 cgroup_id;      /* cgroup v2 id of the owning task; 0 when the owner is unknown */
+	__u32 pid;	      /* owning process (cached for softirq changes); 0 = unknown */
 	__u32 netns_ino;      /* inode of the socket's network namespace */
 	__u16 family;	      /* AF_INET or AF_INET6 */
 	__u16 sport;	      /* local port, host byte order */

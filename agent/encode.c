@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * tcpstates.v1.TcpStateEvent encoder for the per-event path.
+ *
+ * The per-event fields are written by hand as protobuf wire format (a few
+ * varints and two short byte strings), then the encoder appends a tail it
+ * built once with protobuf-c: agent_instance_id (field 14) and the packed
+ * Host message (field 15). Protobuf parsers accept fields in any order, so
+ * the result is an ordinary TcpStateEvent, and no allocation happens per
+ * event.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "encode.h"
+#include "log.h"
+#include "tcpstates/v1/tcpstates.pb-c.h"
+
+/* Field numbers of tcpstates.proto, TcpStateEvent. */
+enum {
+	F_OLD_STATE = 1,
+	F_NEW_STATE = 2,
+	F_FAMILY = 3,
+	F_LOCAL_ADDR = 4,
+	F_REMOTE_ADDR = 5,
+	F_LOCAL_PORT = 6,
+	F_REMOTE_PORT = 7,
+	F_PID = 8,
+	F_COMM = 9,
+	F_SOCKET_ID = 10,
+	F_TIMESTAMP_NS = 11,
+	F_PREV_STATE_DURATION_NS = 12,
+	F_SEQ = 13,
+	F_AGENT_INSTANCE_ID = 14,
+	F_HOST = 15,
+	F_NETNS_INODE = 16,
+	F_CGROUP_ID = 17,
+};
+
+enum { WIRE_VARINT = 0, WIRE_LEN = 2 };
+
+#define VARINT_MAX 10
+#define TAG_MAX    3 /* field numbers below 2^18 */
+/* Invalid bytes become U+FFFD (3 bytes each). */
+#define COMM_UTF8_MAX (TCPSTATES_COMM_LEN * 3)
+
+/*
+ * Worst case of the hand-written part: 13 varint fields with their tags,
+ * two 16-byte addresses and the comm string, each with a tag and a one-byte
+ * length.
+ */
+#define FIXED_MAX                                                                                  \
+	(13 * (TAG_MAX + VARINT_MAX) + 2 * (TAG_MAX + 1 + TCPSTATES_ADDR_LEN) +                    \
+	 (TAG_MAX + 1 + COMM_UTF8_MAX))
+
+struct encoder {
+	uint8_t *tail; /* field 14 + field 15, ready to append */
+	size_t tail_len;
+};
+
+static inline uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+static inline uint8_t *put_tag(uint8_t *p, uint32_t field, uint32_t wire)
+{
+	return put_varint(p, (uint64_t)field << 3 | wire);
+}
+
+/* proto3: a scalar equal to its default is not written at all. */
+static inline uint8_t *put_uint_field(uint8_t *p, uint32_t field, uint64_t v)
+{
+	if (!v)
+		return p;
+	p = put_tag(p, field, WIRE_VARINT);
+	return put_varint(p, v);
+}
+
+static inline uint8_t *put_bytes_field(uint8_t *p, uint32_t field, const void *data, size_t len)
+{
+	p = put_tag(p, field, WIRE_LEN);
+	p = put_varint(p, len);
+	memcpy(p, data, len);
+	return p + len;
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, UTF-16 surrogates, beyond U+10FFFF. */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/*
+ * Copies at most n bytes of s (stopping at NUL) into out as valid UTF-8:
+ * protobuf string fields must be UTF-8 and strict parsers reject the whole
+ * message otherwise, while a task can name itself with any bytes. out needs
+ * 3 * n bytes. Returns the output length.
+ */
+static size_t utf8_sanitize(const char *s, size_t n, char *out)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t end = strnlen(s, n), i = 0, o = 0;
+
+	while (i < end) {
+		size_t l = utf8_seq_len(u + i, end - i);
+
+		if (l) {
+			memcpy(out + o, u + i, l);
+			o += l;
+			i += l;
+		} else {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+	}
+	return o;
+}
+
+/* A sanitized heap copy for the host message, which is built once. */
+static char *utf8_dup(const char *s)
+{
+	size_t n;
+	char *out;
+
+	if (!s)
+		s = "";
+	n = strlen(s);
+	out = malloc(n * 3 + 1);
+	if (!out)
+		return NULL;
+	out[utf8_sanitize(s, n, out)] = '\0';
+	return out;
+}
+
+static void free_host_message(Tcpstates__V1__Host *h)
+{
+	free(h->hostname);
+	free(h->machine_id);
+	free(h->boot_id);
+	free(h->kernel_release);
+	free(h->agent_version);
+	for (size_t i = 0; i < h->n_labels; i++) {
+		if (!h->labels[i])
+			continue;
+		free(h->labels[i]->key);
+		free(h->labels[i]->value);
+		free(h->labels[i]);
+	}
+	free(h->labels);
+}
+
+static int build_host_message(Tcpstates__V1__Host *h, const struct host_info *host)
+{
+	tcpstates__v1__host__init(h);
+	h->hostname = utf8_dup(host->hostname);
+	h->machine_id = utf8_dup(host->machine_id);
+	h->boot_id = utf8_dup(host->boot_id);
+	h->kernel_release = utf8_dup(host->kernel_release);
+	h->agent_version = utf8_dup(host->agent_version);
+	if (!h->hostname || !h->machine_id || !h->boot_id || !h->kernel_release ||
+	    !h->agent_version)
+		return -ENOMEM;
+	if (!host->labels.count)
+		return 0;
+	h->labels = calloc(host->labels.count, sizeof(*h->labels));
+	if (!h->labels)
+		return -ENOMEM;
+	h->n_labels = host->labels.count;
+	for (size_t i = 0; i < host->labels.count; i++) {
+		Tcpstates__V1__Host__LabelsEntry *kv = malloc(sizeof(*kv));
+
+		if (!kv)
+			return -ENOMEM;
+		tcpstates__v1__host__labels_entry__init(kv);
+		h->labels[i] = kv;
+		kv->key = utf8_dup(host->labels.items[i].key);
+		kv->value = utf8_dup(host->labels.items[i].value);
+		if (!kv->key || !kv->value)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int encoder_new(struct encoder **out, const struct host_info *host, const char *instance_id)
+{
+	Tcpstates__V1__Host hmsg;
+	struct encoder *enc = NULL;
+	char *id = NULL;
+	size_t host_len, id_len, cap;
+	uint8_t *p;
+	int err;
+
+	*out = NULL;
+	if (!host || !instance_id)
+		return -EINVAL;
+	err = build_host_message(&hmsg, host);
+	if (err) {
+		log_error("encoder: cannot build the host message: %s", strerror(-err));
+		goto cleanup;
+	}
+	id = utf8_dup(instance_id);
+	enc = calloc(1, sizeof(*enc));
+	if (!id || !enc) {
+		err = -ENOMEM;
+		log_error("encoder: out of memory");
+		goto cleanup;
+	}
+	host_len = tcpstates__v1__host__get_packed_size(&hmsg);
+	id_len = strlen(id);
+	cap = 2 * (TAG_MAX + VARINT_MAX) + id_len + host_len;
+	enc->tail = malloc(cap);
+	if (!enc->tail) {
+		err = -ENOMEM;
+		log_error("encoder: out of memory for a %zu-byte host message", host_len);
+		goto cleanup;
+	}
+	p = enc->tail;
+	if (id_len)
+		p = put_bytes_field(p, F_AGENT_INSTANCE_ID, id, id_len);
+	p = put_tag(p, F_HOST, WIRE_LEN);
+	p = put_varint(p, host_len);
+	if (tcpstates__v1__host__pack(&hmsg, p) != host_len) {
+		err = -EIO;
+		log_error("encoder: protobuf-c packed a host message of unexpected size");
+		goto cleanup;
+	}
+	enc->tail_len = (size_t)(p - enc->tail) + host_len;
+	*out = enc;
+	enc = NULL;
+	err = 0;
+cleanup:
+	encoder_free(enc);
+	free(id);
+	free_host_message(&hmsg);
+	return err;
+}
+
+void encoder_free(struct encoder *enc)
+{
+	if (!enc)
+		return;
+	free(enc->tail);
+	free(enc);
+}
+
+size_t encoder_max_size(const struct encoder *enc)
+{
+	return FIXED_MAX + enc->tail_len;
+}
+
+int encode_event(struct encoder *enc, const struct tcpstates_event *e, uint64_t seq,
+                 uint64_t wall_ns, uint8_t *buf, size_t buflen)
+{
+	uint8_t fixed[FIXED_MAX], *p = fixed;
+	char comm[COMM_UTF8_MAX];
+	size_t addr_len, comm_len, len;
+
+	switch (e->family) {
+	case AF_INET:
+		addr_len = 4;
+		break;
+	case AF_INET6:
+		addr_len = 16;
+		break;
+	default:
+		return -EINVAL;
+	}
+
+	/* Field order follows the field numbers, as protobuf-c would write it. */
+	p = put_uint_field(p, F_OLD_STATE, e->oldstate);
+	p = put_uint_field(p, F_NEW_STATE, e->newstate);
+	p = put_uint_field(p, F_FAMILY, e->family);
+	p = put_bytes_field(p, F_LOCAL_ADDR, e->saddr, addr_len);
+	p = put_bytes_field(p, F_REMOTE_ADDR, e->daddr, addr_len);
+	p = put_uint_field(p, F_LOCAL_PORT, e->sport);
+	p = put_uint_field(p, F_REMOTE_PORT, e->dport);
+	p = put_uint_field(p, F_PID, e->pid);
+	comm_len = utf8_sanitize(e->comm, sizeof(e->comm), comm);
+	if (comm_len)
+		p = put_bytes_field(p, F_COMM, comm, comm_len);
+	p = put_uint_field(p, F_SOCKET_ID, e->skaddr);
+	p = put_uint_field(p, F_TIMESTAMP_NS, wall_ns);
+	p = put_uint_field(p, F_PREV_STATE_DURATION_NS, e->delta_ns);
+	p = put_uint_field(p, F_SEQ, seq);
+	p = put_uint_field(p, F_NETNS_INODE, e->netns_ino);
+	p = put_uint_field(p, F_CGROUP_ID, e->cgroup_id);
+
+	len = (size_t)(p - fixed);
+	if (len + enc->tail_len > buflen)
+		return -ENOSPC;
+	memcpy(buf, fixed, len);
+	memcpy(buf + len, enc->tail, enc->tail_len);
+	return (int)(len + enc->tail_len);
+}
+
+int encode_key(const struct host_info *host, const struct tcpstates_event *e, char *buf,
+               size_t buflen)
+{
+	int n = snprintf(buf, buflen, "%s/%016llx", host->hostname ? host->hostname : "",
+	                 (unsigned long long)e->skaddr);
+
+	if (n < 0)
+		return -EINVAL;
+	if ((size_t)n >= buflen)
+		return -ENOSPC;
+	return n;
+}

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Prometheus text exposition and the health verdict: pure functions of a snapshot. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "metrics.h"
+
+#define METRIC_PREFIX "tcpstates_agent_"
+
+static const char *const drop_reason_names[DROP_REASON_MAX] = {
+    [DROP_RINGBUF_FULL] = "ringbuf_full",       [DROP_FILTERED] = "filtered",
+    [DROP_SPOOL_FULL] = "spool_full",           [DROP_ENCODE_ERROR] = "encode_error",
+    [DROP_DELIVERY_FAILED] = "delivery_failed", [DROP_SPOOL_CORRUPT] = "spool_corrupt",
+};
+
+const char *drop_reason_name(enum drop_reason r)
+{
+	if ((unsigned)r >= DROP_REASON_MAX)
+		return "unknown";
+	return drop_reason_names[r];
+}
+
+/* Appends to a fixed buffer; once it overflows every later append is a no-op. */
+struct text_out {
+	char *buf;
+	size_t len;
+	size_t used;
+	bool overflow;
+};
+
+static void out_printf(struct text_out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void out_printf(struct text_out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->used, o->len - o->used, fmt, ap);
+	va_end(ap);
+	/* >= because the terminating NUL must fit too */
+	if (n < 0 || (size_t)n >= o->len - o->used) {
+		o->overflow = true;
+		return;
+	}
+	o->used += (size_t)n;
+}
+
+static void out_header(struct text_out *o, const char *name, const char *type, const char *help)
+{
+	out_printf(o, "# HELP " METRIC_PREFIX "%s %s\n", name, help);
+	out_printf(o, "# TYPE " METRIC_PREFIX "%s %s\n", name, type);
+}
+
+static void out_u64(struct text_out *o, const char *name, const char *type, const char *help,
+                    uint64_t v)
+{
+	out_header(o, name, type, help);
+	out_printf(o, METRIC_PREFIX "%s %llu\n", name, (unsigned long long)v);
+}
+
+static void out_double(struct text_out *o, const char *name, const char *help, double v)
+{
+	out_header(o, name, "gauge", help);
+	/* millisecond resolution is all an age or an outage length needs */
+	out_printf(o, METRIC_PREFIX "%s %.3f\n", name, v);
+}
+
+int metrics_render(const struct metrics_snapshot *s, char *buf, size_t len)
+{
+	struct text_out o = {.buf = buf, .len = len};
+
+	if (!s || !buf || len == 0)
+		return -EINVAL;
+	buf[0] = '\0';
+
+	out_u64(&o, "kernel_events_total", "counter",
+	        "TCP state changes seen by the BPF program, before filtering.", s->kernel_seen);
+	out_u64(&o, "events_received_total", "counter",
+	        "Events accepted from the ring buffer and given a sequence number.", s->received);
+	out_u64(&o, "events_published_total", "counter",
+	        "Events acknowledged by Kafka (delivery report without error).", s->published);
+	out_u64(&o, "events_filtered_total", "counter",
+	        "Events discarded in the kernel by the configured filters.",
+	        s->dropped[DROP_FILTERED]);
+
+	out_header(&o, "events_dropped_total", "counter",
+	           "Events lost, by reason; filtered and ringbuf_full are counted in the kernel.");
+	for (int r = 0; r < DROP_REASON_MAX; r++)
+		out_printf(&o, METRIC_PREFIX "events_dropped_total{reason=\"%s\"} %llu\n",
+		           drop_reason_name(r), (unsigned long long)s->dropped[r]);
+
+	out_u64(&o, "ringbuf_drops_total", "counter",
+	        "Events the BPF program could not reserve ring buffer space for, summed over CPUs.",
+	        s->dropped[DROP_RINGBUF_FULL]);
+	out_u64(&o, "kafka_delivery_errors_total", "counter",
+	        "Delivery reports that carried an error.", s->delivery_errors);
+	out_u64(&o, "spool_pending_records", "gauge",
+	        "Records written to the spool and not yet acknowledged by Kafka.",
+	        s->spool_pending_records);
+	out_u64(&o, "spool_pending_bytes", "gauge",
+	        "Bytes of records in the spool not yet acknowledged by Kafka.",
+	        s->spool_pending_bytes);
+	out_u64(&o, "spool_disk_bytes", "gauge", "Bytes the spool segments occupy on disk.",
+	        s->spool_disk_bytes);
+	out_u64(&o, "spool_max_bytes", "gauge", "Configured bound on the spool's disk usage.",
+	        s->spool_max_bytes);
+	out_u64(&o, "spool_written_bytes_total", "counter", "Bytes appended to the spool.",
+	        s->spool_written_bytes);
+	out_u64(&o, "spool_degraded", "gauge",
+	        "Set to 1 while the spool cannot write to disk and events are buffered in memory.",
+	        s->spool_degraded ? 1 : 0);
+	out_double(&o, "oldest_unacked_event_age_seconds",
+	           "Age of the oldest event not yet acknowledged by Kafka; 0 when none.",
+	           s->oldest_pending_age_s);
+	out_u64(&o, "kafka_broker_up", "gauge", "Set to 1 while at least one broker is reachable.",
+	        s->broker_up ? 1 : 0);
+	out_double(&o, "kafka_broker_down_seconds",
+	           "How long no broker has been reachable; 0 while up.", s->broker_down_s);
+
+	out_header(&o, "config_reloads_total", "counter", "Configuration reloads, by result.");
+	out_printf(&o, METRIC_PREFIX "config_reloads_total{result=\"success\"} %llu\n",
+	           (unsigned long long)s->reloads_ok);
+	out_printf(&o, METRIC_PREFIX "config_reloads_total{result=\"failure\"} %llu\n",
+	           (unsigned long long)s->reloads_failed);
+
+	if (o.overflow) {
+		buf[0] = '\0';
+		return -ENOSPC;
+	}
+	return (int)o.used;
+}
+
+bool metrics_healthy(const struct metrics_snapshot *s, char *reason, size_t len)
+{
+	struct text_out o = {.buf = reason, .len = len};
+	bool healthy = true;
+
+	if (reason && len > 0)
+		reason[0] = '\0';
+	else
+		o.overflow = true; /* no room for a reason: still give the verdict */
+
+	if (s->broker_down_s > (double)s->health_broker_down_s) {
+		healthy = false;
+		out_printf(&o, "kafka brokers unreachable for %.1f s (limit %u s)",
+		           s->broker_down_s, s->health_broker_down_s);
+	}
+	if (s->spool_max_bytes > 0 &&
+	    (double)s->spool_disk_bytes > s->health_spool_fraction * (double)s->spool_max_bytes) {
+		out_printf(&o,
+		           "%sspool uses %llu of %llu bytes on disk, above the %.2f fraction limit",
+		           healthy ? "" : "; ", (unsigned long long)s->spool_disk_bytes,
+		           (unsigned long long)s->spool_max_bytes, s->health_spool_fraction);
+		healthy = false;
+	}
+	return healthy;
+}

@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The Kafka producer over librdkafka.
+ *
+ * Delivery guarantees come from the layering: the spool keeps every record
+ * until its delivery report says PERSISTED, and librdkafka's idempotent
+ * producer keeps the writes it is given ordered and free of duplicates
+ * within one producer session. So librdkafka is told never to give up on a
+ * record by time (message.timeout.ms=0): during an outage records wait in its
+ * bounded queue, anything beyond that bound waits in the spool, and nothing
+ * is reported FAILED just because the brokers were away for a while.
+ */
+#define _GNU_SOURCE /* memmem */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <librdkafka/rdkafka.h>
+#include "log.h"
+#include "producer.h"
+
+/* Distinct errors remembered for rate limiting; a new one reuses the oldest slot. */
+#define ERROR_SLOTS           16
+#define ERROR_LOG_INTERVAL_NS (10ULL * 1000000000ULL)
+/* How long close waits for librdkafka to hand back purged messages. */
+#define CLOSE_WAIT_MS 30000
+
+/* The token travels in librdkafka's per-message opaque pointer. */
+_Static_assert(sizeof(void *) >= sizeof(uint64_t), "delivery tokens need 64-bit pointers");
+
+struct error_slot {
+	rd_kafka_resp_err_t err;
+	uint64_t last_ns;
+	uint64_t suppressed;
+};
+
+struct producer {
+	rd_kafka_t *rk;
+	char *topic;
+	producer_delivery_fn fn;
+	void *ctx;
+
+	/* Written by the polling thread, read by the metrics thread. */
+	atomic_int inflight;
+	atomic_bool broker_up;
+	atomic_uint_least64_t down_since_ns; /* CLOCK_MONOTONIC, 0 while up */
+	uint64_t all_down_seen_ns;           /* polling thread only */
+	atomic_uint_least64_t delivery_errors;
+	atomic_bool fatal;
+
+	struct error_slot errors[ERROR_SLOTS]; /* polling thread only */
+};
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void mark_up(struct producer *p)
+{
+	if (!atomic_exchange(&p->broker_up, true)) {
+		atomic_store(&p->down_since_ns, 0);
+		log_info("kafka: brokers reachable");
+	}
+}
+
+static void mark_down(struct producer *p)
+{
+	if (atomic_exchange(&p->broker_up, false))
+		atomic_store(&p->down_since_ns, monotonic_ns());
+}
+
+/* True when this error was not logged in the last ERROR_LOG_INTERVAL_NS. */
+static bool error_should_log(struct producer *p, rd_kafka_resp_err_t err, uint64_t *suppressed)
+{
+	uint64_t now = monotonic_ns();
+	struct error_slot *slot = NULL, *oldest = &p->errors[0];
+
+	for (int i = 0; i < ERROR_SLOTS; i++) {
+		if (p->errors[i].last_ns && p->errors[i].err == err) {
+			slot = &p->errors[i];
+			break;
+		}
+		if (p->errors[i].last_ns < oldest->last_ns)
+			oldest = &p->errors[i];
+	}
+	if (!slot) {
+		slot = oldest;
+		*slot = (struct error_slot){.err = err};
+	}
+	if (slot->last_ns && now - slot->last_ns < ERROR_LOG_INTERVAL_NS) {
+		slot->suppressed++;
+		return false;
+	}
+	*suppressed = slot->suppressed;
+	slot->suppressed = 0;
+	slot->last_ns = now;
+	return true;
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct producer *p = opaque;
+	uint64_t suppressed = 0;
+
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+		p->all_down_seen_ns = monotonic_ns();
+		mark_down(p);
+	}
+
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		char fatal_reason[512];
+		rd_kafka_resp_err_t orig;
+
+		orig = rd_kafka_fatal_error(rk, fatal_reason, sizeof(fatal_reason));
+		atomic_store(&p->fatal, true);
+		log_error("kafka: fatal producer error %s: %s; the producer must be replaced",
+		          rd_kafka_err2name(orig), fatal_reason);
+		return;
+	}
+	if (!error_should_log(p, err, &suppressed))
+		return;
+	if (suppressed)
+		log_warn("kafka: %s (%s; %llu more like it since the last report)", reason,
+		         rd_kafka_err2name(err), (unsigned long long)suppressed);
+	else
+		log_warn("kafka: %s (%s)", reason, rd_kafka_err2name(err));
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+	struct producer *p = opaque;
+	uint64_t token = (uint64_t)(uintptr_t)msg->_private;
+	enum producer_outcome outcome;
+	const char *reason = NULL;
+
+	if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    rd_kafka_message_status(msg) == RD_KAFKA_MSG_STATUS_PERSISTED) {
+		outcome = PRODUCER_DELIVERED;
+		mark_up(p);
+	} else if (msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+	           msg->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+		outcome = PRODUCER_PURGED;
+		reason = rd_kafka_err2str(msg->err);
+	} else {
+		outcome = PRODUCER_FAILED;
+		reason = rd_kafka_err2str(msg->err);
+		atomic_fetch_add(&p->delivery_errors, 1);
+	}
+	atomic_fetch_sub(&p->inflight, 1);
+	p->fn(p->ctx, token, outcome, reason);
+}
+
+/* The "ts" of a statistics document: librdkafka's CLOCK_MONOTONIC in µs, 0 if absent. */
+static uint64_t stats_time_ns(const char *json, size_t len)
+{
+	static const char ts_key[] = "\"ts\":";
+	const char *at = memmem(json, len, ts_key, sizeof(ts_key) - 1);
+	char digits[24];
+	size_t n = 0;
+
+	if (!at)
+		return 0;
+	at += sizeof(ts_key) - 1;
+	while (at + n < json + len && n < sizeof(digits) - 1 && at[n] >= '0' && at[n] <= '9') {
+		digits[n] = at[n];
+		n++;
+	}
+	digits[n] = '\0';
+	return n ? strtoull(digits, NULL, 10) * 1000ULL : 0;
+}
+
+/*
+ * The statistics are the one place librdkafka tells an idle client that a
+ * broker connection is up again; without them broker_up would stay false
+ * after an outage until the next record is delivered. Each broker object
+ * carries "state":"UP" once its connection is usable.
+ *
+ * librdkafka reports "all brokers down" once per outage, so a document
+ * written just before that report but served after it must not undo it:
+ * only documents newer than the last such report count.
+ */
+static int on_stats(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
+{
+	static const char up[] = "\"state\":\"UP\"";
+	struct producer *p = opaque;
+
+	if (stats_time_ns(json, json_len) > p->all_down_seen_ns &&
+	    memmem(json, json_len, up, sizeof(up) - 1))
+		mark_up(p);
+	return 0; /* librdkafka frees json */
+}
+
+/* librdkafka's own log lines, into ours. */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	/*
+	 * Levels follow syslog. Connection failures at LOG_ERR also reach
+	 * on_error, which rate-limits them, so they are only shown at debug
+	 * here; warnings are mostly configuration advice worth seeing once.
+	 */
+	if (level <= 2 && strcmp(fac, "FATAL") != 0) /* on_error reports fatal errors */
+		log_error("kafka: %s: %s", fac, buf);
+	else if (level == 4)
+		log_warn("kafka: %s: %s", fac, buf);
+	else
+		log_debug("kafka: %s: %s", fac, buf);
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *what, const char *key, const char *value,
+                    char *err, size_t errlen)
+{
+	char why[512];
+
+	if (rd_kafka_conf_set(conf, key, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+		snprintf(err, errlen, "%s%s: librdkafka says %s", what, key, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int build_conf(rd_kafka_conf_t *conf, const struct producer_options *opts, char *err,
+                      size_t errlen)
+{
+	const struct {
+		const char *key;
+		const char *value;
+	} base[] = {
+	    {"bootstrap.servers", opts->brokers},
+	    {"client.id", opts->client_id ? opts->client_id : "tcpstates-agent"},
+	    {"enable.idempotence", "true"},
+	    {"acks", "all"},
+	    {"compression.codec", opts->compression ? opts->compression : "zstd"},
+	    {"linger.ms", "5"},
+	    /* See the top of this file: the spool behind us holds the backlog. */
+	    {"message.timeout.ms", "0"},
+	    /* The in-memory bound; beyond it producer_send says -ENOBUFS. */
+	    {"queue.buffering.max.messages", "100000"},
+	    /* Only used to notice brokers coming back (on_stats). */
+	    {"statistics.interval.ms", "1000"},
+	};
+	int err_code;
+
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++) {
+		err_code = conf_set(conf, "", base[i].key, base[i].value, err, errlen);
+		if (err_code)
+			return err_code;
+	}
+	/* Last, so an operator can override any of the above. */
+	if (opts->rdkafka) {
+		for (size_t i = 0; i < opts->rdkafka->count; i++) {
+			const struct kv *kv = &opts->rdkafka->items[i];
+
+			err_code = conf_set(conf, "rdkafka.", kv->key, kv->value, err, errlen);
+			if (err_code)
+				return err_code;
+		}
+	}
+	return 0;
+}
+
+int producer_open(struct producer **out, const struct producer_options *opts,
+                  producer_delivery_fn fn, void *ctx, char *err, size_t errlen)
+{
+	struct producer *p = NULL;
+	rd_kafka_conf_t *conf = NULL;
+	char why[512];
+	int ret;
+
+	*out = NULL;
+	if (!opts->brokers || !*opts->brokers || !opts->topic || !*opts->topic || !fn) {
+		snprintf(err, errlen, "kafka: brokers and topic are required");
+		return -EINVAL;
+	}
+
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		snprintf(err, errlen, "kafka: out of memory");
+		return -ENOMEM;
+	}
+	p->fn = fn;
+	p->ctx = ctx;
+	/* Not known to be reachable until a broker connection is up. */
+	atomic_init(&p->inflight, 0);
+	atomic_init(&p->broker_up, false);
+	atomic_init(&p->down_since_ns, monotonic_ns());
+	atomic_init(&p->delivery_errors, 0);
+	atomic_init(&p->fatal, false);
+	p->topic = strdup(opts->topic);
+	if (!p->topic) {
+		snprintf(err, errlen, "kafka: out of memory");
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+
+	conf = rd_kafka_conf_new();
+	ret = build_conf(conf, opts, err, errlen);
+	if (ret)
+		goto cleanup;
+	rd_kafka_conf_set_opaque(conf, p);
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	rd_kafka_conf_set_error_cb(conf, on_error);
+	rd_kafka_conf_set_stats_cb(conf, on_stats);
+	rd_kafka_conf_set_log_cb(conf, on_log);
+
+	/* Connections are made lazily: unreachable brokers are not an error here. */
+	p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
+	if (!p->rk) {
+		snprintf(err, errlen, "kafka: librdkafka refused the settings: %s", why);
+		ret = -EINVAL;
+		goto cleanup;
+	}
+	conf = NULL; /* owned by rk now */
+
+	*out = p;
+	return 0;
+
+cleanup:
+	if (conf)
+		rd_kafka_conf_destroy(conf);
+	free(p->topic);
+	free(p);
+	return ret;
+}
+
+static int send_errno(rd_kafka_resp_err_t err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+		return -ENOBUFS;
+	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+		return -EMSGSIZE;
+	case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+		return -ENOENT;
+	case RD_KAFKA_RESP_ERR__FATAL:
+		return -ECANCELED;
+	default:
+		return -EIO;
+	}
+}
+
+int producer_send(struct producer *p, const void *key, size_t key_len, const void *value,
+                  size_t value_len, uint64_t token)
+{
+	rd_kafka_resp_err_t err;
+
+	/* Never RD_KAFKA_MSG_F_BLOCK: a full queue must come back as -ENOBUFS. */
+	err = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(p->topic), RD_KAFKA_V_KEY(key, key_len),
+	                        RD_KAFKA_V_VALUE((void *)value, value_len),
+	                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+	                        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)token),
+	                        RD_KAFKA_V_HEADER("content-type", "application/x-protobuf", -1),
+	                        RD_KAFKA_V_HEADER("schema", "tcpstates.v1.TcpStateEvent", -1),
+	                        RD_KAFKA_V_HEADER("schema-version", "1", -1), RD_KAFKA_V_END);
+	if (err) {
+		/* A full queue is routine backpressure; the caller retries it. */
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			log_debug("kafka: producing to %s: %s", p->topic, rd_kafka_err2str(err));
+		return send_errno(err);
+	}
+	atomic_fetch_add(&p->inflight, 1);
+	return 0;
+}
+
+int producer_poll(struct producer *p, int timeout_ms)
+{
+	return rd_kafka_poll(p->rk, timeout_ms);
+}
+
+int producer_inflight(struct producer *p)
+{
+	return atomic_load(&p->inflight);
+}
+
+bool producer_broker_up(struct producer *p)
+{
+	return atomic_load(&p->broker_up);
+}
+
+uint64_t producer_broker_down_since_ns(struct producer *p)
+{
+	return atomic_load(&p->down_since_ns);
+}
+
+uint64_t producer_delivery_errors(struct producer *p)
+{
+	return atomic_load(&p->delivery_errors);
+}
+
+bool producer_fatal(struct producer *p)
+{
+	return atomic_load(&p->fatal);
+}
+
+int producer_drain(struct producer *p, int timeout_ms)
+{
+	/* rd_kafka_flush serves delivery reports while it waits. */
+	rd_kafka_flush(p->rk, timeout_ms);
+	return atomic_load(&p->inflight);
+}
+
+void producer_close(struct producer *p)
+{
+	rd_kafka_resp_err_t err;
+	uint64_t deadline;
+
+	if (!p)
+		return;
+	err = rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	if (err)
+		log_error("kafka: purging the producer queue failed: %s", rd_kafka_err2str(err));
+
+	/*
+	 * Purged messages come back through delivery reports like any other,
+	 * so keep polling until each one has been handed to the callback: the
+	 * caller relies on exactly one report per token.
+	 */
+	deadline = monotonic_ns() + CLOSE_WAIT_MS * 1000000ULL;
+	while (atomic_load(&p->inflight) > 0 && monotonic_ns() < deadline)
+		rd_kafka_poll(p->rk, 100);
+	if (atomic_load(&p->inflight) > 0)
+		log_error("kafka: %d messages still unreported after %d ms; closing anyway",
+		          atomic_load(&p->inflight), CLOSE_WAIT_MS);
+
+	rd_kafka_destroy(p->rk);
+	free(p->topic);
+	free(p);
+}

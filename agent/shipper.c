@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include "clock.h"
+#include "kv_list.h"
+#include "log.h"
+#include "shipper.h"
+
+/* How many records one pass hands to librdkafka before serving reports. */
+#define SEND_BURST 4096
+/* How long an idle pass waits for new records; bounds delivery-report latency. */
+#define IDLE_WAIT_MS 10
+
+struct shipper {
+	pthread_t thread;
+	struct spool *spool;
+
+	pthread_mutex_t lock; /* guards producer (pointer), next, kafka, down_since */
+	struct producer *producer;
+	struct producer *next; /* handed over by shipper_reconfigure() */
+	struct shipper_kafka kafka;
+	uint64_t broker_down_since_ns;
+
+	atomic_bool stop;
+	_Atomic uint64_t published;
+	_Atomic uint64_t delivery_failed;
+	_Atomic uint64_t retired_delivery_errors; /* from producers already closed */
+
+	/* Thread-local to the shipper: a record librdkafka had no room for yet. */
+	struct spool_record held;
+	bool holding;
+};
+
+static void on_delivery(void *ctx, uint64_t token, enum producer_outcome outcome,
+                        const char *reason)
+{
+	struct shipper *s = ctx;
+
+	switch (outcome) {
+	case PRODUCER_DELIVERED:
+		spool_ack(s->spool, token, true);
+		atomic_fetch_add_explicit(&s->published, 1, memory_order_relaxed);
+		break;
+	case PRODUCER_FAILED:
+		/* librdkafka has spent its retries: resending by hand would only
+		 * repeat the same refusal, so release it and count it. */
+		spool_ack(s->spool, token, false);
+		atomic_fetch_add_explicit(&s->delivery_failed, 1, memory_order_relaxed);
+		log_warn("a record was refused by Kafka for good: %s", reason ? reason : "unknown");
+		break;
+	case PRODUCER_PURGED:
+		/* Still pending in the spool; spool_rewind() makes it go out again. */
+		break;
+	}
+}
+
+static int open_producer(struct shipper *s, const struct shipper_kafka *k, struct producer **out,
+                         char *err, size_t errlen)
+{
+	struct producer_options opts = {
+	    .brokers = k->brokers,
+	    .topic = k->topic,
+	    .compression = k->compression,
+	    .rdkafka = &k->rdkafka,
+	    .client_id = "tcpstates-agent",
+	};
+	return producer_open(out, &opts, on_delivery, s, err, errlen);
+}
+
+/* Drains the old producer within the bound, purges the rest, and re-reads
+ * everything unacknowledged from the spool for the new one. */
+static void retire_producer(struct shipper *s, struct producer *old)
+{
+	int left = producer_drain(old, s->kafka.drain_timeout_ms);
+
+	if (left > 0)
+		log_warn("producer replaced with %d records undelivered; they are sent again from "
+		         "the spool",
+		         left);
+	atomic_fetch_add_explicit(&s->retired_delivery_errors, producer_delivery_errors(old),
+	                          memory_order_relaxed);
+	producer_close(old);
+	s->holding = false;
+	spool_rewind(s->spool);
+}
+
+static void maybe_replace_producer(struct shipper *s)
+{
+	struct producer *old = NULL, *fresh = NULL;
+	char err[256];
+
+	pthread_mutex_lock(&s->lock);
+	if (s->next) {
+		fresh = s->next;
+		s->next = NULL;
+	}
+	pthread_mutex_unlock(&s->lock);
+
+	if (!fresh && producer_fatal(s->producer)) {
+		/* A fatal error (e.g. the idempotent sequence broke) leaves the
+		 * handle unusable: a new one is the documented way out. */
+		log_error("Kafka producer hit a fatal error; replacing it");
+		if (open_producer(s, &s->kafka, &fresh, err, sizeof(err)) < 0) {
+			log_error("cannot create a new Kafka producer: %s", err);
+			return;
+		}
+	}
+	if (!fresh)
+		return;
+
+	pthread_mutex_lock(&s->lock);
+	old = s->producer;
+	pthread_mutex_unlock(&s->lock);
+	retire_producer(s, old);
+	pthread_mutex_lock(&s->lock);
+	s->producer = fresh;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Hands records to librdkafka until its queue is full or the spool is empty.
+ * Returns how many went out. */
+static int send_burst(struct shipper *s)
+{
+	int sent = 0, err;
+
+	while (sent < SEND_BURST) {
+		if (!s->holding) {
+			if (spool_next(s->spool, &s->held, 0) != 0)
+				break;
+			s->holding = true;
+		}
+		err = producer_send(s->producer, s->held.key, s->held.key_len, s->held.value,
+		                    s->held.value_len, s->held.token);
+		if (err == -ENOBUFS)
+			break; /* librdkafka's bound: keep the record, serve reports first */
+		s->holding = false;
+		if (err < 0) {
+			on_delivery(s, s->held.token, PRODUCER_FAILED, strerror(-err));
+			continue;
+		}
+		sent++;
+	}
+	return sent;
+}
+
+static void track_broker_state(struct shipper *s)
+{
+	bool up = producer_broker_up(s->producer);
+
+	pthread_mutex_lock(&s->lock);
+	if (up)
+		s->broker_down_since_ns = 0;
+	else if (!s->broker_down_since_ns)
+		s->broker_down_since_ns = clock_monotonic_ns();
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void *shipper_main(void *arg)
+{
+	struct shipper *s = arg;
+	struct spool_record peek;
+
+	while (!atomic_load(&s->stop)) {
+		maybe_replace_producer(s);
+		int sent = send_burst(s);
+		producer_poll(s->producer, 0);
+		track_broker_state(s);
+		if (sent)
+			continue;
+		if (s->holding) {
+			/* Queue full: wait for delivery reports to make room. */
+			producer_poll(s->producer, IDLE_WAIT_MS);
+		} else if (spool_next(s->spool, &peek, IDLE_WAIT_MS) == 0) {
+			s->held = peek;
+			s->holding = true;
+		}
+	}
+
+	int left = producer_drain(s->producer, s->kafka.drain_timeout_ms);
+	if (left > 0)
+		log_warn("stopping with %d records not acknowledged by Kafka; they stay pending",
+		         left);
+	return NULL;
+}
+
+int shipper_start(struct shipper **out, struct spool *spool, const struct shipper_kafka *kafka,
+                  char *err, size_t errlen)
+{
+	struct shipper *s;
+	sigset_t all, old;
+	int ret;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->spool = spool;
+	pthread_mutex_init(&s->lock, NULL);
+	ret = shipper_kafka_copy(&s->kafka, kafka);
+	if (ret)
+		goto cleanup_free;
+	ret = open_producer(s, kafka, &s->producer, err, errlen);
+	if (ret)
+		goto cleanup_kafka;
+
+	/* Signals belong to the main thread, which turns them into a stop or a reload. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	ret = -pthread_create(&s->thread, NULL, shipper_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret) {
+		snprintf(err, errlen, "cannot start the shipper thread: %s", strerror(-ret));
+		goto cleanup_producer;
+	}
+	*out = s;
+	return 0;
+
+cleanup_producer:
+	producer_close(s->producer);
+cleanup_kafka:
+	shipper_kafka_free(&s->kafka);
+cleanup_free:
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	return ret;
+}
+
+int shipper_reconfigure(struct shipper *s, const struct shipper_kafka *kafka, char *err,
+                        size_t errlen)
+{
+	struct producer *fresh, *stale;
+	struct shipper_kafka copy;
+	int ret;
+
+	ret = shipper_kafka_copy(&copy, kafka);
+	if (ret)
+		return ret;
+	ret = open_producer(s, kafka, &fresh, err, errlen);
+	if (ret) {
+		shipper_kafka_free(&copy);
+		return ret;
+	}
+	pthread_mutex_lock(&s->lock);
+	stale = s->next; /* two reloads in a row: the newer one wins */
+	s->next = fresh;
+	shipper_kafka_free(&s->kafka);
+	s->kafka = copy;
+	pthread_mutex_unlock(&s->lock);
+	if (stale)
+		producer_close(stale);
+	return 0;
+}
+
+void shipper_get_counters(struct shipper *s, struct shipper_counters *out)
+{
+	out->published = atomic_load(&s->published);
+	out->delivery_failed = atomic_load(&s->delivery_failed);
+	pthread_mutex_lock(&s->lock);
+	out->delivery_errors =
+	    atomic_load(&s->retired_delivery_errors) + producer_delivery_errors(s->producer);
+	out->broker_up = producer_broker_up(s->producer);
+	out->broker_down_since_ns = s->broker_down_since_ns;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void shipper_stop(struct shipper *s)
+{
+	if (!s)
+		return;
+	atomic_store(&s->stop, true);
+	spool_wakeup(s->spool);
+	pthread_join(s->thread, NULL);
+	producer_close(s->producer);
+	if (s->next)
+		producer_close(s->next);
+	shipper_kafka_free(&s->kafka);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+int shipper_kafka_from_config(struct shipper_kafka *k, const struct agent_config *cfg)
+{
+	struct shipper_kafka view = {
+	    .brokers = cfg->brokers,
+	    .topic = cfg->topic,
+	    .compression = cfg->compression,
+	    .rdkafka = cfg->rdkafka,
+	    .drain_timeout_ms = cfg->shutdown_timeout_ms,
+	};
+	return shipper_kafka_copy(k, &view);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+int shipper_kafka_copy(struct shipper_kafka *dst, const struct shipper_kafka *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->brokers = dup_or_null(src->brokers);
+	dst->topic = dup_or_null(src->topic);
+	dst->compression = dup_or_null(src->compression);
+	dst->drain_timeout_ms = src->drain_timeout_ms;
+	if ((src->brokers && !dst->brokers) || (src->topic && !dst->topic) ||
+	    (src->compression && !dst->compression) || kv_list_copy(&dst->rdkafka, &src->rdkafka)) {
+		shipper_kafka_free(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+bool shipper_kafka_equal(const struct shipper_kafka *a, const struct shipper_kafka *b)
+{
+	return same_str(a->brokers, b->brokers) && same_str(a->topic, b->topic) &&
+	       same_str(a->compression, b->compression) &&
+	       a->drain_timeout_ms == b->drain_timeout_ms &&
+	       kv_list_equal(&a->rdkafka, &b->rdkafka);
+}
+
+void shipper_kafka_free(struct shipper_kafka *k)
+{
+	free(k->brokers);
+	free(k->topic);
+	free(k->compression);
+	kv_list_free(&k->rdkafka);
+	memset(k, 0, sizeof(*k));
+}

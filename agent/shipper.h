@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The shipper thread: reads records from the spool in order, hands them to
+ * the Kafka producer, and acknowledges each record to the spool only when its
+ * delivery report says the brokers persisted it.
+ *
+ * Replacing the producer (new Kafka settings on reload, or a fatal producer
+ * error) drains the old one first; what it could not deliver in time is
+ * purged and read again from the spool, so nothing accepted is lost.
+ */
+#ifndef TCPSTATES_SHIPPER_H
+#define TCPSTATES_SHIPPER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "producer.h"
+#include "spool.h"
+
+struct shipper;
+
+/* Owned copy of the producer settings, so a reload can hand over new ones. */
+struct shipper_kafka {
+	char *brokers;
+	char *topic;
+	char *compression;
+	struct kv_list rdkafka;
+	uint32_t drain_timeout_ms; /* bound on draining at stop or replacement */
+};
+
+struct shipper_counters {
+	uint64_t published;	  /* acknowledged by Kafka */
+	uint64_t delivery_failed; /* refused for good after librdkafka's retries */
+	uint64_t delivery_errors; /* every failed delivery report, any producer */
+	bool broker_up;
+	uint64_t broker_down_since_ns; /* CLOCK_MONOTONIC, 0 while up */
+};
+
+/* Validates the settings by building the first producer; err says why not. */
+int shipper_start(struct shipper **out, struct spool *spool, const struct shipper_kafka *kafka,
+		  char *err, size_t errlen);
+/* Asks the thread to replace its producer with one built from these settings.
+ * Returns -EINVAL with err if librdkafka refuses them; the old one stays. */
+int shipper_reconfigure(struct shipper *s, const struct shipper_kafka *kafka, char *err,
+			size_t errlen);
+void shipper_get_counters(struct shipper *s, struct shipper_counters *out);
+/* Drains within kafka->drain_timeout_ms, then stops. Records still pending stay in the spool. */
+void shipper_stop(struct shipper *s);
+
+int shipper_kafka_copy(struct shipper_kafka *dst, const struct shipper_kafka *src);
+int shipper_kafka_from_config(struct shipper_kafka *k, const struct agent_config *cfg);
+bool shipper_kafka_equal(const struct shipper_kafka *a, const struct shipper_kafka *b);
+void shipper_kafka_free(struct shipper_kafka *k);
+
+#endif

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# One command for the overhead benchmark: set up, build, measure, print.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bash tests/setup.sh >/dev/null
+TEST_BINDIR=$PWD/build KAFKA_PEER=$PWD/build/tests/kafka-peer \
+	TCPSTATES_AGENT=$PWD/build/agent/tcpstates-agent PROTO_DIR=$PWD/proto \
+	/usr/bin/python3 tests/bench/bench.py "$@"

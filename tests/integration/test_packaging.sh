@@ -1,0 +1,231 @@
+#!/bin/bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# Builds the deb and the rpm with cpack from the test build directory, checks
+# them with lintian and rpm, and installs the deb into a minimal Debian root
+# (debootstrap, cached) to run it, reinstall it over a local edit and purge it.
+set -euo pipefail
+
+: "${TEST_BINDIR:?TEST_BINDIR must name the CMake build directory}"
+: "${TEST_SRCDIR:?TEST_SRCDIR must name the source directory}"
+
+CACHE_DIR=/var/cache/tcpstates-agent-tests
+SUITE=bookworm
+WORK=$(mktemp -d /tmp/test_packaging.XXXXXX)
+ROOT=$WORK/root
+FAILURES=0
+PASSES=0
+MOUNTED_PROC=
+
+cleanup() {
+	if [ -n "$MOUNTED_PROC" ]; then
+		umount "$ROOT/proc" 2>/dev/null || true
+	fi
+	if [ "${HOST_INSTALLED:-}" = 1 ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get purge -y tcpstates-agent >/dev/null 2>&1 || true
+	fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+pass() {
+	PASSES=$((PASSES + 1))
+	echo "ok: $*"
+}
+fail() {
+	FAILURES=$((FAILURES + 1))
+	echo "FAIL: $*" >&2
+}
+quiet() { # runs a noisy command, printing its output only when it fails
+	if "$@" >"$WORK/quiet.log" 2>&1; then return 0; fi
+	cat "$WORK/quiet.log" >&2
+	return 1
+}
+check() { # check DESCRIPTION COMMAND...
+	local what=$1
+	shift
+	if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+# --- tools --------------------------------------------------------------
+need_pkgs=()
+command -v dpkg-shlibdeps >/dev/null || need_pkgs+=(dpkg-dev)
+command -v lintian >/dev/null || need_pkgs+=(lintian)
+command -v rpmbuild >/dev/null || need_pkgs+=(rpm)
+command -v debootstrap >/dev/null || need_pkgs+=(debootstrap)
+command -v systemd-analyze >/dev/null || need_pkgs+=(systemd)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+	echo "installing ${need_pkgs[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+# --- build ----------------------------------------------------------------
+version=$(sed -n 's/^set(CPACK_PACKAGE_VERSION "\(.*\)")$/\1/p' "$TEST_BINDIR/CPackConfig.cmake")
+[ -n "$version" ] || {
+	echo "no CPACK_PACKAGE_VERSION in $TEST_BINDIR/CPackConfig.cmake" >&2
+	exit 1
+}
+deb=$TEST_BINDIR/tcpstates-agent_${version}_$(dpkg --print-architecture).deb
+rpm=$TEST_BINDIR/tcpstates-agent-${version}-1.$(uname -m).rpm
+rm -f "$deb" "$rpm"
+(cd "$TEST_BINDIR" && cpack -G "DEB;RPM") >"$WORK/cpack.log" 2>&1 || {
+	cat "$WORK/cpack.log" >&2
+	echo "cpack failed" >&2
+	exit 1
+}
+check "deb file name $(basename "$deb")" test -f "$deb"
+check "rpm file name $(basename "$rpm")" test -f "$rpm"
+[ -f "$deb" ] && [ -f "$rpm" ] || exit 1
+
+# --- lintian ----------------------------------------------------------------
+# Errors and warnings fail; informational tags are printed only.
+lintian -I "$deb" >"$WORK/lintian.log" 2>&1 || true
+cat "$WORK/lintian.log"
+check "lintian has no error or warning" \
+	bash -c '! grep -E "^(E|W): " "$1"' _ "$WORK/lintian.log"
+
+# --- deb metadata -----------------------------------------------------------
+dpkg-deb -f "$deb" Depends >"$WORK/depends"
+for dep in libbpf1 librdkafka1 libprotobuf-c1 libyaml-0-2 libmicrohttpd12 libc6; do
+	check "deb depends on $dep" grep -q "\b$dep\b" "$WORK/depends"
+done
+dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles >"$WORK/conffiles"
+check "deb conffiles is exactly agent.yaml" \
+	diff <(echo /etc/tcpstates-agent/agent.yaml) "$WORK/conffiles"
+check "deb ships the unit under /lib/systemd/system" \
+	bash -c 'dpkg-deb -c "$1" | grep -q " ./lib/systemd/system/tcpstates-agent.service$"' _ "$deb"
+
+# --- rpm metadata -----------------------------------------------------------
+cat >"$WORK/rpm-files.expected" <<'EOF'
+/etc/tcpstates-agent
+/etc/tcpstates-agent/agent.yaml
+/usr/bin/tcpstates-consume
+/usr/lib/systemd/system/tcpstates-agent.service
+/usr/sbin/tcpstates-agent
+/usr/share/doc/tcpstates-agent
+/usr/share/doc/tcpstates-agent/copyright
+/usr/share/man/man1/tcpstates-consume.1.gz
+/usr/share/man/man8/tcpstates-agent.8.gz
+/usr/share/tcpstates-agent
+/usr/share/tcpstates-agent/tcpstates.proto
+/usr/share/tcpstates-agent/tcpstates.v1.desc
+EOF
+rpm -qlp "$rpm" 2>/dev/null | sort >"$WORK/rpm-files"
+check "rpm lists exactly the expected files" diff "$WORK/rpm-files.expected" "$WORK/rpm-files"
+rpm -qp --requires "$rpm" 2>/dev/null >"$WORK/rpm-requires"
+for lib in libbpf.so.1 librdkafka.so.1 libprotobuf-c.so.1 libyaml-0.so.2 libmicrohttpd.so.12; do
+	check "rpm requires $lib" grep -q "^$lib()" "$WORK/rpm-requires"
+done
+check "rpm config files are exactly agent.yaml" \
+	diff <(echo /etc/tcpstates-agent/agent.yaml) <(rpm -qp --configfiles "$rpm" 2>/dev/null)
+check "rpm agent.yaml is %config(noreplace)" bash -c \
+	'rpm -qp --qf "[%{FILENAMES} %{FILEFLAGS:fflags}\n]" "$1" 2>/dev/null |
+	 grep -qx "/etc/tcpstates-agent/agent.yaml cn"' _ "$rpm"
+
+# The scriptlets, run with a systemctl that records its arguments. The unit
+# is enabled only on a fresh install and stopped only on erase.
+mkdir -p "$WORK/stub"
+cat >"$WORK/stub/systemctl" <<EOF
+#!/bin/sh
+echo "\$*" >>"$WORK/systemctl.calls"
+EOF
+chmod +x "$WORK/stub/systemctl"
+run_scriptlet() { # run_scriptlet TAG ARG
+	local body
+	body=$(rpm -qp --qf "%{$1}" "$rpm" 2>/dev/null)
+	: >"$WORK/systemctl.calls"
+	PATH="$WORK/stub:$PATH" sh -c "$body" scriptlet "$2"
+}
+run_scriptlet POSTIN 1
+check "rpm %post 1 enables" grep -qx -- "--no-reload enable tcpstates-agent.service" "$WORK/systemctl.calls"
+run_scriptlet POSTIN 2
+check "rpm %post 2 does not enable" bash -c '! grep -q enable "$1"' _ "$WORK/systemctl.calls"
+run_scriptlet PREUN 0
+check "rpm %preun 0 stops and disables" \
+	grep -qx -- "--no-reload disable --now tcpstates-agent.service" "$WORK/systemctl.calls"
+run_scriptlet PREUN 1
+check "rpm %preun 1 leaves the service alone" test ! -s "$WORK/systemctl.calls"
+
+# --- install into a clean Debian root --------------------------------------
+mirror=$(grep -rhoE '(URIs:|^deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list \
+	/etc/apt/sources.list.d 2>/dev/null | grep -oE 'https?://[^ ]+' | head -n1 || true)
+mirror=${mirror:-http://deb.debian.org/debian}
+tarball=$CACHE_DIR/$SUITE-minbase.tar
+if [ ! -f "$tarball" ]; then
+	mkdir -p "$CACHE_DIR"
+	echo "debootstrap $SUITE from $mirror (cached in $tarball)"
+	if timeout 600 debootstrap --variant=minbase "$SUITE" "$WORK/boot" "$mirror" \
+		>"$WORK/debootstrap.log" 2>&1; then
+		tar -C "$WORK/boot" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+	else
+		tail -n 20 "$WORK/debootstrap.log" >&2
+	fi
+	rm -rf "$WORK/boot"
+fi
+
+if [ -f "$tarball" ]; then
+	mkdir -p "$ROOT"
+	tar -C "$ROOT" -xf "$tarball"
+	cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+	mount -t proc proc "$ROOT/proc" && MOUNTED_PROC=1
+	in_root() { chroot "$ROOT" "$@"; }
+	prefix=$ROOT
+	cp "$deb" "$ROOT/tmp/pkg.deb"
+	quiet in_root apt-get update
+	debs=/tmp/pkg.deb
+else
+	# No clean root: install on this machine and purge at the end.
+	echo "debootstrap unavailable: installing on the host instead"
+	in_root() { "$@"; }
+	prefix=
+	cp "$deb" "$WORK/pkg.deb"
+	debs=$WORK/pkg.deb
+	HOST_INSTALLED=1
+fi
+
+# Without recommends: Depends alone must be enough to run.
+check "apt installs the deb with its dependencies" \
+	quiet in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	--no-install-recommends "$debs"
+version_out=$(in_root /usr/sbin/tcpstates-agent --version 2>&1) || true
+echo "installed: $version_out"
+check "tcpstates-agent --version names $version" grep -qF "$version" <<<"$version_out"
+check "installed agent.yaml passes --check-config" \
+	in_root /usr/sbin/tcpstates-agent --check-config -c /etc/tcpstates-agent/agent.yaml
+check "tcpstates-consume runs" in_root /usr/bin/tcpstates-consume --help
+check "fresh install enables the unit" \
+	test -L "$prefix/etc/systemd/system/multi-user.target.wants/tcpstates-agent.service"
+check "man page installed" test -s "$prefix/usr/share/man/man8/tcpstates-agent.8.gz"
+
+# The unit, with its binaries resolved inside the installed root.
+mkdir -p "$WORK/unit"
+sed "s#/usr/sbin/tcpstates-agent#$prefix/usr/sbin/tcpstates-agent#g" \
+	"$prefix/lib/systemd/system/tcpstates-agent.service" >"$WORK/unit/tcpstates-agent.service"
+check "systemd-analyze verify accepts the unit" \
+	bash -c 'out=$(systemd-analyze verify --man=no "$1" 2>&1); echo "$out"; [ -z "$out" ]' _ \
+	"$WORK/unit/tcpstates-agent.service"
+systemd-analyze security --offline=yes "$WORK/unit/tcpstates-agent.service" 2>&1 | tail -n 1
+check "unit exposure level is 2.0 or lower" \
+	quiet systemd-analyze security --offline=yes --threshold=20 "$WORK/unit/tcpstates-agent.service"
+
+# A local edit to the conffile survives a reinstall of the package.
+echo "# local edit" >>"$prefix/etc/tcpstates-agent/agent.yaml"
+check "reinstall succeeds" quiet in_root env DEBIAN_FRONTEND=noninteractive dpkg -i "$debs"
+check "conffile edit survives the reinstall" \
+	grep -qx "# local edit" "$prefix/etc/tcpstates-agent/agent.yaml"
+
+# State as systemd's DynamicUser leaves it, then purge.
+mkdir -p "$prefix/var/lib/private/tcpstates-agent/spool"
+echo data >"$prefix/var/lib/private/tcpstates-agent/spool/segment"
+ln -sfn private/tcpstates-agent "$prefix/var/lib/tcpstates-agent"
+check "purge succeeds" quiet in_root env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq tcpstates-agent
+HOST_INSTALLED=
+check "purge removes the state link" test ! -e "$prefix/var/lib/tcpstates-agent" -a ! -L "$prefix/var/lib/tcpstates-agent"
+check "purge removes the private state" test ! -e "$prefix/var/lib/private/tcpstates-agent"
+check "purge removes /etc/tcpstates-agent" test ! -e "$prefix/etc/tcpstates-agent"
+check "purge removes the enablement link" \
+	test ! -L "$prefix/etc/systemd/system/multi-user.target.wants/tcpstates-agent.service"
+check "purge removes the binary" test ! -e "$prefix/usr/sbin/tcpstates-agent"
+
+echo "test_packaging: $PASSES passed, $FAILURES failed"
+[ "$FAILURES" -eq 0 ]

@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The hand-written event encoder against two independent decoders:
+ * protobuf-c's generated unpacker, and Python's protobuf runtime loading the
+ * descriptor set the build produced (a strict parser: it rejects invalid
+ * UTF-8 and malformed wire data).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "check.h"
+#include "encode.h"
+#include "tcpstates/v1/tcpstates.pb-c.h"
+
+#define INSTANCE "3f1c2a9e-7b4d-4e5f-8a6b-0c1d2e3f4a5b"
+
+static struct kv label_items[] = {
+    {.key = "env", .value = "prod"},
+    {.key = "rack", .value = "r\xc3\xa9-12"}, /* "ré-12": UTF-8 passes unchanged */
+};
+
+static struct host_info make_host(bool with_labels)
+{
+	struct host_info h = {
+	    .hostname = "web-01.example",
+	    .machine_id = "0123456789abcdef0123456789abcdef",
+	    .boot_id = "b3e0c9d2-1111-4222-8333-944455556666",
+	    .kernel_release = "6.1.0-18-amd64",
+	    .agent_version = "0.1.0",
+	};
+
+	if (with_labels) {
+		h.labels.items = label_items;
+		h.labels.count = 2;
+	}
+	return h;
+}
+
+static struct tcpstates_event make_v4(void)
+{
+	struct tcpstates_event e = {
+	    .skaddr = 0xffff9bf61bb62bc0ull,
+	    .ts_boot_ns = 123456789,
+	    .delta_ns = 225794123,
+	    .cgroup_id = 0x1234567890ull,
+	    .pid = 164978,
+	    .netns_ino = 4026531840u,
+	    .family = AF_INET,
+	    .sport = 41596,
+	    .dport = 443,
+	    .oldstate = 2,
+	    .newstate = 1,
+	    .comm = "node",
+	};
+
+	inet_pton(AF_INET, "192.168.88.15", e.saddr);
+	inet_pton(AF_INET, "52.178.17.2", e.daddr);
+	return e;
+}
+
+static struct tcpstates_event make_v6(void)
+{
+	struct tcpstates_event e = {
+	    .skaddr = 0xffff9bf6d8ee88c0ull,
+	    .family = AF_INET6,
+	    .sport = 6379,
+	    .oldstate = 7,
+	    .newstate = 10,
+	    .pid = 229832,
+	    /* 16 bytes, no NUL, and an invalid byte that must become U+FFFD. */
+	    .comm = {'r', 'e', 'd', 'i', 's', '\xff', 's', 'e', 'r', 'v', 'e', 'r', '-', 'a', 'b',
+	             'c'},
+	};
+
+	inet_pton(AF_INET6, "2001:db8::1", e.saddr);
+	inet_pton(AF_INET6, "::", e.daddr);
+	return e;
+}
+
+static void check_unpacked_v4(const uint8_t *buf, int len, bool labels)
+{
+	Tcpstates__V1__TcpStateEvent *m = tcpstates__v1__tcp_state_event__unpack(NULL, len, buf);
+
+	CHECK(m != NULL);
+	if (!m)
+		return;
+	CHECK_EQ_U64(m->old_state, TCPSTATES__V1__TCP_STATE__TCP_STATE_SYN_SENT);
+	CHECK_EQ_U64(m->new_state, TCPSTATES__V1__TCP_STATE__TCP_STATE_ESTABLISHED);
+	CHECK_EQ_U64(m->family, TCPSTATES__V1__ADDRESS_FAMILY__ADDRESS_FAMILY_INET);
+	CHECK_EQ_U64(m->local_addr.len, 4);
+	CHECK(m->local_addr.len == 4 && memcmp(m->local_addr.data, "\xc0\xa8\x58\x0f", 4) == 0);
+	CHECK_EQ_U64(m->remote_addr.len, 4);
+	CHECK(m->remote_addr.len == 4 && memcmp(m->remote_addr.data, "\x34\xb2\x11\x02", 4) == 0);
+	CHECK_EQ_U64(m->local_port, 41596);
+	CHECK_EQ_U64(m->remote_port, 443);
+	CHECK_EQ_U64(m->pid, 164978);
+	CHECK_STR(m->comm, "node");
+	CHECK_EQ_U64(m->socket_id, 0xffff9bf61bb62bc0ull);
+	CHECK_EQ_U64(m->timestamp_ns, 1700000000123456789ull);
+	CHECK_EQ_U64(m->prev_state_duration_ns, 225794123);
+	CHECK_EQ_U64(m->seq, 1);
+	CHECK_STR(m->agent_instance_id, INSTANCE);
+	CHECK_EQ_U64(m->netns_inode, 4026531840u);
+	CHECK_EQ_U64(m->cgroup_id, 0x1234567890ull);
+	CHECK(m->host != NULL);
+	if (m->host) {
+		CHECK_STR(m->host->hostname, "web-01.example");
+		CHECK_STR(m->host->machine_id, "0123456789abcdef0123456789abcdef");
+		CHECK_STR(m->host->boot_id, "b3e0c9d2-1111-4222-8333-944455556666");
+		CHECK_STR(m->host->kernel_release, "6.1.0-18-amd64");
+		CHECK_STR(m->host->agent_version, "0.1.0");
+		CHECK_EQ_U64(m->host->n_labels, labels ? 2 : 0);
+		if (labels && m->host->n_labels == 2) {
+			CHECK_STR(m->host->labels[0]->key, "env");
+			CHECK_STR(m->host->labels[0]->value, "prod");
+			CHECK_STR(m->host->labels[1]->key, "rack");
+			CHECK_STR(m->host->labels[1]->value, "r\xc3\xa9-12");
+		}
+	}
+	tcpstates__v1__tcp_state_event__free_unpacked(m, NULL);
+}
+
+static void check_unpacked_v6(const uint8_t *buf, int len)
+{
+	Tcpstates__V1__TcpStateEvent *m = tcpstates__v1__tcp_state_event__unpack(NULL, len, buf);
+	uint8_t want[16];
+
+	CHECK(m != NULL);
+	if (!m)
+		return;
+	inet_pton(AF_INET6, "2001:db8::1", want);
+	CHECK_EQ_U64(m->family, TCPSTATES__V1__ADDRESS_FAMILY__ADDRESS_FAMILY_INET6);
+	CHECK(m->local_addr.len == 16 && memcmp(m->local_addr.data, want, 16) == 0);
+	memset(want, 0, sizeof(want));
+	CHECK(m->remote_addr.len == 16 && memcmp(m->remote_addr.data, want, 16) == 0);
+	CHECK_EQ_U64(m->old_state, 7);
+	CHECK_EQ_U64(m->new_state, 10);
+	CHECK_EQ_U64(m->local_port, 6379);
+	CHECK_EQ_U64(m->remote_port, 0);
+	CHECK_STR(m->comm, "redis\xef\xbf\xbdserver-abc");
+	CHECK_EQ_U64(m->prev_state_duration_ns, 0);
+	CHECK_EQ_U64(m->cgroup_id, 0);
+	CHECK_EQ_U64(m->seq, 18446744073709551615ull);
+	tcpstates__v1__tcp_state_event__free_unpacked(m, NULL);
+}
+
+/*
+ * Decodes every encoded message with Python protobuf and compares a
+ * flattened text form of each with the expectation.
+ */
+static const char py_decoder[] =
+    "import sys\n"
+    "from google.protobuf import descriptor_pb2, descriptor_pool, message_factory\n"
+    "fds = descriptor_pb2.FileDescriptorSet()\n"
+    "fds.ParseFromString(open(sys.argv[1], 'rb').read())\n"
+    "pool = descriptor_pool.DescriptorPool()\n"
+    "for f in fds.file: pool.Add(f)\n"
+    "cls = message_factory.MessageFactory(pool).GetPrototype(\n"
+    "    pool.FindMessageTypeByName('tcpstates.v1.TcpStateEvent'))\n"
+    "for line in sys.stdin:\n"
+    "    m = cls(); m.ParseFromString(bytes.fromhex(line.strip()))\n"
+    "    h = m.host\n"
+    "    labels = ','.join('%s=%s' % kv for kv in sorted(h.labels.items()))\n"
+    "    print('%d %d %d %s %s %d %d %d %s %x %d %d %d %s %s %s %s %s %s [%s] %d %d' % (\n"
+    "        m.old_state, m.new_state, m.family, m.local_addr.hex(), m.remote_addr.hex(),\n"
+    "        m.local_port, m.remote_port, m.pid, m.comm, m.socket_id, m.timestamp_ns,\n"
+    "        m.prev_state_duration_ns, m.seq, m.agent_instance_id, h.hostname, h.machine_id,\n"
+    "        h.boot_id, h.kernel_release, h.agent_version, labels, m.netns_inode,\n"
+    "        m.cgroup_id))\n";
+
+static void check_python_decodes(const uint8_t *v4, int v4len, const uint8_t *v6, int v6len)
+{
+	const char *bindir = getenv("TEST_BINDIR");
+	char desc[4096], cmd[8192], line[1024];
+	FILE *script, *p;
+	char script_path[] = "/tmp/test_encode_py_XXXXXX";
+	int fd, lines = 0;
+
+	CHECK(bindir != NULL);
+	if (!bindir)
+		return;
+	snprintf(desc, sizeof(desc), "%s/proto/tcpstates.v1.desc", bindir);
+	fd = mkstemp(script_path);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	script = fdopen(fd, "w");
+	fputs(py_decoder, script);
+	fclose(script);
+
+	snprintf(cmd, sizeof(cmd), "printf '");
+	for (int i = 0; i < v4len; i++)
+		snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), "%02x", v4[i]);
+	snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), "\\n");
+	for (int i = 0; i < v6len; i++)
+		snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), "%02x", v6[i]);
+	snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), "\\n' | /usr/bin/python3 %s %s",
+	         script_path, desc);
+	p = popen(cmd, "r");
+	CHECK(p != NULL);
+	if (!p)
+		goto out;
+	while (fgets(line, sizeof(line), p)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (lines == 0)
+			CHECK_STR(line,
+			          "2 1 2 c0a8580f 34b21102 41596 443 164978 node ffff9bf61bb62bc0 "
+			          "1700000000123456789 225794123 1 " INSTANCE
+			          " web-01.example 0123456789abcdef0123456789abcdef "
+			          "b3e0c9d2-1111-4222-8333-944455556666 6.1.0-18-amd64 0.1.0 "
+			          "[env=prod,rack=r\xc3\xa9-12] 4026531840 78187493520");
+		else
+			CHECK_STR(line, "7 10 10 20010db8000000000000000000000001 "
+			                "00000000000000000000000000000000 6379 0 229832 "
+			                "redis\xef\xbf\xbdserver-abc ffff9bf6d8ee88c0 0 0 "
+			                "18446744073709551615 " INSTANCE
+			                " web-01.example 0123456789abcdef0123456789abcdef "
+			                "b3e0c9d2-1111-4222-8333-944455556666 6.1.0-18-amd64 0.1.0 "
+			                "[env=prod,rack=r\xc3\xa9-12] 0 0");
+		lines++;
+	}
+	CHECK_EQ_U64(pclose(p), 0);
+	CHECK_EQ_U64(lines, 2);
+out:
+	unlink(script_path);
+}
+
+static void test_round_trip(void)
+{
+	struct host_info host = make_host(true);
+	struct tcpstates_event v4 = make_v4(), v6 = make_v6();
+	struct encoder *enc = NULL;
+	uint8_t b4[1024], b6[1024];
+	int n4, n6;
+
+	CHECK_EQ_U64(encoder_new(&enc, &host, INSTANCE), 0);
+	if (!enc)
+		return;
+	n4 = encode_event(enc, &v4, 1, 1700000000123456789ull, b4, sizeof(b4));
+	CHECK(n4 > 0);
+	CHECK((size_t)n4 <= encoder_max_size(enc));
+	/* protobuf-c's own packer must agree on the size of the same message. */
+	if (n4 > 0)
+		check_unpacked_v4(b4, n4, true);
+	n6 = encode_event(enc, &v6, UINT64_MAX, 0, b6, sizeof(b6));
+	CHECK(n6 > 0);
+	if (n6 > 0)
+		check_unpacked_v6(b6, n6);
+	if (n4 > 0 && n6 > 0)
+		check_python_decodes(b4, n4, b6, n6);
+	encoder_free(enc);
+}
+
+static void test_size_matches_protobuf_c(void)
+{
+	struct host_info host = make_host(true);
+	struct tcpstates_event v4 = make_v4();
+	struct encoder *enc = NULL;
+	Tcpstates__V1__TcpStateEvent *m;
+	uint8_t buf[1024];
+	int n;
+
+	CHECK_EQ_U64(encoder_new(&enc, &host, INSTANCE), 0);
+	if (!enc)
+		return;
+	n = encode_event(enc, &v4, 42, 1700000000123456789ull, buf, sizeof(buf));
+	CHECK(n > 0);
+	m = n > 0 ? tcpstates__v1__tcp_state_event__unpack(NULL, n, buf) : NULL;
+	CHECK(m != NULL);
+	if (m) {
+		/* Same fields, canonical order: the size is the same. */
+		CHECK_EQ_U64(tcpstates__v1__tcp_state_event__get_packed_size(m), n);
+		tcpstates__v1__tcp_state_event__free_unpacked(m, NULL);
+	}
+	encoder_free(enc);
+}
+
+static void test_no_labels_and_empty_fields(void)
+{
+	struct host_info host = make_host(false);
+	struct tcpstates_event v4 = make_v4();
+	struct encoder *enc = NULL;
+	uint8_t buf[1024];
+	int n;
+
+	host.machine_id = "";
+	host.boot_id = NULL;
+	v4.comm[0] = '\0';
+	v4.pid = 0;
+	CHECK_EQ_U64(encoder_new(&enc, &host, INSTANCE), 0);
+	if (!enc)
+		return;
+	n = encode_event(enc, &v4, 7, 5, buf, sizeof(buf));
+	CHECK(n > 0);
+	if (n > 0) {
+		Tcpstates__V1__TcpStateEvent *m =
+		    tcpstates__v1__tcp_state_event__unpack(NULL, n, buf);
+
+		CHECK(m != NULL);
+		if (m) {
+			CHECK_STR(m->comm, "");
+			CHECK_EQ_U64(m->pid, 0);
+			CHECK(m->host != NULL);
+			if (m->host) {
+				CHECK_EQ_U64(m->host->n_labels, 0);
+				CHECK_STR(m->host->machine_id, "");
+				CHECK_STR(m->host->boot_id, "");
+			}
+			tcpstates__v1__tcp_state_event__free_unpacked(m, NULL);
+		}
+	}
+	encoder_free(enc);
+}
+
+static void test_max_size_and_enospc(void)
+{
+	struct host_info host = make_host(true);
+	struct tcpstates_event e = make_v6();
+	struct encoder *enc = NULL;
+	uint8_t buf[2048];
+	size_t max;
+	int n;
+
+	CHECK_EQ_U64(encoder_new(&enc, &host, INSTANCE), 0);
+	if (!enc)
+		return;
+	/* Every field at its largest: 10-byte varints, a fully invalid comm. */
+	memset(&e, 0xff, sizeof(e));
+	e.family = AF_INET6;
+	max = encoder_max_size(enc);
+	n = encode_event(enc, &e, UINT64_MAX, UINT64_MAX, buf, sizeof(buf));
+	CHECK(n > 0);
+	CHECK((size_t)n <= max);
+	CHECK(max < sizeof(buf));
+
+	/* One byte short fails cleanly and writes nothing past the end. */
+	memset(buf, 0xaa, sizeof(buf));
+	CHECK_EQ_U64(encode_event(enc, &e, UINT64_MAX, UINT64_MAX, buf, n - 1), -ENOSPC);
+	CHECK_EQ_U64(buf[n - 1], 0xaa);
+	CHECK_EQ_U64(encode_event(enc, &e, UINT64_MAX, UINT64_MAX, buf, 0), -ENOSPC);
+	CHECK_EQ_U64(encode_event(enc, &e, UINT64_MAX, UINT64_MAX, buf, n), n);
+
+	e.family = 1; /* AF_UNIX is not TCP */
+	CHECK_EQ_U64(encode_event(enc, &e, 1, 1, buf, sizeof(buf)), -EINVAL);
+	e.family = 0;
+	CHECK_EQ_U64(encode_event(enc, &e, 1, 1, buf, sizeof(buf)), -EINVAL);
+	encoder_free(enc);
+}
+
+static void test_key(void)
+{
+	struct host_info host = make_host(false);
+	struct tcpstates_event e = make_v4();
+	char key[64];
+
+	CHECK_EQ_U64(encode_key(&host, &e, key, sizeof(key)), strlen("web-01.example/") + 16);
+	CHECK_STR(key, "web-01.example/ffff9bf61bb62bc0");
+	e.skaddr = 0x1234;
+	CHECK(encode_key(&host, &e, key, sizeof(key)) > 0);
+	CHECK_STR(key, "web-01.example/0000000000001234");
+	CHECK_EQ_U64(encode_key(&host, &e, key, 31), -ENOSPC);
+	CHECK_EQ_U64(encode_key(&host, &e, key, 32), 31);
+}
+
+int main(void)
+{
+	test_round_trip();
+	test_size_matches_protobuf_c();
+	test_no_labels_and_empty_fields();
+	test_max_size_and_enospc();
+	test_key();
+	return check_report("test_encode");
+}
