@@ -46,6 +46,6 @@ static inline bool agent_publishes(const struct agent_config *c)
 /* Builds the settings the way start-up does: defaults, then the file (if
  * any), then the command line. err names the file, line and key. */
 int agent_build_config(const struct cli_args *cli, struct agent_config *out, char *err,
-		       size_t errlen);
+                       size_t errlen);
 
 #endif

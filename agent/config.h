@@ -90,14 +90,14 @@ int config_load_file(struct agent_config *cfg, const char *path, char *err, size
 
 /* Applies one dotted key, e.g. "kafka.topic", as a string (CLI overrides). */
 int config_set(struct agent_config *cfg, const char *key, const char *value, char *err,
-	       size_t errlen);
+               size_t errlen);
 
 /* Cross-field checks once everything is applied (e.g. segment < max bytes). */
 int config_validate(const struct agent_config *cfg, char *err, size_t errlen);
 
 /* One line per setting that differs, for the reload log ("kafka.topic: a -> b"). */
 void config_describe_changes(const struct agent_config *old_cfg, const struct agent_config *new_cfg,
-			     char *out, size_t outlen);
+                             char *out, size_t outlen);
 
 /* Writes a commented YAML file of every key with its default and description. */
 void config_write_example(FILE *out);

@@ -20,11 +20,11 @@ void encoder_free(struct encoder *enc);
 
 /* Returns the encoded length, or -ENOSPC if buf is too small, -EINVAL on a bad event. */
 int encode_event(struct encoder *enc, const struct tcpstates_event *e, uint64_t seq,
-		 uint64_t wall_ns, uint8_t *buf, size_t buflen);
+                 uint64_t wall_ns, uint8_t *buf, size_t buflen);
 
 /* "hostname/skaddr-in-hex": keeps one connection's events in one partition. */
 int encode_key(const struct host_info *host, const struct tcpstates_event *e, char *buf,
-	       size_t buflen);
+               size_t buflen);
 
 /* Upper bound of encode_event()'s output for this encoder. */
 size_t encoder_max_size(const struct encoder *enc);

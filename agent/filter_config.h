@@ -26,7 +26,7 @@ struct port_range {
 };
 
 struct cidr {
-	uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d */
+	uint8_t addr[16];  /* IPv4 as ::ffff:a.b.c.d */
 	uint8_t prefixlen; /* over the 128-bit form: an IPv4 /24 is 96 + 24 */
 };
 
@@ -37,7 +37,7 @@ struct cidr {
 	} name
 
 struct filter_config {
-	uint16_t family;     /* 0 both, AF_INET, AF_INET6 */
+	uint16_t family;      /* 0 both, AF_INET, AF_INET6 */
 	uint32_t states_mask; /* bit n: state n (1..12); 0 means every state */
 	/* Ports and addresses are per side; process, netns and cgroup are not. */
 	FILTER_LIST(struct port_range, local_ports_include);
@@ -68,7 +68,7 @@ int filter_config_copy(struct filter_config *dst, const struct filter_config *sr
  * range, empty item, trailing garbage).
  */
 int port_list_parse(const char *text, struct port_range **items, size_t *count, char *err,
-		    size_t errlen);
+                    size_t errlen);
 
 /* Parses "10.0.0.0/8", "fe80::/10" or a bare address. 0 or -EINVAL + err. */
 int cidr_parse(const char *text, struct cidr *out, char *err, size_t errlen);

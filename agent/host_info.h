@@ -8,7 +8,7 @@
 struct host_info {
 	char *hostname;
 	char *machine_id;     /* /etc/machine-id, "" if unreadable */
-	char *boot_id;	      /* /proc/sys/kernel/random/boot_id */
+	char *boot_id;        /* /proc/sys/kernel/random/boot_id */
 	char *kernel_release; /* uname -r */
 	char *agent_version;
 	struct kv_list labels; /* copied from the config */

@@ -30,14 +30,14 @@ struct pipeline {
 	uint8_t *encode_buf;
 	size_t encode_buf_len;
 
-	_Atomic uint64_t received;     /* events accepted from the ring buffer */
+	_Atomic uint64_t received;      /* events accepted from the ring buffer */
 	_Atomic uint64_t encode_errors; /* accepted, but could not be encoded or framed */
-	_Atomic uint64_t printed;      /* table mode: rows written */
+	_Atomic uint64_t printed;       /* table mode: rows written */
 };
 
 /* Table mode when spool is NULL. */
 int pipeline_init(struct pipeline *p, const struct host_info *host, const char *instance_id,
-		  struct spool *spool, FILE *table_out, const struct table_options *table);
+                  struct spool *spool, FILE *table_out, const struct table_options *table);
 /* Rebuilds the cached host message after a label change. */
 int pipeline_set_host(struct pipeline *p, const struct host_info *host, const char *instance_id);
 void pipeline_fini(struct pipeline *p);

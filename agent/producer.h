@@ -16,27 +16,27 @@ struct producer;
 struct producer_options {
 	const char *brokers;
 	const char *topic;
-	const char *compression;      /* lz4, zstd, ... */
+	const char *compression;       /* lz4, zstd, ... */
 	const struct kv_list *rdkafka; /* pass-through properties, applied last */
 	const char *client_id;
 };
 
 enum producer_outcome {
 	PRODUCER_DELIVERED = 0, /* persisted by the brokers */
-	PRODUCER_FAILED,	/* permanent failure after librdkafka's retries */
-	PRODUCER_PURGED,	/* not sent: the producer was closed first */
+	PRODUCER_FAILED,        /* permanent failure after librdkafka's retries */
+	PRODUCER_PURGED,        /* not sent: the producer was closed first */
 };
 
 /* Called from producer_poll() for every message, exactly once. */
 typedef void (*producer_delivery_fn)(void *ctx, uint64_t token, enum producer_outcome outcome,
-				     const char *reason);
+                                     const char *reason);
 
 int producer_open(struct producer **out, const struct producer_options *opts,
-		  producer_delivery_fn fn, void *ctx, char *err, size_t errlen);
+                  producer_delivery_fn fn, void *ctx, char *err, size_t errlen);
 
 /* 0, -ENOBUFS if librdkafka's queue is full (retry later), other -errno on error. */
 int producer_send(struct producer *p, const void *key, size_t key_len, const void *value,
-		  size_t value_len, uint64_t token);
+                  size_t value_len, uint64_t token);
 
 /* Serves delivery reports and errors; waits up to timeout_ms. */
 int producer_poll(struct producer *p, int timeout_ms);

@@ -28,7 +28,7 @@ struct shipper_kafka {
 };
 
 struct shipper_counters {
-	uint64_t published;	  /* acknowledged by Kafka */
+	uint64_t published;       /* acknowledged by Kafka */
 	uint64_t delivery_failed; /* refused for good after librdkafka's retries */
 	uint64_t delivery_errors; /* every failed delivery report, any producer */
 	bool broker_up;
@@ -37,11 +37,11 @@ struct shipper_counters {
 
 /* Validates the settings by building the first producer; err says why not. */
 int shipper_start(struct shipper **out, struct spool *spool, const struct shipper_kafka *kafka,
-		  char *err, size_t errlen);
+                  char *err, size_t errlen);
 /* Asks the thread to replace its producer with one built from these settings.
  * Returns -EINVAL with err if librdkafka refuses them; the old one stays. */
 int shipper_reconfigure(struct shipper *s, const struct shipper_kafka *kafka, char *err,
-			size_t errlen);
+                        size_t errlen);
 void shipper_get_counters(struct shipper *s, struct shipper_counters *out);
 /* Drains within kafka->drain_timeout_ms, then stops. Records still pending stay in the spool. */
 void shipper_stop(struct shipper *s);

@@ -1211,8 +1211,8 @@ static int list_segments(struct spool *sp, uint64_t **out, size_t *count)
 		if (!strcmp(nm, ".") || !strcmp(nm, "..") || !strcmp(nm, CHECKPOINT_NAME) ||
 		    !strcmp(nm, QUARANTINE_DIR))
 			continue;
-		if (!strcmp(nm, CHECKPOINT_TMP_NAME)) {
-			/* A checkpoint write that never reached its rename. */
+		if (!strcmp(nm, CHECKPOINT_TMP_NAME) || !strcmp(nm, SEG_TMP_NAME)) {
+			/* A checkpoint or segment creation that never reached its rename. */
 			unlinkat(sp->dirfd, nm, 0);
 			continue;
 		}

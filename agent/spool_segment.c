@@ -107,16 +107,20 @@ int seg_create(int dirfd, uint64_t segno)
 	uint8_t hdr[SEG_HEADER_BYTES];
 	int fd, err;
 
+	/* The header is written under a temporary name and the file renamed into
+	 * place, so a kill at any moment never leaves a segment without its
+	 * header (which the next start would have to quarantine). */
 	seg_name(name, segno);
-	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	fd = openat(dirfd, SEG_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return -errno;
 	seg_header_encode(hdr);
 	err = write_full(fd, hdr, sizeof(hdr));
+	if (!err && renameat(dirfd, SEG_TMP_NAME, dirfd, name) < 0)
+		err = -errno;
 	if (err) {
 		close(fd);
-		/* A header-less file would be quarantined at the next start. */
-		unlinkat(dirfd, name, 0);
+		unlinkat(dirfd, SEG_TMP_NAME, 0);
 		return err;
 	}
 	return fd;

@@ -28,6 +28,9 @@
 
 void seg_name(char out[SEG_NAME_BYTES], uint64_t segno);
 /* True if name is exactly 20 digits + ".seg"; stores the number. */
+/* A segment being created; renamed to its final name once its header is written. */
+#define SEG_TMP_NAME "segment.tmp"
+
 bool seg_parse_name(const char *name, uint64_t *segno);
 
 void seg_header_encode(uint8_t out[SEG_HEADER_BYTES]);

@@ -9,7 +9,7 @@
 
 struct table_options {
 	bool timestamp; /* -T: HH:MM:SS first */
-	bool wide;	/* -w: IP version column, 39-char addresses */
+	bool wide;      /* -w: IP version column, 39-char addresses */
 };
 
 /* A row, independent of where it came from (ring buffer or a decoded message). */
@@ -37,6 +37,6 @@ int table_format_addr(int family, const uint8_t *addr, char *buf, size_t len);
 void table_print_header(FILE *out, const struct table_options *o);
 /* Formats one line (with trailing newline) into buf; returns its length. */
 int table_format_row(const struct table_options *o, const struct table_row *r, char *buf,
-		     size_t len);
+                     size_t len);
 
 #endif

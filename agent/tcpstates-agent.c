@@ -147,18 +147,13 @@ static int open_publishing(struct agent *a)
 	return 0;
 }
 
-static void record_unflushed(struct agent *a)
+static void report_pending(struct agent *a)
 {
 	struct spool_stats st;
 
-	/* Pending records on disk wait for the next start; in memory they end here. */
+	/* spool_close() reports what a memory-only buffer loses; say what waits on disk. */
 	spool_get_stats(a->spool, &st);
-	if (st.pending_records && (!a->cfg.spool_enabled || st.degraded))
-		log_warn(
-		    "%llu records were not acknowledged by Kafka before the stop timeout and are "
-		    "lost with this memory-only buffer",
-		    (unsigned long long)st.pending_records);
-	else if (st.pending_records)
+	if (st.pending_records && a->cfg.spool_enabled && !st.degraded)
 		log_info("%llu records stay in the spool for the next start",
 		         (unsigned long long)st.pending_records);
 }
@@ -222,9 +217,11 @@ int main(int argc, char **argv)
 	a.cli = &cli;
 	ret = agent_build_config(&cli, &a.cfg, err, sizeof(err));
 	if (ret) {
+		bool checking = cli.action == CLI_CHECK_CONFIG;
+
 		fprintf(stderr, "tcpstates-agent: %s\n", err);
-		cli_free(&cli);
-		return cli.action == CLI_CHECK_CONFIG ? 1 : 2;
+		cli_free(&cli); /* clears cli: decide the status first */
+		return checking ? 1 : 2;
 	}
 	if (cli.action == CLI_CHECK_CONFIG) {
 		printf("tcpstates-agent: configuration %s is valid\n",
@@ -253,6 +250,24 @@ int main(int argc, char **argv)
 		goto cleanup_host;
 	}
 
+	/* Attach first: events wait in the ring buffer until the first drain.
+	 * Privileges are dropped before any other thread exists, because
+	 * capabilities are per thread. */
+	topts = (struct tracer_options){
+	    .ringbuf_bytes = a.cfg.ringbuf_bytes,
+	    .wakeup_bytes = a.cfg.wakeup_bytes,
+	    .timing_entries = a.cfg.timing_entries,
+	    .poll_interval_ms = a.cfg.poll_interval_ms,
+	};
+	ret = tracer_open(&a.tracer, &topts, &a.cfg.filters, pipeline_on_event, &a.pipeline);
+	if (ret)
+		goto cleanup_host;
+	if (a.cfg.run_as_user && a.cfg.run_as_user[0] && geteuid() == 0) {
+		ret = privileges_drop_to_user(a.cfg.run_as_user);
+		if (ret)
+			goto cleanup_tracer;
+	}
+
 	if (agent_publishes(&a.cfg)) {
 		ret = open_publishing(&a);
 		if (ret)
@@ -263,26 +278,11 @@ int main(int argc, char **argv)
 	if (ret)
 		goto cleanup_publishing;
 
-	topts = (struct tracer_options){
-	    .ringbuf_bytes = a.cfg.ringbuf_bytes,
-	    .wakeup_bytes = a.cfg.wakeup_bytes,
-	    .timing_entries = a.cfg.timing_entries,
-	    .poll_interval_ms = a.cfg.poll_interval_ms,
-	};
-	ret = tracer_open(&a.tracer, &topts, &a.cfg.filters, pipeline_on_event, &a.pipeline);
-	if (ret)
-		goto cleanup_pipeline;
-
-	if (a.cfg.run_as_user && a.cfg.run_as_user[0] && geteuid() == 0) {
-		ret = privileges_drop_to_user(a.cfg.run_as_user);
-		if (ret)
-			goto cleanup_tracer;
-	}
 	if (agent_publishes(&a.cfg) && a.cfg.metrics_enabled) {
 		ret = metrics_server_start(&a.metrics, a.cfg.metrics_address, a.cfg.metrics_port,
 		                           collect_metrics, &a);
 		if (ret)
-			goto cleanup_tracer;
+			goto cleanup_pipeline;
 	}
 	if (!agent_publishes(&a.cfg))
 		table_print_header(stdout, &table);
@@ -294,17 +294,17 @@ int main(int argc, char **argv)
 	status = ret ? 1 : 0;
 
 	metrics_server_stop(a.metrics);
-cleanup_tracer:
-	tracer_close(a.tracer);
 cleanup_pipeline:
 	pipeline_after_drain(&a.pipeline);
 cleanup_publishing:
 	shipper_stop(a.shipper);
 	if (a.spool) {
-		record_unflushed(&a);
+		report_pending(&a);
 		spool_close(a.spool);
 	}
 	pipeline_fini(&a.pipeline);
+cleanup_tracer:
+	tracer_close(a.tracer);
 cleanup_host:
 	host_info_free(&a.host);
 cleanup:

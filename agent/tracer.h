@@ -14,8 +14,8 @@ struct tracer;
 struct filter_config;
 
 struct tracer_options {
-	uint32_t ringbuf_bytes;	   /* power of two, >= page size */
-	uint32_t wakeup_bytes;	   /* pending bytes that force a wakeup */
+	uint32_t ringbuf_bytes;    /* power of two, >= page size */
+	uint32_t wakeup_bytes;     /* pending bytes that force a wakeup */
 	uint32_t timing_entries;   /* per-socket LRU map size */
 	uint32_t poll_interval_ms; /* how long one tracer_poll() may wait */
 };
@@ -29,7 +29,7 @@ typedef void (*tracer_event_fn)(void *ctx, const struct tcpstates_event *event);
  * The initial filter set is applied before attaching.
  */
 int tracer_open(struct tracer **out, const struct tracer_options *opts,
-		const struct filter_config *filters, tracer_event_fn fn, void *ctx);
+                const struct filter_config *filters, tracer_event_fn fn, void *ctx);
 
 /* Waits up to poll_interval_ms, then drains everything pending. Returns the
  * number of events handled or a negative errno (-EINTR is not an error). */

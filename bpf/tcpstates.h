@@ -12,16 +12,16 @@
 
 /* One TCP state change, as the BPF program saw it. */
 struct tcpstates_event {
-	__u64 skaddr;	      /* kernel address of struct sock: the socket's identity */
-	__u64 ts_boot_ns;     /* bpf_ktime_get_boot_ns() at the change */
-	__u64 delta_ns;	      /* time spent in oldstate; 0 when this socket was not seen before */
-	__u64 cgroup_id;      /* cgroup v2 id of the owning task; 0 when the owner is unknown */
-	__u32 pid;	      /* owning process (cached for softirq changes); 0 = unknown */
-	__u32 netns_ino;      /* inode of the socket's network namespace */
-	__u16 family;	      /* AF_INET or AF_INET6 */
-	__u16 sport;	      /* local port, host byte order */
-	__u16 dport;	      /* remote port, host byte order */
-	__u8 oldstate;	      /* kernel TCP state numbering, 1..12 */
+	__u64 skaddr;     /* kernel address of struct sock: the socket's identity */
+	__u64 ts_boot_ns; /* bpf_ktime_get_boot_ns() at the change */
+	__u64 delta_ns;   /* time spent in oldstate; 0 when this socket was not seen before */
+	__u64 cgroup_id;  /* cgroup v2 id of the owning task; 0 when the owner is unknown */
+	__u32 pid;        /* owning process (cached for softirq changes); 0 = unknown */
+	__u32 netns_ino;  /* inode of the socket's network namespace */
+	__u16 family;     /* AF_INET or AF_INET6 */
+	__u16 sport;      /* local port, host byte order */
+	__u16 dport;      /* remote port, host byte order */
+	__u8 oldstate;    /* kernel TCP state numbering, 1..12 */
 	__u8 newstate;
 	__u8 saddr[TCPSTATES_ADDR_LEN]; /* local address; IPv4 uses the first 4 bytes */
 	__u8 daddr[TCPSTATES_ADDR_LEN]; /* remote address */
@@ -53,7 +53,7 @@ enum tcpstates_include_flags {
 struct tcpstates_settings {
 	__u32 include_flags; /* enum tcpstates_include_flags */
 	__u32 states_mask;   /* bit n set: keep transitions into or out of state n; 0 = all */
-	__u16 family;	     /* 0 = both, AF_INET or AF_INET6 */
+	__u16 family;        /* 0 = both, AF_INET or AF_INET6 */
 	__u16 pad;
 	__u32 wakeup_bytes; /* wake the consumer once this much data is pending */
 };
@@ -107,8 +107,8 @@ struct tcpstates_u64_key { /* cgroup id */
 
 /* Indices of the per-CPU counter array. */
 enum tcpstates_counter {
-	TCPSTATES_CNT_SEEN = 0,	    /* TCP state changes the program saw */
-	TCPSTATES_CNT_FILTERED,	    /* dropped by a filter */
+	TCPSTATES_CNT_SEEN = 0,     /* TCP state changes the program saw */
+	TCPSTATES_CNT_FILTERED,     /* dropped by a filter */
 	TCPSTATES_CNT_RINGBUF_FULL, /* dropped: no room in the ring buffer */
 	TCPSTATES_CNT_MAX,
 };

@@ -405,3 +405,44 @@ filters:
   netns:
     include: [{netns_inode}]{filters}
 {extra}"""
+
+
+# ---------------------------------------------------------------- live reload
+
+def traffic_start(ns, port, count, rate=0, family="4"):
+    """traffic.py in the background inside the namespace; see traffic_wait()."""
+    args = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "traffic.py"),
+            "--family", family, "--port", str(port), "--count", str(count)]
+    if rate:
+        args += ["--rate", str(rate)]
+    return ns.popen(args, stdout=subprocess.PIPE, text=True)
+
+
+def traffic_wait(proc, timeout=120):
+    """The JSON report of a traffic_start() run, once it has finished."""
+    import json
+    out, _ = proc.communicate(timeout=timeout)
+    check(proc.returncode == 0, f"traffic.py exited with {proc.returncode}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def log_lines(agent, start=0):
+    """A copy of the agent's stderr lines from index `start` on."""
+    with agent._lock:
+        return list(agent.stderr_lines[start:])
+
+
+def sighup(agent, timeout=30):
+    """SIGHUP, then waits for the reload's outcome line. Returns (applied,
+    index of the first line logged for this reload)."""
+    start = agent.log_count()
+    agent.signal(signal.SIGHUP)
+    line = agent.wait_for_log(r"reload: applied|reload failed", timeout, start)
+    return "reload: applied" in line, start
+
+
+def reloads(port):
+    """(successful, failed) from tcpstates_agent_config_reloads_total."""
+    m = metrics(port)
+    return (int(m['tcpstates_agent_config_reloads_total{result="success"}']),
+            int(m['tcpstates_agent_config_reloads_total{result="failure"}']))

@@ -58,12 +58,16 @@ def main():
                                  and m["tcpstates_agent_events_published_total"] > 0,
                                  timeout=120, what="the replay to finish")
         quarantine = os.path.join(spool, "quarantine")
-        check(not os.path.isdir(quarantine) or not os.listdir(quarantine),
-              f"kill -9 made unreadable segments: {os.listdir(quarantine)}")
+        moved = os.listdir(quarantine) if os.path.isdir(quarantine) else []
+        check(not moved, f"kill -9 made unreadable segments: {moved}")
         check(agent.stop() == 0, "agent exit status")
 
+        published = int(m["tcpstates_agent_events_published_total"])
+        check(published >= sum(v for v in exact.values() if v),
+              f"replay published {published}, fewer than the quiet rounds wrote")
         consumer = harness.Consumer(peer.bootstrap, "tcpstates.v1")
-        msgs = consumer.drain_quiet(quiet=3, timeout=120)
+        consumer.poll_until(lambda x: len(x) >= published, timeout=120)
+        msgs = consumer.drain_quiet(quiet=2, timeout=60)
         consumer.close()
         by_instance = {}
         for x in msgs:

@@ -34,28 +34,41 @@ def read_file(path):
         return ""
 
 
-def check_socket_sequences(events, family, loopback, client_ports):
-    by_socket = {}
+def lifecycles(events, family):
+    """Splits events into socket lifecycles. A freed struct sock is soon
+    reused for the next connection, so socket_id alone is not unique over
+    time: a lifecycle starts at a change out of CLOSE, or at the clone of a
+    listener (LISTEN -> SYN_RECV)."""
+    current, done = {}, []
     for e in events:
-        if e.family == family:
-            by_socket.setdefault(e.socket_id, []).append(e)
+        if e.family != family:
+            continue
+        starts = e.old_state == CLOSE or (e.old_state, e.new_state) == (LISTEN, SYN_RECV)
+        if starts and e.socket_id in current:
+            done.append(current.pop(e.socket_id))
+        current.setdefault(e.socket_id, []).append(e)
+    return done + list(current.values())
+
+
+def check_socket_sequences(events, family, loopback, client_ports):
     listeners, clients, servers = 0, 0, 0
-    for sid, evs in by_socket.items():
+    for evs in lifecycles(events, family):
+        sid = evs[0].socket_id
         seq = [(e.old_state, e.new_state) for e in evs]
-        first = evs[-1]  # ports are final once the socket is connected
+        last = evs[-1]  # ports are final once the socket is connected
         if seq == LISTENER:
             listeners += 1
-            check(first.local_port == PORT, f"listener on port {first.local_port}")
-        elif first.remote_port == PORT:
+            check(last.local_port == PORT, f"listener on port {last.local_port}")
+        elif last.remote_port == PORT:
             clients += 1
             check(seq == CLIENT, f"client socket {sid:x}: {seq}")
-            check(first.local_port in client_ports, f"client port {first.local_port} not ours")
-        elif first.local_port == PORT:
+            check(last.local_port in client_ports, f"client port {last.local_port} not ours")
+        elif last.local_port == PORT:
             servers += 1
             check(seq == SERVER, f"server socket {sid:x}: {seq}")
-            check(first.remote_port in client_ports, f"peer port {first.remote_port} not ours")
+            check(last.remote_port in client_ports, f"peer port {last.remote_port} not ours")
         else:
-            raise harness.TestFailure(f"unexpected socket {sid:x}: {seq} {first}")
+            raise harness.TestFailure(f"unexpected socket {sid:x}: {seq} {last}")
         for e in evs:
             check(e.local_addr == loopback and e.remote_addr in (loopback, bytes(len(loopback))),
                   f"addresses {e.local_addr.hex()} {e.remote_addr.hex()}")

@@ -11,7 +11,7 @@ import os
 import harness
 from harness import check, log
 
-CONNECTIONS = 600
+CONNECTIONS = 1000
 PORT = 9300
 
 
@@ -22,7 +22,7 @@ def run(peer, ns, policy):
         mport = harness.free_port_block()
         cfg = harness.publish_config(
             peer.bootstrap, os.path.join(d, "spool"), mport, ns.inode, topic=topic,
-            spool_lines=["max_bytes: 256KiB", "segment_bytes: 32KiB", f"full_policy: {policy}"],
+            spool_lines=["max_bytes: 1MiB", "segment_bytes: 64KiB", f"full_policy: {policy}"],
             # Records handed to librdkafka are never discarded by drop_oldest:
             # keep that window small so the policy has something to choose.
             kafka_lines=["rdkafka:", "  queue.buffering.max.messages: 200"])
@@ -33,8 +33,8 @@ def run(peer, ns, policy):
         m = harness.wait_metrics(mport, lambda m: m["tcpstates_agent_events_received_total"]
                                  >= generated, timeout=60, what="all events received")
         full = harness.dropped(m, "spool_full")
-        check(full > 0, f"{policy}: a 256 KiB spool took {generated} events without dropping")
-        check(m["tcpstates_agent_spool_disk_bytes"] <= 256 * 1024,
+        check(full > 0, f"{policy}: a 1 MiB spool took {generated} events without dropping")
+        check(m["tcpstates_agent_spool_disk_bytes"] <= 1024 * 1024,
               f"{policy}: spool on disk {m['tcpstates_agent_spool_disk_bytes']} > bound")
         peer.command("up all")
         m = harness.wait_metrics(mport, lambda m: m["tcpstates_agent_spool_pending_records"] == 0,

@@ -107,8 +107,11 @@ cat >"$WORK/rpm-files.expected" <<'EOF'
 /usr/share/man/man1/tcpstates-consume.1.gz
 /usr/share/man/man8/tcpstates-agent.8.gz
 /usr/share/tcpstates-agent
-/usr/share/tcpstates-agent/tcpstates.proto
-/usr/share/tcpstates-agent/tcpstates.v1.desc
+/usr/share/tcpstates-agent/schema
+/usr/share/tcpstates-agent/schema/CONTRACT.md
+/usr/share/tcpstates-agent/schema/tcpstates.proto
+/usr/share/tcpstates-agent/schema/tcpstates.v1.desc
+/usr/share/tcpstates-agent/schema/tcpstates.v1.schema.json
 EOF
 rpm -qlp "$rpm" 2>/dev/null | sort >"$WORK/rpm-files"
 check "rpm lists exactly the expected files" diff "$WORK/rpm-files.expected" "$WORK/rpm-files"

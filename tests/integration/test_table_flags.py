@@ -14,7 +14,7 @@ CONNS = 3
 
 HEADER = re.compile(r"^SKADDR\s+PID\s+COMM\s+LADDR\s+LPORT\s+RADDR\s+RPORT\s+OLDSTATE\s+->\s+NEWSTATE\s+MS$")
 HEADER_WIDE = re.compile(r"^SKADDR\s+PID\s+COMM\s+IP\s+LADDR\s+LPORT\s+RADDR\s+RPORT\s+OLDSTATE\s+->\s+NEWSTATE\s+MS$")
-HEADER_TIME = re.compile(r"^TIME\s+SKADDR\s+PID")
+HEADER_TIME = re.compile(r"^TIME\(s\)\s+SKADDR\s+PID")
 
 
 def rows(lines, wide=False, timestamp=False):

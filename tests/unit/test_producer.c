@@ -432,8 +432,9 @@ static void test_close_inflight(struct peer *peer)
 	producer_close(p);
 	CHECK_EQ_U64(exactly_once(r, 1, n, PRODUCER_PURGED), n);
 	CHECK_EQ_U64(r->total[PRODUCER_FAILED], 0);
-	/* librdkafka 2.0.2 words it "Local: Purged in flight". */
-	CHECK(strcasestr(r->last_reason, "in flight") != NULL);
+	/* "Local: Purged in flight" or "in queue": which one is reported last
+	 * depends on how many requests the slow brokers had taken. */
+	CHECK(strcasestr(r->last_reason, "purged") != NULL);
 out:
 	CHECK(peer_cmd(peer, "rtt all 0") == 0);
 	free(r);
