@@ -185,7 +185,8 @@ int reload_config(struct agent *a)
 	if (!kv_list_equal(&next.labels, &a->cfg.labels) &&
 	    host_info_set_labels(&a->host, &next.labels) == 0)
 		pipeline_set_host(&a->pipeline, &a->host, a->instance_id);
-	log_set_level(level);
+	/* -v (output.verbose, held above) means debug for the life of the process, as at start. */
+	log_set_level(next.table_verbose ? LOG_LVL_DEBUG : level);
 	atomic_store(&a->health_broker_down_s, next.health_broker_down_s);
 	atomic_store(&a->health_spool_ppm, (uint32_t)(next.health_spool_fraction * 1e6));
 

@@ -363,6 +363,11 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 	}
 	if (newstate == TCP_CLOSE)
 		bpf_map_delete_elem(&timing, &skaddr);
+	else if (seen)
+		/* In place: an LRU update allocates and links a new element, the
+		 * most expensive step of this program. Should the entry have been
+		 * evicted and reused meanwhile, the worst case is one wrong delta. */
+		*seen = owner;
 	else
 		bpf_map_update_elem(&timing, &skaddr, &owner, BPF_ANY);
 	e.pid = owner.pid;

@@ -21,10 +21,12 @@ import threading
 import time
 import urllib.request
 
-AGENT = os.environ.get("TCPSTATES_AGENT", "build/agent/tcpstates-agent")
-CONSUME = os.environ.get("TCPSTATES_CONSUME", "build/agent/tcpstates-consume")
-KAFKA_PEER = os.environ.get("KAFKA_PEER", "build/tests/kafka-peer")
-PROTO_DIR = os.environ.get("PROTO_DIR", "proto")
+# Defaults are the README's build directory; ctest passes its own.
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+AGENT = os.environ.get("TCPSTATES_AGENT", os.path.join(ROOT, "build/agent/tcpstates-agent"))
+CONSUME = os.environ.get("TCPSTATES_CONSUME", os.path.join(ROOT, "build/agent/tcpstates-consume"))
+KAFKA_PEER = os.environ.get("KAFKA_PEER", os.path.join(ROOT, "build/tests/kafka-peer"))
+PROTO_DIR = os.environ.get("PROTO_DIR", os.path.join(ROOT, "proto"))
 
 # Kernel TCP state numbers, as in the .proto.
 ESTABLISHED, SYN_SENT, SYN_RECV, FIN_WAIT1, FIN_WAIT2 = 1, 2, 3, 4, 5
@@ -446,3 +448,85 @@ def reloads(port):
     m = metrics(port)
     return (int(m['tcpstates_agent_config_reloads_total{result="success"}']),
             int(m['tcpstates_agent_config_reloads_total{result="failure"}']))
+
+
+# ---------------------------------------------------------------- spool files
+
+SEG_MAGIC = b"TCPSSEG1"
+SEG_HEADER_BYTES = 16
+SEG_FRAME_OVERHEAD = 24
+
+
+def _crc32c_table():
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c(data):
+    """CRC32C (Castagnoli), as the spool frames carry it; written out here so
+    the test does not trust the agent's own implementation."""
+    c = 0xFFFFFFFF
+    for b in data:
+        c = _CRC32C[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def seg_file_name(segno):
+    return f"{segno:020d}.seg"
+
+
+def spool_segments(spool_dir):
+    """Segment numbers found in a spool directory, sorted."""
+    return sorted(int(n[:20]) for n in os.listdir(spool_dir)
+                  if len(n) == 24 and n.endswith(".seg") and n[:20].isdigit())
+
+
+def read_segment(path):
+    """Parses one spool segment: a list of dicts with off, end, seq, key,
+    value_off (file offset of the value) and value. Fails on anything that
+    is not a well-formed segment, so a test knows what it starts from."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    check(len(data) >= SEG_HEADER_BYTES and data[:8] == SEG_MAGIC,
+          f"{path}: no segment header")
+    version, hcrc = struct.unpack_from("<II", data, 8)
+    check(version == 1 and hcrc == crc32c(data[:12]), f"{path}: bad header")
+    frames = []
+    off = SEG_HEADER_BYTES
+    while off < len(data):
+        check(len(data) - off >= SEG_FRAME_OVERHEAD, f"{path}: short frame at {off}")
+        length, crc, seq, key_len, value_len = struct.unpack_from("<IIQII", data, off)
+        end = off + 8 + length
+        check(length == 16 + key_len + value_len and end <= len(data),
+              f"{path}: inconsistent frame at {off}")
+        check(crc == crc32c(data[off + 8:end]), f"{path}: CRC mismatch at {off}")
+        kv = off + SEG_FRAME_OVERHEAD
+        frames.append({"off": off, "end": end, "seq": seq, "key": data[kv:kv + key_len],
+                       "value_off": kv + key_len, "value": data[kv + key_len:end]})
+        off = end
+    return frames
+
+
+@contextlib.contextmanager
+def tmpfs_mount(path, size="512k", read_only=False):
+    """A tmpfs of `size` mounted on path (created if needed), unmounted on exit."""
+    os.makedirs(path, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0750", "tmpfs", path],
+                   check=True)
+    try:
+        if read_only:
+            subprocess.run(["mount", "-o", "remount,ro", path], check=True)
+        yield path
+    finally:
+        r = subprocess.run(["umount", path], check=False)
+        if r.returncode != 0:
+            subprocess.run(["umount", "-l", path], check=False)

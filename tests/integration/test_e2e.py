@@ -3,10 +3,13 @@ namespace, the agent publishes every change to the Kafka peer, and a consumer
 outside the agent reads each one back and checks every field.
 """
 
+import json
 import os
 import platform
 import socket
+import subprocess
 import time
+import uuid
 
 import harness
 from harness import (CLOSE, ESTABLISHED, FIN_WAIT1, FIN_WAIT2, LAST_ACK, LISTEN, CLOSE_WAIT,
@@ -97,6 +100,29 @@ def check_common_fields(events, t0, t1):
             check(e.comm.startswith("python"), f"connect() by {e.comm!r}")
 
 
+def check_reference_consumer(bootstrap, expected, ns_inode):
+    """tcpstates-consume --json reads the same topic: every line validates
+    against the published JSON Schema and the summary sees no gap or duplicate."""
+    import jsonschema
+    with open(os.path.join(harness.ROOT, "collector-schema", "tcpstates.v1.schema.json")) as f:
+        validator = jsonschema.Draft202012Validator(json.load(f))
+    out = subprocess.run([harness.CONSUME, "-b", bootstrap, "-t", "tcpstates.v1", "--json", "-e",
+                          "-g", "e2e-" + uuid.uuid4().hex, "-X", "session.timeout.ms=6000",
+                          "-X", "heartbeat.interval.ms=500"],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    lines = [json.loads(x) for x in out.splitlines() if x.strip()]
+    summary = lines[-1]["summary"]
+    events = lines[:-1]
+    check(len(events) == expected, f"tcpstates-consume printed {len(events)} events")
+    for ev in events:
+        errors = list(validator.iter_errors(ev))
+        check(not errors, f"schema violation: {errors[:1]}")
+        check(ev["netnsInode"] == ns_inode, f"netnsInode {ev['netnsInode']}")
+    inst = list(summary["instances"].values())
+    check(len(inst) == 1 and inst[0]["gaps"] == 0 and inst[0]["duplicates"] == 0
+          and inst[0]["messages"] == expected, f"summary {summary}")
+
+
 def main():
     with harness.KafkaPeer() as peer, harness.NetNs("e2e") as ns, harness.tempdir() as d:
         mport = harness.free_port_block()
@@ -129,7 +155,10 @@ def main():
         check_socket_sequences(events, 2, bytes([127, 0, 0, 1]), v4["client_ports"])
         check_socket_sequences(events, 10, bytes(15) + b"\x01", v6["client_ports"])
         check_common_fields(events, t0, t1)
+        check(all(e.netns_inode == ns.inode for e in events), "netns_inode is not the test's")
         log(f"{expected} events read back and checked field by field")
+        check_reference_consumer(peer.bootstrap, expected, ns.inode)
+        log("tcpstates-consume --json: every line valid against the JSON Schema, no gap")
 
         m = harness.wait_metrics(mport, lambda m: m["tcpstates_agent_events_published_total"]
                                  >= expected, what="published count")

@@ -1,10 +1,13 @@
-"""A broker outage loses nothing: every broker goes down for 30 s while more
-than 100,000 events are generated; when they come back, every event is
-delivered, seq is contiguous, and the count is exact.
+"""A broker outage loses nothing: every broker is down for 30 s, from before
+the agent starts, while more than 100,000 events are generated; when they
+come back, every event is delivered, seq is contiguous, and the count is
+exact. /healthz turns unhealthy once the outage outlasts its threshold.
 """
 
 import os
 import time
+import urllib.error
+import urllib.request
 
 import harness
 from harness import check, log
@@ -14,14 +17,23 @@ CONNECTIONS = 5000  # 10 state changes each with a graceful close, 2 runs
 PORT = 9100
 
 
+def healthz(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
 def main():
     with harness.KafkaPeer() as peer, harness.NetNs("outage") as ns, harness.tempdir() as d:
         mport = harness.free_port_block()
-        cfg = harness.publish_config(peer.bootstrap, os.path.join(d, "spool"), mport, ns.inode)
-        agent = harness.Agent([], config_text=cfg, workdir=d)
-
+        cfg = harness.publish_config(peer.bootstrap, os.path.join(d, "spool"), mport, ns.inode,
+                                     extra="health:\n  broker_down_seconds: 5\n")
+        # Unreachable brokers at start are not fatal: the agent runs and buffers.
         peer.command("down all")
         down_at = time.time()
+        agent = harness.Agent([], config_text=cfg, workdir=d)
         # Two listeners, so the count below is exact: 2 + 2 * 10 * CONNECTIONS.
         ns.traffic(PORT, CONNECTIONS, "4")
         ns.traffic(PORT, CONNECTIONS, "6")
@@ -35,6 +47,9 @@ def main():
         check(m["tcpstates_agent_kafka_broker_up"] == 0, "broker_up while all brokers are down")
         log(f"{expected} events generated with every broker down")
 
+        time.sleep(max(0, 7 - (time.time() - down_at)))
+        status, body = healthz(mport)
+        check(status == 503 and "kafka" in body, f"/healthz during the outage: {status} {body!r}")
         time.sleep(max(0, OUTAGE_S - (time.time() - down_at)))
         m = harness.metrics(mport)
         check(m["tcpstates_agent_spool_pending_records"] == expected,
@@ -50,6 +65,8 @@ def main():
                                  timeout=30, what="spool empty")
         harness.check_balance(mport)
         check(m["tcpstates_agent_kafka_broker_up"] == 1, "broker_up after recovery")
+        status, body = healthz(mport)
+        check(status == 200, f"/healthz after recovery: {status} {body!r}")
         for reason in harness.DROP_REASONS:
             if reason != "filtered":
                 check(harness.dropped(m, reason) == 0, f"dropped {reason}: {harness.dropped(m, reason)}")

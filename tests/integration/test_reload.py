@@ -9,6 +9,7 @@ Scenarios (all by default, or name them on the command line):
   invalid    a table of malformed configs: each is refused with one error line
              naming file:line, counted, and the running config stays in force.
              A restart-only key changes with a warning instead.
+  verbose    -v (debug logging) outlives a reload.
 
 --sanitizer makes the storm also require a clean exit with no AddressSanitizer
 or LeakSanitizer report (test_reload_asan.sh runs it on an ASan build).
@@ -110,18 +111,19 @@ class Reader:
                 self.events.append(e)
         self._seen = len(msgs)
 
-    def wait_for(self, predicate, timeout=60, quiet=0.7):
+    def wait_for(self, predicate, timeout=60, quiet=0.3):
         """Reads until predicate(events) holds, then until nothing new comes for `quiet` s."""
         deadline = time.time() + timeout
-        while True:
-            self._take()
-            if predicate(self.events):
-                break
+        self._take()
+        while not predicate(self.events):
             check(time.time() < deadline,
                   f"timeout: {len(self.events)} events of instance {self.instance}")
-            self.consumer.poll_until(lambda m: True, timeout=1)
-        self.consumer.drain_quiet(quiet=quiet, timeout=timeout)
-        self._take()
+            self.pump(0.1)
+        last_new, n = time.time(), len(self.consumer.messages)
+        while time.time() - last_new < quiet:
+            self.pump(0.1)
+            if len(self.consumer.messages) != n:
+                last_new, n = time.time(), len(self.consumer.messages)
         return self.events
 
     def pump(self, timeout=0.3):
@@ -141,12 +143,49 @@ class Reader:
         self.consumer.close()
 
 
-def step_traffic(ns, reader, ports_conns):
+class Driver:
+    """Makes connections inside the namespace on request, like traffic.py
+    (connect, accept, client closes first) without a process per run."""
+
+    def __init__(self, ns):
+        self.proc = ns.popen([sys.executable, os.path.abspath(__file__), "--drive"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    def traffic(self, port, conns):
+        self.proc.stdin.write(f"{port} {conns}\n")
+        reply = self.proc.stdout.readline().strip()
+        check(reply == "done", f"traffic driver answered {reply!r}")
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+def drive():
+    import socket
+    for line in sys.stdin:
+        port, conns = map(int, line.split())
+        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", port))
+        srv.listen(64)
+        for _ in range(conns):
+            c = socket.create_connection(("127.0.0.1", port))
+            a, _ = srv.accept()
+            c.close()
+            a.recv(1)  # the client's FIN
+            a.close()
+        srv.close()
+        time.sleep(0.05)  # the last FIN/ACK exchange
+        print("done", flush=True)
+
+
+def step_traffic(driver, reader, ports_conns):
     """Runs traffic on each (port, conns) in order, then waits until the K
     traffic of this step (always last) has been read back. Returns the new events."""
     base = reader.last_seq()
     for port, conns in ports_conns:
-        ns.traffic(port, conns)
+        driver.traffic(port, conns)
     k_conns = sum(c for p, c in ports_conns if p == K)
     reader.wait_for(lambda evs: len(port_events([e for e in evs if e.seq > base], K))
                     >= 10 * k_conns + 2)
@@ -183,17 +222,24 @@ def stop_agent(agent, sanitizer):
     rc = agent.stop()
     check(rc == 0, f"agent exit status {rc}:\n{agent.log_text()[-4000:]}")
     if sanitizer:
-        text = agent.log_text()
+        lines = harness.log_lines(agent)
         for word in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-            check(word not in text, f"{word} report in the agent's stderr:\n{text[-8000:]}")
+            at = [i for i, l in enumerate(lines) if word in l]
+            check(not at, f"{word} report in the agent's stderr:\n" +
+                  "\n".join(lines[at[0]:at[0] + 60] if at else []))
 
 
 # ---------------------------------------------------------------- storm
 
 # Both keep every change of port K traffic yet differ in several filter
-# dimensions, the labels, and in which of them drop port P2.
+# dimensions, the labels, and in which of them drop port P2. A producer
+# setting differs too, so every reload also replaces the Kafka producer.
+STORM_KAFKA_A = '  rdkafka:\n    linger.ms: "5"\n'
+STORM_KAFKA_B = '  rdkafka:\n    linger.ms: "2"\n'
+
+
 def storm_a(env):
-    return render(env, labels=(("env", "test"), ("phase", "a")), filters=(
+    return render(env, labels=(("env", "test"), ("phase", "a")), kafka=STORM_KAFKA_A, filters=(
         "  remote_ports:\n"
         f"    exclude: [9999, {P2}]\n"
         "  local_ports:\n"
@@ -204,7 +250,7 @@ def storm_a(env):
 
 def storm_b(env):
     # Every change K traffic makes enters or leaves one of these states.
-    return render(env, labels=(("env", "test"), ("phase", "b")), filters=(
+    return render(env, labels=(("env", "test"), ("phase", "b")), kafka=STORM_KAFKA_B, filters=(
         "  states: [SYN_SENT, SYN_RECV, FIN_WAIT1, CLOSE, LISTEN, CLOSE_WAIT]\n"
         "  local_addrs:\n"
         '    exclude: [10.0.0.0/8, "fd00::/8"]\n'
@@ -225,7 +271,7 @@ def storm(peer, ns, workdir, sanitizer=False):
     done = during = 0
     while done < STORM_RELOADS or traffic.poll() is None:
         check(done < 1000, "traffic did not end")
-        applied = reload_to(agent, configs[done % 2], "labels.phase")
+        applied = reload_to(agent, configs[done % 2], "labels.phase", "kafka.rdkafka.linger.ms")
         done += 1
         if traffic.poll() is None:
             during += 1
@@ -281,11 +327,12 @@ def semantics(peer, ns, workdir):
     agent = harness.Agent([], config_text=sem_config(env), workdir=workdir, ready_timeout=60)
     instance = instance_of(agent)
     r1 = Reader(env, T1, instance)
+    driver = Driver(ns)
     prod = (("env", "prod"), ("rack", "r1"))
 
     # The filter: P2 only after the switch to the config that keeps it, and
     # not after switching back. Labels follow the same switches.
-    new = step_traffic(ns, r1, [(P2, 2), (K, 1)])
+    new = step_traffic(driver, r1, [(P2, 2), (K, 1)])
     check(not port_events(new, P2), f"port {P2} traced while excluded")
     check_port_traffic(new, K, 1)
     check(all(dict(e.host.labels) == {"env": "test", "phase": "one"} for e in new), "labels")
@@ -294,14 +341,14 @@ def semantics(peer, ns, workdir):
                      "labels.rack: (unset) -> r1", "labels.phase: one -> (unset)",
                      "filters.local_ports.exclude", "filters.remote_ports.exclude")
     log(f"logged: {line}")
-    new = step_traffic(ns, r1, [(P2, 2), (K, 1)])
+    new = step_traffic(driver, r1, [(P2, 2), (K, 1)])
     check_port_traffic(new, P2, 2, what="after switching to the config that keeps it: ")
     check_port_traffic(new, K, 1)
     check(all(dict(e.host.labels) == dict(prod) for e in new),
           f"labels after reload: {set(tuple(sorted(e.host.labels.items())) for e in new)}")
 
     reload_to(agent, sem_config(env), "labels.env: prod -> test", "filters.local_ports.exclude")
-    new = step_traffic(ns, r1, [(P2, 2), (K, 1)])
+    new = step_traffic(driver, r1, [(P2, 2), (K, 1)])
     check(not port_events(new, P2), f"port {P2} still traced after switching back")
     check_port_traffic(new, K, 1)
     check(all(dict(e.host.labels) == {"env": "test", "phase": "one"} for e in new), "labels")
@@ -312,7 +359,7 @@ def semantics(peer, ns, workdir):
     start = agent.log_count()
     check(not debug_lines(agent, 0), "debug lines at log_level info")
     reload_to(agent, sem_config(env, log_level="debug"), "log_level: info -> debug")
-    step_traffic(ns, r1, [(K, 1)])
+    step_traffic(driver, r1, [(K, 1)])
     deadline = time.time() + 5
     while not debug_lines(agent, start) and time.time() < deadline:
         time.sleep(0.1)
@@ -321,7 +368,7 @@ def semantics(peer, ns, workdir):
     reload_to(agent, sem_config(env), "log_level: debug -> info")
     time.sleep(0.5)  # a line already past its level check may still print
     start = agent.log_count()
-    step_traffic(ns, r1, [(K, 1)])
+    step_traffic(driver, r1, [(K, 1)])
     time.sleep(1)
     check(not debug_lines(agent, start), f"debug lines at info: {debug_lines(agent, start)[:3]}")
     log(f"log_level: {n_debug} debug lines while at debug, none after switching back to info")
@@ -360,8 +407,31 @@ def semantics(peer, ns, workdir):
     check(harness.reloads(env.mport) == (5, 0), f"reload counters {harness.reloads(env.mport)}")
     r1.close()
     r2.close()
+    driver.close()
     stop_agent(agent, False)
     log(f"semantics checked ({time.time() - t_start:.1f}s)")
+
+
+def verbose(peer, ns, workdir):
+    """-v means debug logging for the life of the process: a reload that does
+    not touch it keeps it, whatever log_level the file says."""
+    t_start = time.time()
+    env = Env(peer, ns, workdir)
+    agent = harness.Agent(["-v"], config_text=sem_config(env), workdir=workdir, ready_timeout=60)
+    r1 = Reader(env, T1, instance_of(agent))
+    driver = Driver(ns)
+    reload_to(agent, sem_config(env, labels=(("env", "test"), ("phase", "two"))),
+              "labels.phase: one -> two")
+    start = agent.log_count()
+    step_traffic(driver, r1, [(K, 1)])
+    deadline = time.time() + 5
+    while not debug_lines(agent, start) and time.time() < deadline:
+        time.sleep(0.1)
+    check(debug_lines(agent, start), "-v: no debug line after a reload")
+    r1.close()
+    driver.close()
+    stop_agent(agent, False)
+    log(f"-v: debug lines go on after a reload ({time.time() - t_start:.1f}s)")
 
 
 # ---------------------------------------------------------------- invalid
@@ -496,6 +566,7 @@ def invalid(peer, ns, workdir):
     agent = harness.Agent([], config_text=running, workdir=workdir, ready_timeout=60)
     instance = instance_of(agent)
     reader = Reader(env, T0, instance)
+    driver = Driver(ns)
     path = agent.config_path
     ok0, failed0 = harness.reloads(env.mport)
     table = bad_configs(env)
@@ -511,7 +582,7 @@ def invalid(peer, ns, workdir):
               f"{what}: reload counters {harness.reloads(env.mport)}, expected "
               f"({ok0}, {failed0 + n})")
         # the running config still decides: K kept, running labels
-        new = step_traffic(ns, reader, [(K, 1)])
+        new = step_traffic(driver, reader, [(K, 1)])
         check_port_traffic(new, K, 1, what=f"{what}: ")
         check(all(dict(e.host.labels).get("cfg") == "running" for e in new),
               f"{what}: labels changed")
@@ -539,7 +610,7 @@ def invalid(peer, ns, workdir):
     check(not ok, "reload to table output applied")
     errors = [l for l in harness.log_lines(agent, start) if ": error: " in l]
     check(len(errors) == 1 and "kafka.brokers" in errors[0], f"errors {errors}")
-    new = step_traffic(ns, reader, [(K, 1)])
+    new = step_traffic(driver, reader, [(K, 1)])
     check_port_traffic(new, K, 1)
     log("dropping kafka.brokers on reload: refused, publishing goes on")
 
@@ -556,23 +627,26 @@ def invalid(peer, ns, workdir):
           f"warnings {warns}")
     check_reload_logged(agent, start, "labels.cfg: running -> running2")
     check(not [l for l in harness.log_lines(agent, start) if ": error: " in l], "error lines")
-    new = step_traffic(ns, reader, [(K, 1)])
+    new = step_traffic(driver, reader, [(K, 1)])
     check(all(dict(e.host.labels).get("cfg") == "running2" for e in new), "labels not applied")
     log(f"restart-only key: applied with '{warns[0].split(': ', 2)[-1]}'")
 
     check(harness.reloads(env.mport) == (ok0 + 1, failed0 + len(table) + 1),
           f"reload counters {harness.reloads(env.mport)}")
     reader.close()
+    driver.close()
     stop_agent(agent, False)
     log(f"invalid configs checked ({time.time() - t_start:.1f}s)")
 
 
 # ---------------------------------------------------------------- main
 
-SCENARIOS = {"storm": storm, "semantics": semantics, "invalid": invalid}
+SCENARIOS = {"storm": storm, "semantics": semantics, "verbose": verbose, "invalid": invalid}
 
 
 def main():
+    if sys.argv[1:] == ["--drive"]:
+        return drive()
     ap = argparse.ArgumentParser()
     ap.add_argument("scenarios", nargs="*", choices=[[]] + list(SCENARIOS), default=[])
     ap.add_argument("--sanitizer", action="store_true",

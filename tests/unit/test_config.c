@@ -264,7 +264,7 @@ static void test_defaults(void)
 	CHECK(!cfg.table_timestamp && !cfg.table_wide && !cfg.table_verbose);
 	CHECK(cfg.brokers == NULL);
 	CHECK_STR(cfg.topic, "tcpstates.v1");
-	CHECK_STR(cfg.compression, "zstd");
+	CHECK_STR(cfg.compression, "lz4");
 	CHECK_EQ_U64(cfg.rdkafka.count, 0);
 	CHECK_EQ_U64(cfg.shutdown_timeout_ms, 10000);
 	CHECK(cfg.spool_enabled);
