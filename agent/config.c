@@ -1,22 +1,19 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The settings table and what is built on it: defaults, the YAML loader,
- * command-line overrides, cross-field checks, the example file and the
- * reload change log. Adding a setting means adding one row below.
+ * The settings table and what is built on it: defaults, loading a file
+ * (read by config_yaml.c), command-line overrides, cross-field checks, the
+ * example file and the reload change log. Adding a setting means adding one
+ * row below.
  */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <yaml.h>
 #include "config.h"
 #include "config_map.h"
+#include "config_yaml.h"
 #include "kv_list.h"
 
 #define OPT_FIELD(f)                                                                               \
@@ -26,8 +23,8 @@
 	.offset = offsetof(struct agent_config, f),                                                \
 	.size = sizeof(*((struct agent_config *)0)->f.items)
 
-#define MAX_KEY_LEN 128
-#define MAX_DEPTH   16
+/* Letters of Kafka topic names, also accepted in user names. */
+#define NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const compressions[] = {"lz4", "zstd", "gzip", "snappy", "none", NULL};
@@ -62,8 +59,7 @@ static int check_topic(const char *value, char *msg, size_t msglen)
 	size_t len = strlen(value);
 
 	if (len > 249 || strcmp(value, ".") == 0 || strcmp(value, "..") == 0 ||
-	    strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
-	        len) {
+	    strspn(value, NAME_CHARS) != len) {
 		snprintf(msg, msglen,
 		         "\"%s\" is not a valid topic name (up to 249 of a-z A-Z 0-9 . _ -)",
 		         value);
@@ -76,9 +72,7 @@ static int check_user(const char *value, char *msg, size_t msglen)
 {
 	size_t len = strlen(value);
 
-	if (len > 32 || value[0] == '-' ||
-	    strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
-	        len) {
+	if (len > 32 || value[0] == '-' || strspn(value, NAME_CHARS) != len) {
 		snprintf(msg, msglen, "\"%s\" is not a valid user name", value);
 		return -EINVAL;
 	}
@@ -440,28 +434,7 @@ static const struct {
     {"health", "When /healthz reports the agent unhealthy."},
 };
 
-static int find_option(const char *key)
-{
-	for (size_t i = 0; i < NOPTS; i++) {
-		if (strcmp(options[i].key, key) == 0)
-			return (int)i;
-	}
-	return -1;
-}
-
-/* The first setting below a section, or -1 if key is not one. */
-static int find_section(const char *key)
-{
-	size_t len = strlen(key);
-
-	for (size_t i = 0; i < NOPTS; i++) {
-		if (strncmp(options[i].key, key, len) == 0 && options[i].key[len] == '.')
-			return (int)i;
-	}
-	return -1;
-}
-
-static void set_defaults(struct agent_config *cfg)
+void config_init_defaults(struct agent_config *cfg)
 {
 	char msg[256];
 
@@ -474,11 +447,6 @@ static void set_defaults(struct agent_config *cfg)
 			abort();
 		}
 	}
-}
-
-void config_init_defaults(struct agent_config *cfg)
-{
-	set_defaults(cfg);
 }
 
 void config_free(struct agent_config *cfg)
@@ -516,21 +484,6 @@ cleanup:
 	return ret;
 }
 
-/* Map settings accept "labels.NAME" as a key for one entry. */
-static int find_map_entry(const char *key, const char **name)
-{
-	for (size_t i = 0; i < NOPTS; i++) {
-		size_t len = strlen(options[i].key);
-
-		if (options[i].type == CFG_MAP && strncmp(options[i].key, key, len) == 0 &&
-		    key[len] == '.') {
-			*name = key + len + 1;
-			return (int)i;
-		}
-	}
-	return -1;
-}
-
 int config_set(struct agent_config *cfg, const char *key, const char *value, char *err,
                size_t errlen)
 {
@@ -538,14 +491,14 @@ int config_set(struct agent_config *cfg, const char *key, const char *value, cha
 	char msg[384];
 	int idx, ret;
 
-	idx = find_option(key);
-	if (idx >= 0) {
+	if ((idx = cfg_find_option(options, NOPTS, key)) >= 0) {
 		ret = cfg_option_set(&options[idx], cfg, value, msg, sizeof(msg));
-	} else if ((idx = find_map_entry(key, &name)) >= 0) {
+	} else if ((idx = cfg_find_map_entry(options, NOPTS, key, &name)) >= 0) {
+		/* map settings take "labels.NAME" as a key for one entry */
 		ret = cfg_option_set_map_entry(&options[idx], cfg, name, value, msg, sizeof(msg));
-	} else if (find_section(key) >= 0) {
+	} else if ((idx = cfg_find_section(options, NOPTS, key)) >= 0) {
 		snprintf(msg, sizeof(msg), "is a section, not a setting (e.g. %s)",
-		         options[find_section(key)].key);
+		         options[idx].key);
 		ret = -EINVAL;
 	} else {
 		snprintf(msg, sizeof(msg), "unknown key");
@@ -606,628 +559,53 @@ int config_validate(const struct agent_config *cfg, char *err, size_t errlen)
 	return ret;
 }
 
-/* ---- YAML loading ---- */
+/* ---- loading a file ---- */
 
-enum ynode_kind { YN_SCALAR, YN_SEQ, YN_MAP };
-
-struct ynode {
-	enum ynode_kind kind;
-	int line;
-	char *text;          /* scalars; YAML's null spellings become "" */
-	bool has_nul;        /* the scalar held a NUL, so text is cut short */
-	struct ynode **kids; /* sequence items, or map keys and values alternating */
-	size_t nkids;
-};
-
-struct load_ctx {
-	const char *path;
-	char *err;
-	size_t errlen;
-	yaml_parser_t parser;
-	int set_line[NOPTS]; /* line of each setting in this file, 0 if absent */
-};
-
-static void fail(struct load_ctx *lc, int line, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void fail(struct load_ctx *lc, int line, const char *key, const char *fmt, ...)
+/* Points a cross-field problem at whichever of the two settings this file set. */
+static void fail_cross(const struct cfg_yaml_report *r, const struct cross_problem *p,
+                       const int *set_line)
 {
-	char msg[512];
-	va_list ap;
+	int k = cfg_find_option(options, NOPTS, p->key);
+	int o = cfg_find_option(options, NOPTS, p->other);
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (line > 0 && key)
-		snprintf(lc->err, lc->errlen, "%s:%d: %s: %s", lc->path, line, key, msg);
-	else if (line > 0)
-		snprintf(lc->err, lc->errlen, "%s:%d: %s", lc->path, line, msg);
-	else if (key)
-		snprintf(lc->err, lc->errlen, "%s: %s: %s", lc->path, key, msg);
+	if (set_line[k])
+		cfg_yaml_fail(r, set_line[k], p->key, "%s", p->msg);
+	else if (set_line[o])
+		cfg_yaml_fail(r, set_line[o], p->other, "%s", p->other_msg);
 	else
-		snprintf(lc->err, lc->errlen, "%s: %s", lc->path, msg);
-}
-
-static void ynode_free(struct ynode *n)
-{
-	if (!n)
-		return;
-	for (size_t i = 0; i < n->nkids; i++)
-		ynode_free(n->kids[i]);
-	free(n->kids);
-	free(n->text);
-	free(n);
-}
-
-static int next_event(struct load_ctx *lc, yaml_event_t *ev)
-{
-	yaml_parser_t *p = &lc->parser;
-
-	if (yaml_parser_parse(p, ev))
-		return 0;
-	if (p->error == YAML_MEMORY_ERROR) {
-		fail(lc, 0, NULL, "out of memory while parsing");
-		return -ENOMEM;
-	}
-	if (p->context)
-		fail(lc, (int)p->problem_mark.line + 1, NULL, "invalid YAML: %s %s", p->problem,
-		     p->context);
-	else
-		fail(lc, (int)p->problem_mark.line + 1, NULL, "invalid YAML: %s",
-		     p->problem ? p->problem : "unknown error");
-	return -EINVAL;
-}
-
-static bool is_null_spelling(const char *s)
-{
-	return !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
-}
-
-static int add_kid(struct ynode *n, struct ynode *kid)
-{
-	struct ynode **grown = realloc(n->kids, (n->nkids + 1) * sizeof(*grown));
-
-	if (!grown)
-		return -ENOMEM;
-	n->kids = grown;
-	n->kids[n->nkids++] = kid;
-	return 0;
-}
-
-/* Builds the node that starts with ev (not consumed) and everything it contains. */
-static int read_node(struct load_ctx *lc, const yaml_event_t *ev, int depth, struct ynode **out)
-{
-	yaml_event_type_t end_type;
-	struct ynode *n;
-	int ret;
-
-	*out = NULL;
-	if (ev->type == YAML_ALIAS_EVENT) {
-		fail(lc, (int)ev->start_mark.line + 1, NULL,
-		     "alias *%s: anchors and aliases are not supported, write the value out",
-		     (const char *)ev->data.alias.anchor);
-		return -EINVAL;
-	}
-	if (depth > MAX_DEPTH) {
-		fail(lc, (int)ev->start_mark.line + 1, NULL, "nested more than %d levels deep",
-		     MAX_DEPTH);
-		return -EINVAL;
-	}
-	n = calloc(1, sizeof(*n));
-	if (!n)
-		goto nomem;
-	n->line = (int)ev->start_mark.line + 1;
-
-	if (ev->type == YAML_SCALAR_EVENT) {
-		const char *value = (const char *)ev->data.scalar.value;
-
-		n->kind = YN_SCALAR;
-		/* "\0" escapes would cut the value short in C strings; refused once
-		 * the key is known, so the error can name it */
-		n->has_nul = strlen(value) != ev->data.scalar.length;
-		if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && is_null_spelling(value))
-			value = "";
-		n->text = strdup(value);
-		if (!n->text)
-			goto nomem;
-		*out = n;
-		return 0;
-	}
-	if (ev->type == YAML_SEQUENCE_START_EVENT) {
-		n->kind = YN_SEQ;
-		end_type = YAML_SEQUENCE_END_EVENT;
-	} else if (ev->type == YAML_MAPPING_START_EVENT) {
-		n->kind = YN_MAP;
-		end_type = YAML_MAPPING_END_EVENT;
-	} else {
-		fail(lc, n->line, NULL, "unexpected YAML event");
-		ynode_free(n);
-		return -EINVAL;
-	}
-	for (;;) {
-		yaml_event_t child;
-		struct ynode *kid;
-
-		ret = next_event(lc, &child);
-		if (ret) {
-			ynode_free(n);
-			return ret;
-		}
-		if (child.type == end_type) {
-			yaml_event_delete(&child);
-			break;
-		}
-		ret = read_node(lc, &child, depth + 1, &kid);
-		yaml_event_delete(&child);
-		if (ret) {
-			ynode_free(n);
-			return ret;
-		}
-		if (add_kid(n, kid)) {
-			ynode_free(kid);
-			goto nomem;
-		}
-	}
-	*out = n;
-	return 0;
-
-nomem:
-	ynode_free(n);
-	fail(lc, 0, NULL, "out of memory");
-	return -ENOMEM;
-}
-
-static const char *kind_name(const struct ynode *n)
-{
-	return n->kind == YN_SEQ ? "a list" : n->kind == YN_MAP ? "a map" : "a single value";
-}
-
-/* Returns the root node of the only document; NULL root means no settings. */
-static int read_document(struct load_ctx *lc, struct ynode **root)
-{
-	yaml_event_t ev;
-	int ret;
-
-	*root = NULL;
-	ret = next_event(lc, &ev); /* stream start */
-	if (ret)
-		return ret;
-	yaml_event_delete(&ev);
-	ret = next_event(lc, &ev);
-	if (ret)
-		return ret;
-	if (ev.type == YAML_STREAM_END_EVENT) {
-		yaml_event_delete(&ev);
-		return 0;
-	}
-	yaml_event_delete(&ev); /* document start */
-	ret = next_event(lc, &ev);
-	if (ret)
-		return ret;
-	ret = read_node(lc, &ev, 0, root);
-	yaml_event_delete(&ev);
-	if (ret)
-		return ret;
-	ret = next_event(lc, &ev); /* document end */
-	if (ret)
-		goto cleanup;
-	yaml_event_delete(&ev);
-	ret = next_event(lc, &ev);
-	if (ret)
-		goto cleanup;
-	if (ev.type != YAML_STREAM_END_EVENT) {
-		fail(lc, (int)ev.start_mark.line + 1, NULL,
-		     "more than one YAML document; the configuration is a single map");
-		yaml_event_delete(&ev);
-		ret = -EINVAL;
-		goto cleanup;
-	}
-	yaml_event_delete(&ev);
-	return 0;
-
-cleanup:
-	ynode_free(*root);
-	*root = NULL;
-	return ret;
-}
-
-/* Checks a node and everything in it for NUL characters. */
-static bool has_nul(struct load_ctx *lc, const struct ynode *n, const char *key)
-{
-	if (n->has_nul) {
-		fail(lc, n->line, key, "value contains a NUL character");
-		return true;
-	}
-	for (size_t i = 0; i < n->nkids; i++) {
-		if (has_nul(lc, n->kids[i], key))
-			return true;
-	}
-	return false;
-}
-
-/* Keys of one map must be unique plain names; YAML parsers do not check that. */
-static int check_map_keys(struct load_ctx *lc, const struct ynode *map, const char *prefix)
-{
-	for (size_t i = 0; i < map->nkids; i += 2) {
-		const struct ynode *k = map->kids[i];
-
-		if (k->kind != YN_SCALAR) {
-			fail(lc, k->line, prefix, "a key must be a plain name, found %s",
-			     kind_name(k));
-			return -EINVAL;
-		}
-		for (size_t j = 0; j < i; j += 2) {
-			if (strcmp(map->kids[j]->text, k->text) == 0) {
-				char full[MAX_KEY_LEN * 2];
-
-				snprintf(full, sizeof(full), "%s%s%s", prefix ? prefix : "",
-				         prefix ? "." : "", k->text);
-				fail(lc, k->line, full, "duplicate key (first at line %d)",
-				     map->kids[j]->line);
-				return -EINVAL;
-			}
-		}
-	}
-	return 0;
-}
-
-static int apply_value(struct load_ctx *lc, struct agent_config *cfg, int idx,
-                       const struct ynode *v)
-{
-	const struct cfg_option *o = &options[idx];
-	char msg[384];
-	size_t bad = 0;
-	int ret;
-
-	if (has_nul(lc, v, o->key))
-		return -EINVAL;
-	if (v->kind == YN_SCALAR) {
-		if (o->type == CFG_MAP) {
-			if (v->text[0]) {
-				fail(lc, v->line, o->key, "expected a map of NAME: VALUE, found %s",
-				     kind_name(v));
-				return -EINVAL;
-			}
-			ret = cfg_option_set_map(o, cfg, NULL, 0, &bad, msg, sizeof(msg));
-		} else {
-			ret = cfg_option_set(o, cfg, v->text, msg, sizeof(msg));
-		}
-		if (ret)
-			fail(lc, v->line, o->key, "%s", msg);
-		return ret;
-	}
-
-	if (v->kind == YN_SEQ) {
-		const char **items;
-
-		if (!cfg_is_list(o)) {
-			fail(lc, v->line, o->key, "expected %s, found a list",
-			     o->type == CFG_MAP ? "a map" : "a single value");
-			return -EINVAL;
-		}
-		items = calloc(v->nkids + 1, sizeof(*items));
-		if (!items) {
-			fail(lc, v->line, o->key, "out of memory");
-			return -ENOMEM;
-		}
-		for (size_t i = 0; i < v->nkids; i++) {
-			if (v->kids[i]->kind != YN_SCALAR) {
-				fail(lc, v->kids[i]->line, o->key,
-				     "list items must be single values, found %s",
-				     kind_name(v->kids[i]));
-				free(items);
-				return -EINVAL;
-			}
-			items[i] = v->kids[i]->text;
-		}
-		ret = cfg_option_set_items(o, cfg, items, v->nkids, &bad, msg, sizeof(msg));
-		if (ret)
-			fail(lc, v->kids[bad]->line, o->key, "%s", msg);
-		free(items);
-		return ret;
-	}
-
-	/* a map */
-	if (o->type != CFG_MAP) {
-		fail(lc, v->line, o->key, "expected %s, found a map",
-		     cfg_is_list(o) ? "a list" : "a single value");
-		return -EINVAL;
-	}
-	ret = check_map_keys(lc, v, o->key);
-	if (ret)
-		return ret;
-	struct kv *pairs = calloc(v->nkids / 2 + 1, sizeof(*pairs));
-
-	if (!pairs) {
-		fail(lc, v->line, o->key, "out of memory");
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < v->nkids; i += 2) {
-		const struct ynode *val = v->kids[i + 1];
-
-		if (val->kind != YN_SCALAR) {
-			fail(lc, val->line, o->key, "%s: value must be a single value, found %s",
-			     v->kids[i]->text, kind_name(val));
-			free(pairs);
-			return -EINVAL;
-		}
-		pairs[i / 2].key = v->kids[i]->text;
-		pairs[i / 2].value = val->text;
-	}
-	ret = cfg_option_set_map(o, cfg, pairs, v->nkids / 2, &bad, msg, sizeof(msg));
-	if (ret) {
-		size_t at = bad < v->nkids / 2 ? bad * 2 : 0;
-
-		fail(lc, v->kids[at]->line, o->key, "%s", msg);
-	}
-	free(pairs);
-	return ret;
-}
-
-static int apply_map(struct load_ctx *lc, struct agent_config *cfg, const struct ynode *map,
-                     const char *prefix)
-{
-	char full[MAX_KEY_LEN + 1];
-	int ret, idx;
-
-	ret = check_map_keys(lc, map, prefix);
-	if (ret)
-		return ret;
-	for (size_t i = 0; i < map->nkids; i += 2) {
-		const struct ynode *k = map->kids[i], *v = map->kids[i + 1];
-		int n = snprintf(full, sizeof(full), "%s%s%s", prefix ? prefix : "",
-		                 prefix ? "." : "", k->text);
-
-		if (n < 0 || (size_t)n >= sizeof(full)) {
-			fail(lc, k->line, NULL, "unknown key \"%.40s...\"", k->text);
-			return -EINVAL;
-		}
-		if (!k->text[0]) {
-			fail(lc, k->line, prefix, "empty key");
-			return -EINVAL;
-		}
-		if (has_nul(lc, k, full))
-			return -EINVAL;
-		idx = find_option(full);
-		if (idx >= 0) {
-			if (lc->set_line[idx]) {
-				fail(lc, k->line, full, "duplicate key (first at line %d)",
-				     lc->set_line[idx]);
-				return -EINVAL;
-			}
-			ret = apply_value(lc, cfg, idx, v);
-			if (ret)
-				return ret;
-			lc->set_line[idx] = k->line;
-		} else if (find_section(full) >= 0) {
-			if (v->kind == YN_SCALAR && !v->text[0])
-				continue; /* an empty section changes nothing */
-			if (v->kind != YN_MAP) {
-				fail(lc, v->line, full,
-				     "expected a section of settings such as %s, "
-				     "found %s",
-				     options[find_section(full)].key, kind_name(v));
-				return -EINVAL;
-			}
-			ret = apply_map(lc, cfg, v, full);
-			if (ret)
-				return ret;
-		} else {
-			fail(lc, k->line, full, "unknown key");
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-/* Line of the first byte that is not valid UTF-8, or 0 if all is well. */
-static int find_bad_utf8(const unsigned char *s, size_t len)
-{
-	int line = 1;
-
-	for (size_t i = 0; i < len;) {
-		unsigned char c = s[i];
-		size_t need;
-		uint32_t cp;
-
-		if (c == '\n')
-			line++;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			cp = c & 0x07;
-		} else {
-			return line;
-		}
-		for (size_t k = 1; k <= need; k++) {
-			if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
-				return line;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		/* overlong forms, surrogates, beyond U+10FFFF */
-		if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return line;
-		i += need + 1;
-	}
-	return 0;
-}
-
-static int read_file(struct load_ctx *lc, char **out, size_t *outlen)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	int fd, ret;
-
-	*out = NULL;
-	fd = open(lc->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		fail(lc, 0, NULL, "cannot open: %s", strerror(-ret));
-		return ret;
-	}
-	if (fstat(fd, &st)) {
-		ret = -errno;
-		fail(lc, 0, NULL, "cannot stat: %s", strerror(-ret));
-		goto cleanup;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		fail(lc, 0, NULL, "not a regular file");
-		ret = -EINVAL;
-		goto cleanup;
-	}
-	if (st.st_size > CONFIG_FILE_MAX) {
-		fail(lc, 0, NULL,
-		     "file is %lld bytes, more than the %d byte limit for a "
-		     "configuration",
-		     (long long)st.st_size, CONFIG_FILE_MAX);
-		ret = -EFBIG;
-		goto cleanup;
-	}
-	/* One byte more than allowed, to notice a file that grew since fstat. */
-	buf = malloc(CONFIG_FILE_MAX + 2);
-	if (!buf) {
-		fail(lc, 0, NULL, "out of memory");
-		ret = -ENOMEM;
-		goto cleanup;
-	}
-	while (len < CONFIG_FILE_MAX + 1) {
-		ssize_t n = read(fd, buf + len, CONFIG_FILE_MAX + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			fail(lc, 0, NULL, "cannot read: %s", strerror(-ret));
-			goto cleanup;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > CONFIG_FILE_MAX) {
-		fail(lc, 0, NULL, "file is more than the %d byte limit for a configuration",
-		     CONFIG_FILE_MAX);
-		ret = -EFBIG;
-		goto cleanup;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	*outlen = len;
-	buf = NULL;
-	ret = 0;
-
-cleanup:
-	free(buf);
-	close(fd);
-	return ret;
-}
-
-/* Text checks libyaml would report less clearly, or not at all. */
-static int check_text(struct load_ctx *lc, const char *buf, size_t len)
-{
-	const char *nul = memchr(buf, '\0', len);
-	int line;
-
-	if (len == 0 || strspn(buf, " \t\r\n") == len) {
-		fail(lc, 1, NULL,
-		     "file is empty: no settings (an empty file is refused rather "
-		     "than silently meaning all defaults)");
-		return -EINVAL;
-	}
-	if (nul) {
-		line = 1;
-		for (const char *p = buf; p < nul; p++)
-			line += *p == '\n';
-		fail(lc, line, NULL, "binary data (NUL byte at offset %zu): not a YAML text file",
-		     (size_t)(nul - buf));
-		return -EINVAL;
-	}
-	line = find_bad_utf8((const unsigned char *)buf, len);
-	if (line) {
-		fail(lc, line, NULL, "not valid UTF-8 text");
-		return -EINVAL;
-	}
-	return 0;
+		cfg_yaml_fail(r, 0, p->key, "%s", p->msg);
 }
 
 int config_load_file(struct agent_config *cfg, const char *path, char *err, size_t errlen)
 {
-	struct load_ctx lc = {.path = path, .err = err, .errlen = errlen};
-	struct agent_config next;
-	struct ynode *root = NULL;
+	const struct cfg_yaml_report r = {.path = path, .err = err, .errlen = errlen};
+	int set_line[NOPTS] = {0}; /* line of each setting in this file, 0 if absent */
 	struct cross_problem cross;
-	char *buf = NULL;
-	bool parser_ready = false;
-	size_t len = 0;
+	struct agent_config next;
+	struct ynode *root;
 	int ret;
 
-	ret = read_file(&lc, &buf, &len);
+	ret = cfg_yaml_read(&r, &root);
 	if (ret)
 		return ret;
-	ret = check_text(&lc, buf, len);
-	if (ret)
-		goto cleanup_buf;
-
-	if (!yaml_parser_initialize(&lc.parser)) {
-		fail(&lc, 0, NULL, "out of memory");
-		ret = -ENOMEM;
-		goto cleanup_buf;
-	}
-	parser_ready = true;
-	yaml_parser_set_input_string(&lc.parser, (const unsigned char *)buf, len);
-	yaml_parser_set_encoding(&lc.parser, YAML_UTF8_ENCODING);
-	ret = read_document(&lc, &root);
-	if (ret)
-		goto cleanup_parser;
-	if (!root || (root->kind == YN_SCALAR && !root->text[0])) {
-		fail(&lc, root ? root->line : 1, NULL, "no settings: the file holds only comments");
-		ret = -EINVAL;
-		goto cleanup_root;
-	}
-	if (root->kind != YN_MAP) {
-		fail(&lc, root->line, NULL, "the top level must be a map of settings, found %s",
-		     kind_name(root));
-		ret = -EINVAL;
-		goto cleanup_root;
-	}
-
 	/* Work on a copy: a file that fails halfway leaves *cfg as it was. */
 	ret = config_copy(&next, cfg);
 	if (ret) {
-		fail(&lc, 0, NULL, "out of memory");
+		cfg_yaml_fail(&r, 0, NULL, "out of memory");
 		goto cleanup_root;
 	}
-	ret = apply_map(&lc, &next, root, NULL);
+	ret = cfg_yaml_apply(&r, root, options, NOPTS, &next, set_line);
 	if (ret)
 		goto cleanup_next;
 	ret = check_cross(&next, &cross);
 	if (ret) {
-		int k = find_option(cross.key), o = find_option(cross.other);
-
-		/* point at whichever of the two this file set */
-		if (lc.set_line[k])
-			fail(&lc, lc.set_line[k], cross.key, "%s", cross.msg);
-		else if (lc.set_line[o])
-			fail(&lc, lc.set_line[o], cross.other, "%s", cross.other_msg);
-		else
-			fail(&lc, 0, cross.key, "%s", cross.msg);
+		fail_cross(&r, &cross, set_line);
 		goto cleanup_next;
 	}
 	free(next.source_path);
 	next.source_path = strdup(path);
 	if (!next.source_path) {
-		fail(&lc, 0, NULL, "out of memory");
+		cfg_yaml_fail(&r, 0, NULL, "out of memory");
 		ret = -ENOMEM;
 		goto cleanup_next;
 	}
@@ -1238,12 +616,7 @@ int config_load_file(struct agent_config *cfg, const char *path, char *err, size
 cleanup_next:
 	config_free(&next);
 cleanup_root:
-	ynode_free(root);
-cleanup_parser:
-	if (parser_ready)
-		yaml_parser_delete(&lc.parser);
-cleanup_buf:
-	free(buf);
+	cfg_yaml_free(root);
 	return ret;
 }
 
@@ -1389,6 +762,16 @@ static const char *section_desc(const char *name, size_t len)
 	return NULL;
 }
 
+/* Nesting depth of a key's first len characters: the dots in them. */
+static int count_dots(const char *key, size_t len)
+{
+	int dots = 0;
+
+	for (size_t i = 0; i < len; i++)
+		dots += key[i] == '.';
+	return dots;
+}
+
 /* Length of the section part of a key: "filters.comm.include" -> "filters.comm". */
 static size_t section_len(const char *key)
 {
@@ -1403,13 +786,10 @@ static void describe_bounds(const struct cfg_option *o, char *buf, size_t len)
 
 	buf[0] = '\0';
 	if (o->names) {
-		size_t used = snprintf(buf, len, " One of:");
+		char names[128];
 
-		for (int i = 0; o->names[i] && used < len; i++)
-			used +=
-			    snprintf(buf + used, len - used, "%s %s", i ? "," : "", o->names[i]);
-		if (used < len)
-			snprintf(buf + used, len - used, ".");
+		cfg_format_names(o, names, sizeof(names));
+		snprintf(buf, len, " One of: %s.", names);
 		return;
 	}
 	if (o->type != CFG_UINT && o->type != CFG_SIZE && o->type != CFG_DURATION_MS)
@@ -1426,7 +806,7 @@ void config_write_example(FILE *out)
 	size_t open_len = 0;
 	bool just_opened = false;
 
-	set_defaults(&defaults);
+	config_init_defaults(&defaults);
 	fputs("# tcpstates-agent configuration, " CONFIG_DEFAULT_PATH "\n"
 	      "#\n"
 	      "# Every setting is listed with its default value and what it does. This file is\n"
@@ -1454,9 +834,7 @@ void config_write_example(FILE *out)
 
 			while (end < sec && o->key[end] != '.')
 				end++;
-			depth = 0;
-			for (size_t d = 0; d < start; d++)
-				depth += o->key[d] == '.';
+			depth = count_dots(o->key, start);
 			desc = section_desc(o->key, end);
 			fputc('\n', out);
 			if (desc)
@@ -1469,9 +847,7 @@ void config_write_example(FILE *out)
 		open = o->key;
 		open_len = sec;
 
-		depth = 0;
-		for (const char *d = o->key; *d; d++)
-			depth += *d == '.';
+		depth = count_dots(o->key, strlen(o->key));
 		describe_bounds(o, bounds, sizeof(bounds));
 		char desc[1024];
 

@@ -16,11 +16,42 @@
 #define FIELD(o, base)  ((char *)(base) + (o)->offset)
 #define CFIELD(o, base) ((const char *)(base) + (o)->offset)
 
-static const struct {
+struct unit {
 	const char *name;
 	uint64_t mult;
-} size_units[] = {
+};
+
+static const struct unit size_units[] = {
     {"B", 1}, {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}, {"TiB", 1ull << 40},
+};
+
+static const struct unit duration_units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+
+/* A number with an optional unit suffix, and how its errors are worded. */
+struct unit_kind {
+	const char *noun;     /* "size" */
+	const char *expected; /* what a good value looks like */
+	const char *names;    /* the units, for the message */
+	const struct unit *units;
+	size_t nunits;
+	bool loose; /* blanks before the unit and any letter case allowed */
+};
+
+static const struct unit_kind sizes = {
+    .noun = "size",
+    .expected = "a size such as 64MiB",
+    .names = "B, KiB, MiB, GiB or TiB",
+    .units = size_units,
+    .nunits = sizeof(size_units) / sizeof(size_units[0]),
+    .loose = true,
+};
+
+static const struct unit_kind durations = {
+    .noun = "duration",
+    .expected = "milliseconds or a duration such as 5s",
+    .names = "ms, s, m or h",
+    .units = duration_units,
+    .nunits = sizeof(duration_units) / sizeof(duration_units[0]),
 };
 
 static uint64_t get_uint(const void *p, size_t size)
@@ -98,70 +129,38 @@ static int parse_whole(const char *text, uint64_t *v, char *msg, size_t msglen)
 	return -EINVAL;
 }
 
-static int parse_size(const char *text, uint64_t *v, char *msg, size_t msglen)
+static int parse_with_unit(const struct unit_kind *k, const char *text, uint64_t *v, char *msg,
+                           size_t msglen)
 {
 	size_t n = scan_u64(text, v);
 	const char *unit = text + n;
 
 	if (text[0] == '-') {
-		snprintf(msg, msglen, "size \"%s\" must not be negative", text);
+		snprintf(msg, msglen, "%s \"%s\" must not be negative", k->noun, text);
 		return -EINVAL;
 	}
 	if (!n) {
-		snprintf(msg, msglen, "expected a size such as 64MiB, got \"%s\"", text);
+		snprintf(msg, msglen, "expected %s, got \"%s\"", k->expected, text);
 		return -EINVAL;
 	}
-	while (*unit == ' ')
+	while (k->loose && *unit == ' ')
 		unit++;
 	if (!*unit)
 		return 0;
-	for (size_t i = 0; i < sizeof(size_units) / sizeof(size_units[0]); i++) {
-		if (strcasecmp(unit, size_units[i].name) == 0) {
-			if (*v > UINT64_MAX / size_units[i].mult) {
-				snprintf(msg, msglen, "size \"%s\" is too large", text);
+	for (size_t i = 0; i < k->nunits; i++) {
+		const char *name = k->units[i].name;
+
+		if (k->loose ? strcasecmp(unit, name) == 0 : strcmp(unit, name) == 0) {
+			if (*v > UINT64_MAX / k->units[i].mult) {
+				snprintf(msg, msglen, "%s \"%s\" is too large", k->noun, text);
 				return -EINVAL;
 			}
-			*v *= size_units[i].mult;
+			*v *= k->units[i].mult;
 			return 0;
 		}
 	}
-	snprintf(msg, msglen, "unknown size unit \"%s\" in \"%s\" (use B, KiB, MiB, GiB or TiB)",
-	         unit, text);
-	return -EINVAL;
-}
-
-static int parse_duration(const char *text, uint64_t *v, char *msg, size_t msglen)
-{
-	static const struct {
-		const char *name;
-		uint64_t ms;
-	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
-	size_t n = scan_u64(text, v);
-	const char *unit = text + n;
-
-	if (text[0] == '-') {
-		snprintf(msg, msglen, "duration \"%s\" must not be negative", text);
-		return -EINVAL;
-	}
-	if (!n) {
-		snprintf(msg, msglen, "expected milliseconds or a duration such as 5s, got \"%s\"",
-		         text);
-		return -EINVAL;
-	}
-	if (!*unit)
-		return 0;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(unit, units[i].name) == 0) {
-			if (*v > UINT64_MAX / units[i].ms) {
-				snprintf(msg, msglen, "duration \"%s\" is too large", text);
-				return -EINVAL;
-			}
-			*v *= units[i].ms;
-			return 0;
-		}
-	}
-	snprintf(msg, msglen, "unknown duration unit \"%s\" in \"%s\" (use ms, s, m or h)", unit,
-	         text);
+	snprintf(msg, msglen, "unknown %s unit \"%s\" in \"%s\" (use %s)", k->noun, unit, text,
+	         k->names);
 	return -EINVAL;
 }
 
@@ -191,7 +190,7 @@ static int check_bounds(const struct cfg_option *o, const char *text, uint64_t v
 	return 0;
 }
 
-static void list_names(const struct cfg_option *o, char *buf, size_t len)
+void cfg_format_names(const struct cfg_option *o, char *buf, size_t len)
 {
 	size_t used = 0;
 
@@ -208,7 +207,7 @@ static int find_name(const struct cfg_option *o, const char *text, char *msg, si
 		if (strcasecmp(text, o->names[i]) == 0)
 			return i;
 	}
-	list_names(o, allowed, sizeof(allowed));
+	cfg_format_names(o, allowed, sizeof(allowed));
 	snprintf(msg, msglen, "\"%s\" is not one of: %s", text, allowed);
 	return -EINVAL;
 }
@@ -501,9 +500,9 @@ int cfg_option_set(const struct cfg_option *o, void *base, const char *text, cha
 			return -EINVAL;
 		}
 		if (o->type == CFG_SIZE)
-			ret = parse_size(text, &v, msg, msglen);
+			ret = parse_with_unit(&sizes, text, &v, msg, msglen);
 		else if (o->type == CFG_DURATION_MS)
-			ret = parse_duration(text, &v, msg, msglen);
+			ret = parse_with_unit(&durations, text, &v, msg, msglen);
 		else
 			ret = parse_whole(text, &v, msg, msglen);
 		if (!ret)
@@ -783,17 +782,8 @@ int cfg_option_copy(const struct cfg_option *o, void *dst, const void *src)
 		*(struct cfg_list *)to = built;
 		return 0;
 	}
-	case CFG_BOOL:
-		*(bool *)to = *(const bool *)from;
-		return 0;
-	case CFG_FRACTION:
-		*(double *)to = *(const double *)from;
-		return 0;
-	case CFG_STATES:
-		*(uint32_t *)to = *(const uint32_t *)from;
-		return 0;
-	default:
-		put_uint(to, o->size, get_uint(from, o->size));
+	default: /* plain values: size is that of the field */
+		memcpy(to, from, o->size);
 		return 0;
 	}
 }
@@ -841,4 +831,43 @@ void cfg_option_forget(const struct cfg_option *o, void *base)
 	default:
 		break;
 	}
+}
+
+/* key is "prefix.something". */
+static bool is_below(const char *key, const char *prefix, size_t prefix_len)
+{
+	return strncmp(key, prefix, prefix_len) == 0 && key[prefix_len] == '.';
+}
+
+int cfg_find_option(const struct cfg_option *opts, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(opts[i].key, key) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+int cfg_find_section(const struct cfg_option *opts, size_t n, const char *key)
+{
+	size_t len = strlen(key);
+
+	for (size_t i = 0; i < n; i++) {
+		if (is_below(opts[i].key, key, len))
+			return (int)i;
+	}
+	return -1;
+}
+
+int cfg_find_map_entry(const struct cfg_option *opts, size_t n, const char *key, const char **name)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(opts[i].key);
+
+		if (opts[i].type == CFG_MAP && is_below(key, opts[i].key, len)) {
+			*name = key + len + 1;
+			return (int)i;
+		}
+	}
+	return -1;
 }

@@ -3,7 +3,8 @@
  * The machinery behind the settings table: one description per setting
  * (type, default, bounds, where it lives in a struct) and the operations
  * every consumer needs from it: set from text, set a list item by item,
- * format as YAML, copy, free. config.c holds the table itself.
+ * format as YAML, copy, free, and finding a key in a table. config.c holds
+ * the table itself.
  */
 #ifndef TCPSTATES_CONFIG_MAP_H
 #define TCPSTATES_CONFIG_MAP_H
@@ -91,6 +92,9 @@ void cfg_option_format(const struct cfg_option *o, const void *base, FILE *out);
 /* A bound or value of o's kind as text: "64MiB" for sizes, decimal otherwise. */
 void cfg_format_bound(const struct cfg_option *o, uint64_t v, char *buf, size_t len);
 
+/* "a, b, c": the words o->names allows. */
+void cfg_format_names(const struct cfg_option *o, char *buf, size_t len);
+
 /* Whether a CFG_MAP entry's value should be hidden in logs. */
 bool cfg_map_key_is_secret(const struct cfg_option *o, const char *key);
 
@@ -102,5 +106,15 @@ void cfg_option_free(const struct cfg_option *o, void *base);
 
 /* Forgets what the field points to without freeing (after a shallow struct copy). */
 void cfg_option_forget(const struct cfg_option *o, void *base);
+
+/* Index of the setting named key, or -1. */
+int cfg_find_option(const struct cfg_option *opts, size_t n, const char *key);
+
+/* Index of the first setting below section key ("kafka" -> "kafka.brokers"), or -1. */
+int cfg_find_section(const struct cfg_option *opts, size_t n, const char *key);
+
+/* Index of the CFG_MAP setting key names one entry of ("labels.site"), or -1; *name is the entry.
+ */
+int cfg_find_map_entry(const struct cfg_option *opts, size_t n, const char *key, const char **name);
 
 #endif

@@ -114,6 +114,9 @@ int metrics_render(const struct metrics_snapshot *s, char *buf, size_t len)
 	out_u64(&o, "spool_degraded", "gauge",
 	        "Set to 1 while the spool cannot write to disk and events are buffered in memory.",
 	        s->spool_degraded ? 1 : 0);
+	out_u64(&o, "spool_quarantined_files", "gauge",
+	        "Unreadable spool files moved into the quarantine directory.",
+	        s->spool_quarantined_files);
 	out_double(&o, "oldest_unacked_event_age_seconds",
 	           "Age of the oldest event not yet acknowledged by Kafka; 0 when none.",
 	           s->oldest_pending_age_s);

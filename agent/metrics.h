@@ -36,6 +36,7 @@ struct metrics_snapshot {
 	uint64_t spool_written_bytes;
 	double oldest_pending_age_s;
 	bool spool_degraded;
+	uint64_t spool_quarantined_files; /* unreadable files moved aside */
 	bool broker_up;
 	double broker_down_s; /* 0 while up */
 	uint64_t reloads_ok;

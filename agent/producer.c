@@ -355,17 +355,16 @@ int producer_send(struct producer *p, const void *key, size_t key_len, const voi
 	rd_kafka_resp_err_t err;
 
 	/* Never RD_KAFKA_MSG_F_BLOCK: a full queue must come back as -ENOBUFS. */
-	err = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(p->topic), RD_KAFKA_V_KEY(key, key_len),
-	                        RD_KAFKA_V_VALUE((void *)value, value_len),
-	                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-	                        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)token),
-	                        RD_KAFKA_V_HEADER("content-type", "application/x-protobuf",
-	                                          sizeof("application/x-protobuf") - 1),
-	                        RD_KAFKA_V_HEADER("schema", ENCODE_SCHEMA_NAME,
-	                                          sizeof(ENCODE_SCHEMA_NAME) - 1),
-	                        RD_KAFKA_V_HEADER("schema-version", ENCODE_SCHEMA_VERSION,
-	                                          sizeof(ENCODE_SCHEMA_VERSION) - 1),
-	                        RD_KAFKA_V_END);
+	err = rd_kafka_producev(
+	    p->rk, RD_KAFKA_V_TOPIC(p->topic), RD_KAFKA_V_KEY(key, key_len),
+	    RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+	    RD_KAFKA_V_OPAQUE((void *)(uintptr_t)token),
+	    RD_KAFKA_V_HEADER("content-type", "application/x-protobuf",
+	                      sizeof("application/x-protobuf") - 1),
+	    RD_KAFKA_V_HEADER("schema", ENCODE_SCHEMA_NAME, sizeof(ENCODE_SCHEMA_NAME) - 1),
+	    RD_KAFKA_V_HEADER("schema-version", ENCODE_SCHEMA_VERSION,
+	                      sizeof(ENCODE_SCHEMA_VERSION) - 1),
+	    RD_KAFKA_V_END);
 	if (err) {
 		/* A full queue is routine backpressure; the caller retries it. */
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)

@@ -110,22 +110,27 @@ static int hold_restart_only(struct agent_config *next, const struct agent_confi
 	return 0;
 }
 
-static void fold_lines(char *text)
+/* describe_changes writes one change per line; the log wants one line. */
+static void fold_lines(const char *text, char *out, size_t outlen)
 {
-	/* describe_changes writes one change per line; the log wants one line. */
-	size_t n = strlen(text);
-	while (n && text[n - 1] == '\n')
-		text[--n] = '\0';
-	for (char *p = text; *p; p++)
-		if (*p == '\n')
-			*p = ';';
+	size_t o = 0;
+
+	for (const char *p = text; *p && o + 3 < outlen; p++) {
+		if (*p != '\n') {
+			out[o++] = *p;
+		} else if (p[1]) {
+			out[o++] = ';';
+			out[o++] = ' ';
+		}
+	}
+	out[o] = '\0';
 }
 
 int reload_config(struct agent *a)
 {
 	struct agent_config next;
 	struct shipper_kafka kafka = {0}, running_kafka = {0};
-	char err[512], changes[4096];
+	char err[512], changes[4096], line[4096];
 	enum log_level level;
 	int ret;
 
@@ -191,8 +196,8 @@ int reload_config(struct agent *a)
 	atomic_store(&a->health_spool_ppm, (uint32_t)(next.health_spool_fraction * 1e6));
 
 	config_describe_changes(&a->cfg, &next, changes, sizeof(changes));
-	fold_lines(changes);
-	log_info("reload: applied; %s", changes[0] ? changes : "no setting changed");
+	fold_lines(changes, line, sizeof(line));
+	log_info("reload: applied; %s", line[0] ? line : "no setting changed");
 
 	config_free(&a->cfg);
 	a->cfg = next;

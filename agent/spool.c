@@ -218,7 +218,7 @@ static void degrade_locked(struct spool *sp, int err, const char *what)
 	sp->st.degraded = true;
 	sp->mem_mode = true;
 	log_error(LOG_PREFIX "%s in %s failed: %s; new records are kept in memory only "
-	                     "(up to %llu bytes) until restart",
+	                     "(up to %llu bytes) until the disk takes writes again",
 	          what, sp->dir ? sp->dir : "(none)", strerror(-err),
 	          (unsigned long long)sp->opts.memory_max_bytes);
 }
@@ -1233,7 +1233,8 @@ static int list_segments(struct spool *sp, uint64_t **out, size_t *count)
 		nos[n++] = segno;
 	}
 	closedir(d);
-	qsort(nos, n, sizeof(*nos), cmp_u64);
+	if (n) /* qsort() wants a valid pointer even for zero elements */
+		qsort(nos, n, sizeof(*nos), cmp_u64);
 	*out = nos;
 	*count = n;
 	return 0;

@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <librdkafka/rdkafka.h>
 #include "encode.h"
+#include "event_json.h"
+#include "seq_tracker.h"
 #include "table.h"
 #include "tcpstates/v1/tcpstates.pb-c.h"
 
@@ -27,9 +29,6 @@
 #define POLL_TIMEOUT_MS 200
 #define EXIT_FATAL      1
 #define EXIT_USAGE      2
-/* Seqs remembered per instance to tell a redelivery from a late arrival. */
-#define SEQ_WINDOW       65536u
-#define SEQ_WINDOW_WORDS (SEQ_WINDOW / 64)
 
 enum start_position { START_BEGINNING, START_END, START_COMMITTED };
 
@@ -46,27 +45,10 @@ struct options {
 	int nprops;
 };
 
-/*
- * Seq bookkeeping of one agent instance. Events of one instance arrive
- * through several partitions, so seqs come out of order: only seqs that
- * fall behind a sliding window of SEQ_WINDOW numbers are settled as missing.
- */
-struct instance {
-	char *id;
-	char *hostname;
-	uint64_t messages, duplicates, late;
-	uint64_t min_seq, max_seq;
-	uint64_t lo; /* window is [lo, max_seq]; everything below is settled */
-	uint64_t missing, gaps;
-	bool in_gap; /* the last settled seq was missing: a run continues */
-	uint64_t seen[SEQ_WINDOW_WORDS];
-};
-
 struct consumer_state {
 	struct options opt;
 	rd_kafka_t *rk;
-	struct instance **instances;
-	size_t ninstances;
+	struct seq_tracker *seqs;
 	uint64_t consumed, undecodable;
 	/* Assigned partitions of the topic and whether each has reached its end. */
 	int32_t *assigned;
@@ -82,294 +64,11 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-/* ---------------------------------------------------------------- seqs */
-
-static bool seen_test(const struct instance *in, uint64_t seq)
-{
-	uint64_t bit = seq % SEQ_WINDOW;
-
-	return in->seen[bit / 64] >> (bit % 64) & 1;
-}
-
-static void seen_set(struct instance *in, uint64_t seq, bool on)
-{
-	uint64_t bit = seq % SEQ_WINDOW;
-
-	if (on)
-		in->seen[bit / 64] |= 1ull << (bit % 64);
-	else
-		in->seen[bit / 64] &= ~(1ull << (bit % 64));
-}
-
-static void settle_missing_run(struct instance *in, uint64_t n)
-{
-	if (!n)
-		return;
-	if (!in->in_gap)
-		in->gaps++;
-	in->missing += n;
-	in->in_gap = true;
-}
-
-/* Settles every seq in [lo, upto): it is either seen or lost for good. */
-static void settle_below(struct instance *in, uint64_t upto)
-{
-	uint64_t end = upto < in->max_seq + 1 ? upto : in->max_seq + 1;
-
-	for (uint64_t s = in->lo; s < end; s++) {
-		if (s < in->min_seq) {
-			continue;
-		} else if (seen_test(in, s)) {
-			in->in_gap = false;
-			seen_set(in, s, false);
-		} else {
-			settle_missing_run(in, 1);
-		}
-	}
-	/* A jump far ahead: everything between is one missing run. */
-	if (upto > in->max_seq + 1)
-		settle_missing_run(in, upto - (in->max_seq + 1));
-	if (upto > in->lo)
-		in->lo = upto;
-}
-
-static void instance_record(struct instance *in, uint64_t seq)
-{
-	in->messages++;
-	if (in->messages == 1) {
-		in->min_seq = in->max_seq = seq;
-		/* Leave room below the first seq for events still in other partitions. */
-		in->lo = seq > SEQ_WINDOW / 2 ? seq - SEQ_WINDOW / 2 : 0;
-		seen_set(in, seq, true);
-		return;
-	}
-	if (seq > in->max_seq) {
-		if (seq - in->lo >= SEQ_WINDOW)
-			settle_below(in, seq - SEQ_WINDOW + 1);
-		in->max_seq = seq;
-		seen_set(in, seq, true);
-		return;
-	}
-	if (seq < in->lo) {
-		/* Already settled: it cannot be told apart from a redelivery. */
-		in->late++;
-		return;
-	}
-	if (seen_test(in, seq)) {
-		in->duplicates++;
-		return;
-	}
-	seen_set(in, seq, true);
-	if (seq < in->min_seq)
-		in->min_seq = seq;
-}
-
-static void instance_finish(struct instance *in)
-{
-	if (in->messages)
-		settle_below(in, in->max_seq + 1);
-}
-
-static struct instance *instance_get(struct consumer_state *st, const char *id,
-                                     const char *hostname)
-{
-	struct instance **grown, *in;
-
-	for (size_t i = 0; i < st->ninstances; i++) {
-		if (strcmp(st->instances[i]->id, id) == 0)
-			return st->instances[i];
-	}
-	grown = realloc(st->instances, (st->ninstances + 1) * sizeof(*grown));
-	if (!grown)
-		return NULL;
-	st->instances = grown;
-	in = calloc(1, sizeof(*in));
-	if (!in)
-		return NULL;
-	in->id = strdup(id);
-	in->hostname = strdup(hostname);
-	if (!in->id || !in->hostname) {
-		free(in->id);
-		free(in->hostname);
-		free(in);
-		return NULL;
-	}
-	st->instances[st->ninstances++] = in;
-	return in;
-}
-
-/* ---------------------------------------------------------------- JSON */
-
-static void json_string(FILE *out, const char *s, size_t len)
-{
-	const unsigned char *u = (const unsigned char *)s;
-
-	fputc('"', out);
-	for (size_t i = 0; i < len;) {
-		unsigned char c = u[i];
-		size_t l = 0;
-
-		switch (c) {
-		case '"':
-			fputs("\\\"", out);
-			break;
-		case '\\':
-			fputs("\\\\", out);
-			break;
-		case '\b':
-			fputs("\\b", out);
-			break;
-		case '\f':
-			fputs("\\f", out);
-			break;
-		case '\n':
-			fputs("\\n", out);
-			break;
-		case '\r':
-			fputs("\\r", out);
-			break;
-		case '\t':
-			fputs("\\t", out);
-			break;
-		default:
-			if (c < 0x20) {
-				fprintf(out, "\\u%04x", c);
-				break;
-			}
-			if (c < 0x80) {
-				fputc(c, out);
-				break;
-			}
-			/* Multi-byte: copy it if it is valid UTF-8, else U+FFFD. */
-			if (c >= 0xc2 && c <= 0xdf)
-				l = 2;
-			else if (c >= 0xe0 && c <= 0xef)
-				l = 3;
-			else if (c >= 0xf0 && c <= 0xf4)
-				l = 4;
-			if (l && i + l <= len) {
-				uint32_t cp = c & (0x7f >> l);
-				size_t k;
-
-				for (k = 1; k < l && (u[i + k] & 0xc0) == 0x80; k++)
-					cp = cp << 6 | (u[i + k] & 0x3f);
-				if (k == l && !(l == 3 && cp < 0x800) &&
-				    !(l == 4 && cp < 0x10000) && cp <= 0x10ffff &&
-				    !(cp >= 0xd800 && cp <= 0xdfff)) {
-					fwrite(u + i, 1, l, out);
-					i += l;
-					continue;
-				}
-			}
-			fputs("\\ufffd", out);
-			break;
-		}
-		i++;
-	}
-	fputc('"', out);
-}
-
-static void json_cstring(FILE *out, const char *s)
-{
-	json_string(out, s ? s : "", s ? strlen(s) : 0);
-}
-
-static void json_base64(FILE *out, const uint8_t *p, size_t len)
-{
-	static const char tbl[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i;
-
-	fputc('"', out);
-	for (i = 0; i + 2 < len; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-
-		fputc(tbl[v >> 18], out);
-		fputc(tbl[v >> 12 & 63], out);
-		fputc(tbl[v >> 6 & 63], out);
-		fputc(tbl[v & 63], out);
-	}
-	if (len - i == 1) {
-		uint32_t v = (uint32_t)p[i] << 16;
-
-		fprintf(out, "%c%c==", tbl[v >> 18], tbl[v >> 12 & 63]);
-	} else if (len - i == 2) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-
-		fprintf(out, "%c%c%c=", tbl[v >> 18], tbl[v >> 12 & 63], tbl[v >> 6 & 63]);
-	}
-	fputc('"', out);
-}
-
-/* Canonical JSON: the value's name, or its number when this schema lacks it. */
-static void json_enum(FILE *out, const ProtobufCEnumDescriptor *d, int value)
-{
-	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(d, value);
-
-	if (v)
-		fprintf(out, "\"%s\"", v->name);
-	else
-		fprintf(out, "%d", value);
-}
-
-/*
- * One event as the proto3 canonical JSON mapping writes it: lowerCamelCase
- * names, 64-bit integers as strings, bytes as base64, enums by name. Fields
- * at their default value are written too, so every line has the same keys.
- */
-static void print_json_event(FILE *out, const Tcpstates__V1__TcpStateEvent *m)
-{
-	fputs("{\"oldState\":", out);
-	json_enum(out, &tcpstates__v1__tcp_state__descriptor, m->old_state);
-	fputs(",\"newState\":", out);
-	json_enum(out, &tcpstates__v1__tcp_state__descriptor, m->new_state);
-	fputs(",\"family\":", out);
-	json_enum(out, &tcpstates__v1__address_family__descriptor, m->family);
-	fputs(",\"localAddr\":", out);
-	json_base64(out, m->local_addr.data, m->local_addr.len);
-	fputs(",\"remoteAddr\":", out);
-	json_base64(out, m->remote_addr.data, m->remote_addr.len);
-	fprintf(out, ",\"localPort\":%" PRIu32 ",\"remotePort\":%" PRIu32 ",\"pid\":%" PRIu32,
-	        m->local_port, m->remote_port, m->pid);
-	fputs(",\"comm\":", out);
-	json_cstring(out, m->comm);
-	fprintf(out,
-	        ",\"socketId\":\"%" PRIu64 "\",\"timestampNs\":\"%" PRIu64
-	        "\",\"prevStateDurationNs\":\"%" PRIu64 "\",\"seq\":\"%" PRIu64 "\"",
-	        m->socket_id, m->timestamp_ns, m->prev_state_duration_ns, m->seq);
-	fputs(",\"agentInstanceId\":", out);
-	json_cstring(out, m->agent_instance_id);
-	if (m->host) {
-		const Tcpstates__V1__Host *h = m->host;
-
-		fputs(",\"host\":{\"hostname\":", out);
-		json_cstring(out, h->hostname);
-		fputs(",\"machineId\":", out);
-		json_cstring(out, h->machine_id);
-		fputs(",\"bootId\":", out);
-		json_cstring(out, h->boot_id);
-		fputs(",\"kernelRelease\":", out);
-		json_cstring(out, h->kernel_release);
-		fputs(",\"agentVersion\":", out);
-		json_cstring(out, h->agent_version);
-		fputs(",\"labels\":{", out);
-		for (size_t i = 0; i < h->n_labels; i++) {
-			if (i)
-				fputc(',', out);
-			json_cstring(out, h->labels[i]->key);
-			fputc(':', out);
-			json_cstring(out, h->labels[i]->value);
-		}
-		fputs("}}", out);
-	}
-	fprintf(out, ",\"netnsInode\":%" PRIu32 ",\"cgroupId\":\"%" PRIu64 "\"}\n", m->netns_inode,
-	        m->cgroup_id);
-}
-
 /* ---------------------------------------------------------------- table */
 
-static void print_table_event(FILE *out, const struct table_options *o,
-                              const Tcpstates__V1__TcpStateEvent *m)
+/* Returns 0, or -EIO if out has an error. */
+static int print_table_event(FILE *out, const struct table_options *o,
+                             const Tcpstates__V1__TcpStateEvent *m)
 {
 	struct table_row r = {
 	    .skaddr = m->socket_id,
@@ -390,47 +89,46 @@ static void print_table_event(FILE *out, const struct table_options *o,
 	memcpy(r.daddr, m->remote_addr.data, m->remote_addr.len);
 	if (table_format_row(o, &r, line, sizeof(line)) > 0)
 		fputs(line, out);
+	return ferror(out) ? -EIO : 0;
 }
 
 /* ---------------------------------------------------------------- summary */
 
 static void print_summary(struct consumer_state *st)
 {
-	for (size_t i = 0; i < st->ninstances; i++)
-		instance_finish(st->instances[i]);
+	struct seq_instance_summary in;
+	size_t n;
 
+	seq_tracker_finish(st->seqs);
+	n = seq_tracker_count(st->seqs);
 	if (st->opt.json) {
 		printf("{\"summary\":{\"messages\":%" PRIu64 ",\"undecodable\":%" PRIu64
 		       ",\"instances\":{",
 		       st->consumed, st->undecodable);
-		for (size_t i = 0; i < st->ninstances; i++) {
-			const struct instance *in = st->instances[i];
-
+		for (size_t i = 0; i < n && !seq_tracker_summary(st->seqs, i, &in); i++) {
 			if (i)
 				putchar(',');
-			json_cstring(stdout, in->id);
+			event_json_write_cstring(stdout, in.instance_id);
 			fputs(":{\"hostname\":", stdout);
-			json_cstring(stdout, in->hostname);
+			event_json_write_cstring(stdout, in.hostname);
 			printf(",\"messages\":%" PRIu64 ",\"first_seq\":%" PRIu64
 			       ",\"last_seq\":%" PRIu64 ",\"gaps\":%" PRIu64 ",\"missing\":%" PRIu64
 			       ",\"duplicates\":%" PRIu64 ",\"late\":%" PRIu64 "}",
-			       in->messages, in->min_seq, in->max_seq, in->gaps, in->missing,
-			       in->duplicates, in->late);
+			       in.messages, in.first_seq, in.last_seq, in.gaps, in.missing,
+			       in.duplicates, in.late);
 		}
 		fputs("}}}\n", stdout);
 		return;
 	}
 	fprintf(stderr, "%s: %" PRIu64 " messages, %" PRIu64 " undecodable, %zu agent instances\n",
-	        PROG, st->consumed, st->undecodable, st->ninstances);
-	for (size_t i = 0; i < st->ninstances; i++) {
-		const struct instance *in = st->instances[i];
-
+	        PROG, st->consumed, st->undecodable, n);
+	for (size_t i = 0; i < n && !seq_tracker_summary(st->seqs, i, &in); i++) {
 		fprintf(stderr,
 		        "%s: instance %s host %s: messages %" PRIu64 ", seq %" PRIu64 "..%" PRIu64
 		        ", gaps %" PRIu64 " (missing %" PRIu64 "), duplicates %" PRIu64
 		        ", late %" PRIu64 "\n",
-		        PROG, in->id, in->hostname, in->messages, in->min_seq, in->max_seq,
-		        in->gaps, in->missing, in->duplicates, in->late);
+		        PROG, in.instance_id, in.hostname, in.messages, in.first_seq, in.last_seq,
+		        in.gaps, in.missing, in.duplicates, in.late);
 	}
 }
 
@@ -486,7 +184,7 @@ static int handle_message(struct consumer_state *st, const rd_kafka_message_t *m
 	Tcpstates__V1__TcpStateEvent *m = NULL;
 	const char *reason = NULL;
 	char why[160];
-	struct instance *in;
+	int ret = 0;
 
 	st->consumed++;
 	if (schema_header_mismatch(msg, why, sizeof(why)))
@@ -501,24 +199,26 @@ static int handle_message(struct consumer_state *st, const rd_kafka_message_t *m
 		fprintf(stderr, "partition %" PRId32 " offset %" PRId64 ": cannot decode: %s\n",
 		        msg->partition, msg->offset, reason);
 		st->undecodable++;
-		goto out;
+		goto cleanup;
 	}
 
-	in = instance_get(st, m->agent_instance_id, m->host->hostname);
-	if (!in) {
+	/* Duplicates and late seqs are printed too: the summary accounts for them. */
+	ret = seq_tracker_observe(st->seqs, m->agent_instance_id, m->host->hostname, m->seq);
+	if (ret < 0) {
 		fprintf(stderr, "%s: out of memory tracking agent instances\n", PROG);
-		tcpstates__v1__tcp_state_event__free_unpacked(m, NULL);
-		return -ENOMEM;
+		goto cleanup;
 	}
-	instance_record(in, m->seq);
 	if (st->opt.json)
-		print_json_event(stdout, m);
+		ret = event_json_write(stdout, m);
 	else
-		print_table_event(stdout, &st->opt.table, m);
-out:
+		ret = print_table_event(stdout, &st->opt.table, m);
+	/* The error flag sticks: every later line would be lost too. */
+	if (ret)
+		fprintf(stderr, "%s: cannot write events to standard output\n", PROG);
+cleanup:
 	if (m)
 		tcpstates__v1__tcp_state_event__free_unpacked(m, NULL);
-	return 0;
+	return ret;
 }
 
 /* ---------------------------------------------------------------- Kafka */
@@ -859,6 +559,12 @@ int main(int argc, char **argv)
 		free(st.opt.props);
 		return EXIT_USAGE;
 	}
+	ret = seq_tracker_new(&st.seqs, SEQ_TRACKER_DEFAULT_WINDOW);
+	if (ret) {
+		fprintf(stderr, "%s: cannot set up seq tracking: %s\n", PROG, strerror(-ret));
+		ret = EXIT_FATAL;
+		goto cleanup;
+	}
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL)) {
 		fprintf(stderr, "%s: cannot install signal handlers: %s\n", PROG, strerror(errno));
@@ -880,12 +586,7 @@ cleanup:
 		rd_kafka_consumer_close(st.rk);
 		rd_kafka_destroy(st.rk);
 	}
-	for (size_t i = 0; i < st.ninstances; i++) {
-		free(st.instances[i]->id);
-		free(st.instances[i]->hostname);
-		free(st.instances[i]);
-	}
-	free(st.instances);
+	seq_tracker_free(st.seqs);
 	free(st.assigned);
 	free(st.at_eof);
 	free(st.opt.props);

@@ -63,15 +63,18 @@ struct tracer {
 	uint8_t *batch_values;
 };
 
+/* libbpf's own lines go to debug: every failure is also reported by this file
+ * in one line that says what to do, and that line is the one operators need. */
 static int libbpf_to_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	char line[512];
+	size_t n;
 
 	vsnprintf(line, sizeof(line), fmt, ap);
-	if (level == LIBBPF_WARN)
-		log_warn("libbpf: %s", line);
-	else
-		log_debug("libbpf: %s", line);
+	n = strlen(line);
+	if (n && line[n - 1] == '\n')
+		line[n - 1] = '\0';
+	log_debug("%s", line);
 	return 0;
 }
 

@@ -131,6 +131,11 @@ class KafkaPeer:
 
 # ---------------------------------------------------------------- the agent
 
+# Every agent a test started: run_test() kills the survivors, so a failed
+# check never leaves a BPF program attached behind it.
+_started_agents = []
+
+
 class Agent:
     """tcpstates-agent as a child process; stderr is collected for assertions."""
 
@@ -147,6 +152,7 @@ class Agent:
         self._lock = threading.Lock()
         self.proc = subprocess.Popen(list(prefix) + [AGENT] + self.args, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, bufsize=1)
+        _started_agents.append(self.proc)
         self.stdout_lines = []
         self._threads = [threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr_lines), daemon=True),
                          threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout_lines), daemon=True)]
@@ -338,6 +344,11 @@ def run_test(fn):
     except TestFailure as e:
         print(f"FAIL: {e}", file=sys.stderr)
         sys.exit(1)
+    finally:
+        for proc in _started_agents:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     print("PASS")
 
 

@@ -173,5 +173,43 @@ done
 [ "$decoded" -gt 0 ] && pass "$decoded events decoded, all for local port $PORT" ||
 	fail "no event decoded"
 
+# --- started as root, run_as_user drops to nobody after loading -----------------
+kill "$AGENT_PID" 2>/dev/null || true
+wait "$AGENT_PID" 2>/dev/null || true
+TOPIC=caps.runas
+agent_args=(--brokers "$BOOT" --topic "$TOPIC" --no-spool --no-metrics -L "$PORT"
+	--set run_as_user=nobody)
+"$agent" "${agent_args[@]}" >"$WORK/agent-runas.log" 2>&1 &
+AGENT_PID=$!
+got=0
+for _ in $(seq 30); do
+	kill -0 "$AGENT_PID" 2>/dev/null || break
+	if grep -q "tracing TCP state changes" "$WORK/agent-runas.log"; then
+		make_connections
+		sleep 1
+		got=$(count_messages)
+		[ "$got" -gt 0 ] && break
+	fi
+	sleep 0.5
+done
+if kill -0 "$AGENT_PID" 2>/dev/null; then
+	uid=$(awk '/^Uid:/ {print $2 $3 $4 $5}' "/proc/$AGENT_PID/status")
+	nobody=$(id -u nobody)
+	[ "$uid" = "$nobody$nobody$nobody$nobody" ] && pass "run_as_user: every uid is nobody" ||
+		fail "run_as_user: uids $uid"
+	eff=$(awk '/^CapEff:/ {print $2}' "/proc/$AGENT_PID/status")
+	[ "$eff" = 000000c000000000 ] && pass "run_as_user: only BPF+PERFMON kept" ||
+		fail "run_as_user: effective capabilities $eff"
+	# Every thread, not only the main one: capabilities are per thread.
+	bad=$(awk '/^CapEff:/ && $2 != "000000c000000000" {print FILENAME}' /proc/"$AGENT_PID"/task/*/status)
+	[ -z "$bad" ] && pass "run_as_user: every thread holds only BPF+PERFMON" ||
+		fail "run_as_user: threads with other capabilities: $bad"
+else
+	fail "run_as_user: the agent exited"
+fi
+cat "$WORK/agent-runas.log"
+[ "$got" -gt 0 ] && pass "run_as_user: $got events published after the drop" ||
+	fail "run_as_user: no event reached $TOPIC"
+
 echo "test_capabilities: $PASSES passed, $FAILURES failed"
 [ "$FAILURES" -eq 0 ]

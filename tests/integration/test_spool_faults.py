@@ -15,6 +15,7 @@
 In each case the metrics endpoint must agree with what the test counted.
 """
 
+import contextlib
 import os
 import random
 import re
@@ -28,6 +29,31 @@ DOWN_CONNECTIONS = 300  # 3002 events: a dozen 64 KiB segments
 AFTER_CONNECTIONS = 10
 FULL_CONNECTIONS = 600  # well over a 512 KiB tmpfs
 RO_CONNECTIONS = 50
+
+
+_agents = []
+
+
+def start_agent(cfg, workdir):
+    agent = harness.Agent([], config_text=cfg, workdir=workdir)
+    _agents.append(agent)
+    return agent
+
+
+def kill_leftovers():
+    # A failed check leaves its agent running: it would hold a mount busy.
+    for agent in _agents:
+        if agent.proc.poll() is None:
+            agent.kill9()
+
+
+@contextlib.contextmanager
+def spool_tmpfs(path, size, read_only=False):
+    with harness.tmpfs_mount(path, size, read_only):
+        try:
+            yield path
+        finally:
+            kill_leftovers()
 
 
 def events_for(connections):
@@ -81,7 +107,7 @@ def make_spool(peer, ns, spool, topic):
     cfg = harness.publish_config(peer.bootstrap, spool, mport, ns.inode, topic=topic,
                                  spool_lines=["segment_bytes: 64KiB"])
     peer.command("down all")
-    agent = harness.Agent([], config_text=cfg, workdir=os.path.dirname(spool))
+    agent = start_agent(cfg, os.path.dirname(spool))
     instance = instance_of(agent)
     ns.traffic(PORT, DOWN_CONNECTIONS)
     n = events_for(DOWN_CONNECTIONS)
@@ -187,7 +213,7 @@ def case_corruption(peer, ns):
         mport = harness.free_port_block()
         cfg = harness.publish_config(peer.bootstrap, spool, mport, ns.inode, topic=topic,
                                      spool_lines=["segment_bytes: 64KiB"])
-        agent = harness.Agent([], config_text=cfg, workdir=d)
+        agent = start_agent(cfg, d)
         second = instance_of(agent)
         # The spool still takes new records after the repair.
         ns.traffic(PORT, AFTER_CONNECTIONS)
@@ -226,6 +252,8 @@ def case_corruption(peer, ns):
         moved = set(os.listdir(qdir)) if os.path.isdir(qdir) else set()
         check(moved == damage["quarantined"], f"quarantine/ holds {sorted(moved)}, expected "
               f"{sorted(damage['quarantined'])}")
+        check(m["tcpstates_agent_spool_quarantined_files"] == len(damage["quarantined"]),
+              f"spool_quarantined_files {m['tcpstates_agent_spool_quarantined_files']}")
         check(os.path.getsize(os.path.join(qdir, damage["garbage"])) == 5000,
               "the garbage segment changed on its way to quarantine/")
         for name in damage["quarantined"]:
@@ -253,13 +281,13 @@ def case_disk_full(peer, ns):
     peer.command(f"topic {topic} 3")
     with harness.tempdir() as d:
         spool = os.path.join(d, "spool")
-        with harness.tmpfs_mount(spool, "512k"):
+        with spool_tmpfs(spool, "512k"):
             mport = harness.free_port_block()
             cfg = harness.publish_config(peer.bootstrap, spool, mport, ns.inode, topic=topic,
                                          spool_lines=["segment_bytes: 64KiB",
                                                       "memory_max_bytes: 64MiB"])
             peer.command("down all")
-            agent = harness.Agent([], config_text=cfg, workdir=d)
+            agent = start_agent(cfg, d)
             instance = instance_of(agent)
             ns.traffic(PORT, FULL_CONNECTIONS)
             n = events_for(FULL_CONNECTIONS)
@@ -318,11 +346,11 @@ def case_read_only(peer, ns):
     n = events_for(RO_CONNECTIONS)
     with harness.tempdir() as d:
         spool = os.path.join(d, "spool")
-        with harness.tmpfs_mount(spool, "1m"):
+        with spool_tmpfs(spool, "1m"):
             mport = harness.free_port_block()
             cfg = harness.publish_config(peer.bootstrap, spool, mport, ns.inode, topic=topic)
             peer.command("down all")
-            agent = harness.Agent([], config_text=cfg, workdir=d)
+            agent = start_agent(cfg, d)
             old = instance_of(agent)
             ns.traffic(PORT, RO_CONNECTIONS)
             harness.wait_metrics(mport, lambda m: m["tcpstates_agent_spool_pending_records"] >= n,
@@ -332,7 +360,7 @@ def case_read_only(peer, ns):
 
             subprocess.run(["mount", "-o", "remount,ro", spool], check=True)
             peer.command("up all")
-            agent = harness.Agent([], config_text=cfg, workdir=d)
+            agent = start_agent(cfg, d)
             new = instance_of(agent)
             agent.wait_for_log(rf"{n} records pending in {re.escape(spool)} from a previous run",
                                timeout=1)
@@ -374,10 +402,13 @@ def case_read_only(peer, ns):
 
 
 def main():
-    with harness.KafkaPeer() as peer, harness.NetNs("spoolfault") as ns:
-        case_corruption(peer, ns)
-        case_disk_full(peer, ns)
-        case_read_only(peer, ns)
+    try:
+        with harness.KafkaPeer() as peer, harness.NetNs("spoolfault") as ns:
+            case_corruption(peer, ns)
+            case_disk_full(peer, ns)
+            case_read_only(peer, ns)
+    finally:
+        kill_leftovers()
 
 
 if __name__ == "__main__":

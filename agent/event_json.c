@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Canonical proto3 JSON of one TcpStateEvent, written key by key in field-number order. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <string.h>
+#include "event_json.h"
+
+void event_json_write_string(FILE *out, const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	fputc('"', out);
+	for (size_t i = 0; i < len;) {
+		unsigned char c = u[i];
+		size_t l = 0;
+
+		switch (c) {
+		case '"':
+			fputs("\\\"", out);
+			break;
+		case '\\':
+			fputs("\\\\", out);
+			break;
+		case '\b':
+			fputs("\\b", out);
+			break;
+		case '\f':
+			fputs("\\f", out);
+			break;
+		case '\n':
+			fputs("\\n", out);
+			break;
+		case '\r':
+			fputs("\\r", out);
+			break;
+		case '\t':
+			fputs("\\t", out);
+			break;
+		default:
+			if (c < 0x20) {
+				fprintf(out, "\\u%04x", c);
+				break;
+			}
+			if (c < 0x80) {
+				fputc(c, out);
+				break;
+			}
+			/* Multi-byte: copy it if it is valid UTF-8, else U+FFFD. */
+			if (c >= 0xc2 && c <= 0xdf)
+				l = 2;
+			else if (c >= 0xe0 && c <= 0xef)
+				l = 3;
+			else if (c >= 0xf0 && c <= 0xf4)
+				l = 4;
+			if (l && i + l <= len) {
+				uint32_t cp = c & (0x7f >> l);
+				size_t k;
+
+				for (k = 1; k < l && (u[i + k] & 0xc0) == 0x80; k++)
+					cp = cp << 6 | (u[i + k] & 0x3f);
+				if (k == l && !(l == 3 && cp < 0x800) &&
+				    !(l == 4 && cp < 0x10000) && cp <= 0x10ffff &&
+				    !(cp >= 0xd800 && cp <= 0xdfff)) {
+					fwrite(u + i, 1, l, out);
+					i += l;
+					continue;
+				}
+			}
+			fputs("\\ufffd", out);
+			break;
+		}
+		i++;
+	}
+	fputc('"', out);
+}
+
+void event_json_write_cstring(FILE *out, const char *s)
+{
+	event_json_write_string(out, s ? s : "", s ? strlen(s) : 0);
+}
+
+static void json_base64(FILE *out, const uint8_t *p, size_t len)
+{
+	static const char tbl[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i;
+
+	fputc('"', out);
+	for (i = 0; i + 2 < len; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+
+		fputc(tbl[v >> 18], out);
+		fputc(tbl[v >> 12 & 63], out);
+		fputc(tbl[v >> 6 & 63], out);
+		fputc(tbl[v & 63], out);
+	}
+	if (len - i == 1) {
+		uint32_t v = (uint32_t)p[i] << 16;
+
+		fprintf(out, "%c%c==", tbl[v >> 18], tbl[v >> 12 & 63]);
+	} else if (len - i == 2) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+
+		fprintf(out, "%c%c%c=", tbl[v >> 18], tbl[v >> 12 & 63], tbl[v >> 6 & 63]);
+	}
+	fputc('"', out);
+}
+
+/* Canonical JSON: the value's name, or its number when this schema lacks it. */
+static void json_enum(FILE *out, const ProtobufCEnumDescriptor *d, int value)
+{
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(d, value);
+
+	if (v)
+		fprintf(out, "\"%s\"", v->name);
+	else
+		fprintf(out, "%d", value);
+}
+
+int event_json_write(FILE *out, const Tcpstates__V1__TcpStateEvent *e)
+{
+	fputs("{\"oldState\":", out);
+	json_enum(out, &tcpstates__v1__tcp_state__descriptor, e->old_state);
+	fputs(",\"newState\":", out);
+	json_enum(out, &tcpstates__v1__tcp_state__descriptor, e->new_state);
+	fputs(",\"family\":", out);
+	json_enum(out, &tcpstates__v1__address_family__descriptor, e->family);
+	fputs(",\"localAddr\":", out);
+	json_base64(out, e->local_addr.data, e->local_addr.len);
+	fputs(",\"remoteAddr\":", out);
+	json_base64(out, e->remote_addr.data, e->remote_addr.len);
+	fprintf(out, ",\"localPort\":%" PRIu32 ",\"remotePort\":%" PRIu32 ",\"pid\":%" PRIu32,
+	        e->local_port, e->remote_port, e->pid);
+	fputs(",\"comm\":", out);
+	event_json_write_cstring(out, e->comm);
+	fprintf(out,
+	        ",\"socketId\":\"%" PRIu64 "\",\"timestampNs\":\"%" PRIu64
+	        "\",\"prevStateDurationNs\":\"%" PRIu64 "\",\"seq\":\"%" PRIu64 "\"",
+	        e->socket_id, e->timestamp_ns, e->prev_state_duration_ns, e->seq);
+	fputs(",\"agentInstanceId\":", out);
+	event_json_write_cstring(out, e->agent_instance_id);
+	if (e->host) {
+		const Tcpstates__V1__Host *h = e->host;
+
+		fputs(",\"host\":{\"hostname\":", out);
+		event_json_write_cstring(out, h->hostname);
+		fputs(",\"machineId\":", out);
+		event_json_write_cstring(out, h->machine_id);
+		fputs(",\"bootId\":", out);
+		event_json_write_cstring(out, h->boot_id);
+		fputs(",\"kernelRelease\":", out);
+		event_json_write_cstring(out, h->kernel_release);
+		fputs(",\"agentVersion\":", out);
+		event_json_write_cstring(out, h->agent_version);
+		fputs(",\"labels\":{", out);
+		for (size_t i = 0; i < h->n_labels; i++) {
+			if (i)
+				fputc(',', out);
+			event_json_write_cstring(out, h->labels[i]->key);
+			fputc(':', out);
+			event_json_write_cstring(out, h->labels[i]->value);
+		}
+		fputs("}}", out);
+	}
+	fprintf(out, ",\"netnsInode\":%" PRIu32 ",\"cgroupId\":\"%" PRIu64 "\"}\n", e->netns_inode,
+	        e->cgroup_id);
+	return ferror(out) ? -EIO : 0;
+}

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Per-instance seq bookkeeping. Each instance keeps a bitmap of the last
+ * `window` seqs: [lo, max_seq] is still open, everything below lo is
+ * settled (counted as seen or as missing) and its bits are reused.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include "seq_tracker.h"
+
+struct instance {
+	char *id;
+	char *hostname;
+	uint64_t messages, duplicates, late;
+	uint64_t min_seq, max_seq;
+	uint64_t lo; /* window is [lo, max_seq]; everything below is settled */
+	uint64_t missing, gaps;
+	bool in_gap; /* the last settled seq was missing: a run continues */
+	uint64_t seen[];
+};
+
+struct seq_tracker {
+	uint64_t window;
+	struct instance **instances;
+	size_t ninstances;
+};
+
+int seq_tracker_new(struct seq_tracker **out, uint64_t window)
+{
+	struct seq_tracker *t;
+
+	if (!window || window % 64)
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->window = window;
+	*out = t;
+	return 0;
+}
+
+void seq_tracker_free(struct seq_tracker *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->ninstances; i++) {
+		free(t->instances[i]->id);
+		free(t->instances[i]->hostname);
+		free(t->instances[i]);
+	}
+	free(t->instances);
+	free(t);
+}
+
+static bool seen_test(const struct seq_tracker *t, const struct instance *in, uint64_t seq)
+{
+	uint64_t bit = seq % t->window;
+
+	return in->seen[bit / 64] >> (bit % 64) & 1;
+}
+
+static void seen_set(const struct seq_tracker *t, struct instance *in, uint64_t seq, bool on)
+{
+	uint64_t bit = seq % t->window;
+
+	if (on)
+		in->seen[bit / 64] |= 1ull << (bit % 64);
+	else
+		in->seen[bit / 64] &= ~(1ull << (bit % 64));
+}
+
+static void settle_missing_run(struct instance *in, uint64_t n)
+{
+	if (!n)
+		return;
+	if (!in->in_gap)
+		in->gaps++;
+	in->missing += n;
+	in->in_gap = true;
+}
+
+/* Settles every seq in [lo, upto): it is either seen or lost for good. */
+static void settle_below(const struct seq_tracker *t, struct instance *in, uint64_t upto)
+{
+	uint64_t end = upto < in->max_seq + 1 ? upto : in->max_seq + 1;
+
+	for (uint64_t s = in->lo; s < end; s++) {
+		if (s < in->min_seq) {
+			continue;
+		} else if (seen_test(t, in, s)) {
+			in->in_gap = false;
+			seen_set(t, in, s, false);
+		} else {
+			settle_missing_run(in, 1);
+		}
+	}
+	/* A jump far ahead: everything between is one missing run. */
+	if (upto > in->max_seq + 1)
+		settle_missing_run(in, upto - (in->max_seq + 1));
+	if (upto > in->lo)
+		in->lo = upto;
+}
+
+static enum seq_verdict instance_record(const struct seq_tracker *t, struct instance *in,
+                                        uint64_t seq)
+{
+	in->messages++;
+	if (in->messages == 1) {
+		in->min_seq = in->max_seq = seq;
+		/* Leave room below the first seq for events still in other partitions. */
+		in->lo = seq > t->window / 2 ? seq - t->window / 2 : 0;
+		seen_set(t, in, seq, true);
+		return SEQ_NEW;
+	}
+	if (seq > in->max_seq) {
+		if (seq - in->lo >= t->window)
+			settle_below(t, in, seq - t->window + 1);
+		in->max_seq = seq;
+		seen_set(t, in, seq, true);
+		return SEQ_NEW;
+	}
+	if (seq < in->lo) {
+		/* Already settled: it cannot be told apart from a redelivery. */
+		in->late++;
+		return SEQ_LATE;
+	}
+	if (seen_test(t, in, seq)) {
+		in->duplicates++;
+		return SEQ_DUPLICATE;
+	}
+	seen_set(t, in, seq, true);
+	if (seq < in->min_seq)
+		in->min_seq = seq;
+	return SEQ_NEW;
+}
+
+static struct instance *instance_find(const struct seq_tracker *t, const char *id)
+{
+	for (size_t i = 0; i < t->ninstances; i++) {
+		if (strcmp(t->instances[i]->id, id) == 0)
+			return t->instances[i];
+	}
+	return NULL;
+}
+
+static struct instance *instance_add(struct seq_tracker *t, const char *id, const char *hostname)
+{
+	struct instance **grown, *in;
+
+	grown = realloc(t->instances, (t->ninstances + 1) * sizeof(*grown));
+	if (!grown)
+		return NULL;
+	t->instances = grown;
+	in = calloc(1, sizeof(*in) + t->window / 64 * sizeof(in->seen[0]));
+	if (!in)
+		return NULL;
+	in->id = strdup(id);
+	in->hostname = strdup(hostname ? hostname : "");
+	if (!in->id || !in->hostname) {
+		free(in->id);
+		free(in->hostname);
+		free(in);
+		return NULL;
+	}
+	t->instances[t->ninstances++] = in;
+	return in;
+}
+
+int seq_tracker_observe(struct seq_tracker *t, const char *instance_id, const char *hostname,
+                        uint64_t seq)
+{
+	struct instance *in = instance_find(t, instance_id);
+
+	if (!in)
+		in = instance_add(t, instance_id, hostname);
+	if (!in)
+		return -ENOMEM;
+	return instance_record(t, in, seq);
+}
+
+void seq_tracker_finish(struct seq_tracker *t)
+{
+	for (size_t i = 0; i < t->ninstances; i++) {
+		struct instance *in = t->instances[i];
+
+		if (in->messages)
+			settle_below(t, in, in->max_seq + 1);
+	}
+}
+
+size_t seq_tracker_count(const struct seq_tracker *t)
+{
+	return t->ninstances;
+}
+
+int seq_tracker_summary(const struct seq_tracker *t, size_t i, struct seq_instance_summary *out)
+{
+	const struct instance *in;
+
+	if (i >= t->ninstances)
+		return -ENOENT;
+	in = t->instances[i];
+	*out = (struct seq_instance_summary){
+	    .instance_id = in->id,
+	    .hostname = in->hostname,
+	    .messages = in->messages,
+	    .first_seq = in->min_seq,
+	    .last_seq = in->max_seq,
+	    .gaps = in->gaps,
+	    .missing = in->missing,
+	    .duplicates = in->duplicates,
+	    .late = in->late,
+	};
+	return 0;
+}

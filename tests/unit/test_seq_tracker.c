@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Seq accounting per agent instance: exact gap, missing, duplicate and late
+ * counts for in-order, reordered, lossy and redelivered streams, with the
+ * consumer's window and with a small one that makes sliding cheap to test.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "check.h"
+#include "seq_tracker.h"
+
+#define SMALL_WINDOW 64
+
+static struct seq_tracker *tracker(uint64_t window)
+{
+	struct seq_tracker *t = NULL;
+	int err = seq_tracker_new(&t, window);
+
+	if (err) {
+		fprintf(stderr, "seq_tracker_new(%llu): %d\n", (unsigned long long)window, err);
+		exit(1);
+	}
+	return t;
+}
+
+static struct seq_instance_summary summary(const struct seq_tracker *t, size_t i)
+{
+	struct seq_instance_summary s = {0};
+
+	CHECK_EQ_U64(seq_tracker_summary(t, i, &s), 0);
+	return s;
+}
+
+/* Observes seqs for one instance; returns how many got a verdict other than want. */
+static int feed(struct seq_tracker *t, const char *id, const uint64_t *seqs, size_t n,
+                enum seq_verdict want)
+{
+	int wrong = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (seq_tracker_observe(t, id, "host", seqs[i]) != (int)want)
+			wrong++;
+	}
+	return wrong;
+}
+
+#define FEED(t, id, want, ...)                                                                     \
+	feed(t, id, (const uint64_t[]){__VA_ARGS__},                                               \
+	     sizeof((const uint64_t[]){__VA_ARGS__}) / sizeof(uint64_t), want)
+
+static void check_counts(const struct seq_instance_summary *s, uint64_t messages,
+                         uint64_t first_seq, uint64_t last_seq, uint64_t gaps, uint64_t missing,
+                         uint64_t duplicates, uint64_t late)
+{
+	CHECK_EQ_U64(s->messages, messages);
+	CHECK_EQ_U64(s->first_seq, first_seq);
+	CHECK_EQ_U64(s->last_seq, last_seq);
+	CHECK_EQ_U64(s->gaps, gaps);
+	CHECK_EQ_U64(s->missing, missing);
+	CHECK_EQ_U64(s->duplicates, duplicates);
+	CHECK_EQ_U64(s->late, late);
+}
+
+static void test_bad_windows(void)
+{
+	static const uint64_t bad[] = {0, 1, 63, 65, 100, SEQ_TRACKER_DEFAULT_WINDOW + 32};
+	struct seq_tracker *t = NULL;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_EQ_U64(seq_tracker_new(&t, bad[i]), -EINVAL);
+		CHECK(t == NULL);
+	}
+}
+
+static void test_in_order(void)
+{
+	struct seq_tracker *t = tracker(SEQ_TRACKER_DEFAULT_WINDOW);
+	struct seq_instance_summary s;
+	int wrong = 0;
+
+	for (uint64_t seq = 1; seq <= 1000; seq++)
+		wrong += seq_tracker_observe(t, "a", "web-01", seq) != SEQ_NEW;
+	CHECK_EQ_U64(wrong, 0);
+	seq_tracker_finish(t);
+	CHECK_EQ_U64(seq_tracker_count(t), 1);
+	s = summary(t, 0);
+	CHECK_STR(s.instance_id, "a");
+	CHECK_STR(s.hostname, "web-01");
+	check_counts(&s, 1000, 1, 1000, 0, 0, 0, 0);
+	seq_tracker_free(t);
+}
+
+static void test_gaps(void)
+{
+	struct seq_tracker *t = tracker(SEQ_TRACKER_DEFAULT_WINDOW);
+	struct seq_instance_summary s;
+
+	/* holes: 3-4 (2 seqs), 7-9 (3), 11 (1) */
+	CHECK_EQ_U64(FEED(t, "a", SEQ_NEW, 1, 2, 5, 6, 10, 12), 0);
+	/* Still inside the window: nothing is settled before the end. */
+	s = summary(t, 0);
+	CHECK_EQ_U64(s.gaps, 0);
+	CHECK_EQ_U64(s.missing, 0);
+	seq_tracker_finish(t);
+	s = summary(t, 0);
+	check_counts(&s, 6, 1, 12, 3, 6, 0, 0);
+
+	/* Settling twice counts nothing twice. */
+	seq_tracker_finish(t);
+	s = summary(t, 0);
+	check_counts(&s, 6, 1, 12, 3, 6, 0, 0);
+	seq_tracker_free(t);
+}
+
+/* A hole that leaves the window is settled while the stream goes on. */
+static void test_gap_settled_by_sliding(void)
+{
+	struct seq_tracker *t = tracker(SMALL_WINDOW);
+	struct seq_instance_summary s;
+	int wrong = 0;
+
+	for (uint64_t seq = 1; seq <= 200; seq++) {
+		if (seq != 11 && (seq < 50 || seq > 52))
+			wrong += seq_tracker_observe(t, "a", "h", seq) != SEQ_NEW;
+	}
+	CHECK_EQ_U64(wrong, 0);
+	s = summary(t, 0);
+	check_counts(&s, 196, 1, 200, 2, 4, 0, 0);
+	seq_tracker_finish(t);
+	s = summary(t, 0);
+	check_counts(&s, 196, 1, 200, 2, 4, 0, 0);
+	seq_tracker_free(t);
+}
+
+static void test_duplicates(void)
+{
+	struct seq_tracker *t = tracker(SEQ_TRACKER_DEFAULT_WINDOW);
+	struct seq_instance_summary s;
+
+	CHECK_EQ_U64(FEED(t, "a", SEQ_NEW, 1, 2, 3), 0);
+	CHECK_EQ_U64(FEED(t, "a", SEQ_DUPLICATE, 2, 1, 3, 3), 0);
+	CHECK_EQ_U64(FEED(t, "a", SEQ_NEW, 4), 0);
+	seq_tracker_finish(t);
+	s = summary(t, 0);
+	/* A redelivery is a message, not a new seq. */
+	check_counts(&s, 8, 1, 4, 0, 0, 4, 0);
+	seq_tracker_free(t);
+}
+
+/* Events of one instance come through several partitions: order is not kept. */
+static void test_out_of_order_within_window(void)
+{
+	struct seq_tracker *t = tracker(SEQ_TRACKER_DEFAULT_WINDOW);
+	struct seq_instance_summary s;
+
+	/* The pattern of the integration test's instance A: 4 and 5 lost, 7 twice. */
+	CHECK_EQ_U64(FEED(t, "a", SEQ_NEW, 6, 1, 2, 9, 3, 7, 8), 0);
+	CHECK_EQ_U64(FEED(t, "a", SEQ_DUPLICATE, 7), 0);
+	CHECK_EQ_U64(FEED(t, "a", SEQ_NEW, 10), 0);
+	seq_tracker_finish(t);
+	s = summary(t, 0);
+	check_counts(&s, 9, 1, 10, 1, 2, 1, 0);
+	seq_tracker_free(t);
+
+	/* Fully reversed, within the small window: nothing lost. */
+	t = tracker(SMALL_WINDOW);
+	for (uint64_t seq = 40; seq >= 10; seq--)
+		CHECK_EQ_U64(seq_tracker_observe(t, "b", "h", seq), SEQ_NEW);
+	seq_tracker_finish(t);
+	s = summary(t, 0);
+	check_counts(&s, 31, 10, 40, 0, 0, 0, 0);
+	seq_tracker_free(t);
+}
+
+static void test_late_beyond_window(void)
+{
+	struct seq_tracker *t = tracker(SEQ_TRACKER_DEFAULT_WINDOW);
+	struct seq_instance_summary s;
+
+	/* The integration test's instance C: a jump past the window, then 2 arrives. */
+	CHECK_EQ_U64(FEED(t, "c", SEQ_NEW, 1, 100000), 0);
+	CHECK_EQ_U64(FEED(t, "c", SEQ_LATE, 2), 0);
+	seq_tracker_finish(t);
+	s = summary(t, 0);
+	/* 2 was settled as missing before it came: it stays missing and is also late. */
+	check_counts(&s, 3, 1, 100000, 1, 99998, 0, 1);
+	seq_tracker_free(t);
+
+	t = tracker(SMALL_WINDOW);
+	for (uint64_t seq = 1; seq <= 1000; seq++)
+		seq_tracker_observe(t, "d", "h", seq);
+	/* [937, 1000] is still open: a repeat there is told apart from a late one. */
+	CHECK_EQ_U64(seq_tracker_observe(t, "d", "h", 937), SEQ_DUPLICATE);
+	CHECK_EQ_U64(seq_tracker_observe(t, "d", "h", 936), SEQ_LATE);
+	CHECK_EQ_U64(seq_tracker_observe(t, "d", "h", 1), SEQ_LATE);
+	CHECK_EQ_U64(seq_tracker_observe(t, "d", "h", 1001), SEQ_NEW);
+	seq_tracker_finish(t);
+	s = summary(t, 0);
+	check_counts(&s, 1004, 1, 1001, 0, 0, 1, 2);
+	/* After the end everything is settled: even the last seq is late now. */
+	CHECK_EQ_U64(seq_tracker_observe(t, "d", "h", 1001), SEQ_LATE);
+	seq_tracker_free(t);
+}
+
+/* Two holes that touch across a window slide are one gap. */
+static void test_missing_runs_join(void)
+{
+	struct seq_tracker *t = tracker(SMALL_WINDOW);
+	struct seq_instance_summary s;
+
+	/* lo starts at 0; 100 settles 2..36 at once, the end settles 37..99. */
+	CHECK_EQ_U64(FEED(t, "a", SEQ_NEW, 1, 100), 0);
+	s = summary(t, 0);
+	check_counts(&s, 2, 1, 100, 1, 35, 0, 0);
+	seq_tracker_finish(t);
+	s = summary(t, 0);
+	check_counts(&s, 2, 1, 100, 1, 98, 0, 0);
+	seq_tracker_free(t);
+}
+
+/* An instance first seen mid-stream: nothing before its first seq is missing. */
+static void test_first_and_last_seq(void)
+{
+	struct seq_tracker *t = tracker(SMALL_WINDOW);
+	struct seq_instance_summary s;
+
+	CHECK_EQ_U64(FEED(t, "a", SEQ_NEW, 1000, 1003, 998), 0);
+	seq_tracker_finish(t);
+	s = summary(t, 0);
+	/* 999, 1001 and 1002 are missing; 997 and below were never this reader's. */
+	check_counts(&s, 3, 998, 1003, 2, 3, 0, 0);
+	seq_tracker_free(t);
+
+	t = tracker(SEQ_TRACKER_DEFAULT_WINDOW);
+	CHECK_EQ_U64(FEED(t, "big", SEQ_NEW, UINT64_MAX - 1, UINT64_MAX - 3), 0);
+	seq_tracker_finish(t);
+	s = summary(t, 0);
+	check_counts(&s, 2, UINT64_MAX - 3, UINT64_MAX - 1, 1, 1, 0, 0);
+	seq_tracker_free(t);
+}
+
+static void test_several_instances(void)
+{
+	struct seq_tracker *t = tracker(SEQ_TRACKER_DEFAULT_WINDOW);
+	struct seq_instance_summary s;
+
+	/* Interleaved; the same seq in two instances is no duplicate. */
+	CHECK_EQ_U64(seq_tracker_observe(t, "b", "db-02", 5), SEQ_NEW);
+	CHECK_EQ_U64(seq_tracker_observe(t, "a", "web-01", 1), SEQ_NEW);
+	CHECK_EQ_U64(seq_tracker_observe(t, "b", "db-02", 6), SEQ_NEW);
+	CHECK_EQ_U64(seq_tracker_observe(t, "a", "web-01", 5), SEQ_NEW);
+	CHECK_EQ_U64(seq_tracker_observe(t, "a", "web-01", 6), SEQ_NEW);
+	/* The hostname of the first sighting stays. */
+	CHECK_EQ_U64(seq_tracker_observe(t, "b", "renamed", 8), SEQ_NEW);
+	CHECK_EQ_U64(seq_tracker_observe(t, "c", "web-01", 1), SEQ_NEW);
+	CHECK_EQ_U64(seq_tracker_observe(t, "b", "db-02", 6), SEQ_DUPLICATE);
+	seq_tracker_finish(t);
+
+	CHECK_EQ_U64(seq_tracker_count(t), 3);
+	s = summary(t, 0);
+	CHECK_STR(s.instance_id, "b");
+	CHECK_STR(s.hostname, "db-02");
+	check_counts(&s, 4, 5, 8, 1, 1, 1, 0);
+	s = summary(t, 1);
+	CHECK_STR(s.instance_id, "a");
+	CHECK_STR(s.hostname, "web-01");
+	check_counts(&s, 3, 1, 6, 1, 3, 0, 0);
+	s = summary(t, 2);
+	CHECK_STR(s.instance_id, "c");
+	check_counts(&s, 1, 1, 1, 0, 0, 0, 0);
+	CHECK_EQ_U64(seq_tracker_summary(t, 3, &s), -ENOENT);
+	seq_tracker_free(t);
+}
+
+static void test_empty(void)
+{
+	struct seq_tracker *t = tracker(SEQ_TRACKER_DEFAULT_WINDOW);
+	struct seq_instance_summary s;
+
+	seq_tracker_finish(t);
+	CHECK_EQ_U64(seq_tracker_count(t), 0);
+	CHECK_EQ_U64(seq_tracker_summary(t, 0, &s), -ENOENT);
+	seq_tracker_free(t);
+	seq_tracker_free(NULL);
+}
+
+int main(void)
+{
+	test_bad_windows();
+	test_in_order();
+	test_gaps();
+	test_gap_settled_by_sliding();
+	test_duplicates();
+	test_out_of_order_within_window();
+	test_late_beyond_window();
+	test_missing_runs_join();
+	test_first_and_last_seq();
+	test_several_instances();
+	test_empty();
+	return check_report("test_seq_tracker");
+}
