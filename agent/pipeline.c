@@ -86,7 +86,6 @@ static void print_row(struct pipeline *p, const struct tcpstates_event *e, uint6
 	n = table_format_row(&p->table, &row, line, sizeof(line));
 	if (n > 0)
 		fwrite(line, 1, n, p->table_out);
-	atomic_fetch_add_explicit(&p->printed, 1, memory_order_relaxed);
 }
 
 void pipeline_on_event(void *ctx, const struct tcpstates_event *e)

@@ -32,7 +32,6 @@ struct pipeline {
 
 	_Atomic uint64_t received;      /* events accepted from the ring buffer */
 	_Atomic uint64_t encode_errors; /* accepted, but could not be encoded or framed */
-	_Atomic uint64_t printed;       /* table mode: rows written */
 };
 
 /* Table mode when spool is NULL. */
