@@ -352,22 +352,26 @@ static int write_settings(struct tracer *t, uint32_t gen, const struct filter_co
 		log_error("family filter: %u is neither AF_INET nor AF_INET6", fc->family);
 		return -EINVAL;
 	}
-	if (fc->local_ports_include.count)
-		s.include_flags |= TCPSTATES_INC_LPORT;
-	if (fc->remote_ports_include.count)
-		s.include_flags |= TCPSTATES_INC_RPORT;
-	if (fc->local_addrs_include.count)
-		s.include_flags |= TCPSTATES_INC_LADDR;
-	if (fc->remote_addrs_include.count)
-		s.include_flags |= TCPSTATES_INC_RADDR;
-	if (fc->comm_include.count)
-		s.include_flags |= TCPSTATES_INC_COMM;
-	if (fc->pid_include.count)
-		s.include_flags |= TCPSTATES_INC_PID;
-	if (fc->netns_include.count)
-		s.include_flags |= TCPSTATES_INC_NETNS;
-	if (fc->cgroup_include.count)
-		s.include_flags |= TCPSTATES_INC_CGROUP;
+	/* The program skips the map lookups of a dimension with neither set. */
+	const struct {
+		size_t include, exclude;
+		uint32_t bit;
+	} dims[] = {
+	    {fc->local_ports_include.count, fc->local_ports_exclude.count, TCPSTATES_INC_LPORT},
+	    {fc->remote_ports_include.count, fc->remote_ports_exclude.count, TCPSTATES_INC_RPORT},
+	    {fc->local_addrs_include.count, fc->local_addrs_exclude.count, TCPSTATES_INC_LADDR},
+	    {fc->remote_addrs_include.count, fc->remote_addrs_exclude.count, TCPSTATES_INC_RADDR},
+	    {fc->comm_include.count, fc->comm_exclude.count, TCPSTATES_INC_COMM},
+	    {fc->pid_include.count, fc->pid_exclude.count, TCPSTATES_INC_PID},
+	    {fc->netns_include.count, fc->netns_exclude.count, TCPSTATES_INC_NETNS},
+	    {fc->cgroup_include.count, fc->cgroup_exclude.count, TCPSTATES_INC_CGROUP},
+	};
+	for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++) {
+		if (dims[i].include)
+			s.include_flags |= dims[i].bit;
+		if (dims[i].exclude)
+			s.exclude_flags |= dims[i].bit;
+	}
 	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.settings), &gen, &s, BPF_ANY)) {
 		int err = -errno;
 

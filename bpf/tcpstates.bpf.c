@@ -246,75 +246,93 @@ static __always_inline bool addr_rejects(void *trie, __u32 gen, __u16 family, co
 	return set_rejects(bpf_map_lookup_elem(trie, &key), has_include);
 }
 
+/* Cheapest and most selective dimensions first; a dimension with neither
+ * include nor exclude entries costs no map lookup at all. */
 static __always_inline bool filter_drops(__u32 gen, const struct tcpstates_settings *s,
                                          const struct tcpstates_event *e)
 {
 	__u32 inc = s->include_flags;
+	__u32 used = inc | s->exclude_flags;
 
 	if (s->family && s->family != e->family)
 		return true;
 	if (s->states_mask &&
 	    !(((1U << (e->oldstate & 31)) | (1U << (e->newstate & 31))) & s->states_mask))
 		return true;
-	if (port_rejects(gen, e->sport, TCPSTATES_PORT_LOCAL_INCLUDE, TCPSTATES_PORT_LOCAL_EXCLUDE,
+	if (used & TCPSTATES_INC_NETNS) {
+		struct tcpstates_u32_key nk = {.gen = gen, .value = e->netns_ino};
+
+		if (set_rejects(bpf_map_lookup_elem(&netns, &nk), inc & TCPSTATES_INC_NETNS))
+			return true;
+	}
+	if ((used & TCPSTATES_INC_LPORT) &&
+	    port_rejects(gen, e->sport, TCPSTATES_PORT_LOCAL_INCLUDE, TCPSTATES_PORT_LOCAL_EXCLUDE,
 	                 inc & TCPSTATES_INC_LPORT))
 		return true;
-	if (port_rejects(gen, e->dport, TCPSTATES_PORT_REMOTE_INCLUDE,
+	if ((used & TCPSTATES_INC_RPORT) &&
+	    port_rejects(gen, e->dport, TCPSTATES_PORT_REMOTE_INCLUDE,
 	                 TCPSTATES_PORT_REMOTE_EXCLUDE, inc & TCPSTATES_INC_RPORT))
 		return true;
-	if (addr_rejects(&local_addrs, gen, e->family, e->saddr, inc & TCPSTATES_INC_LADDR))
+	if ((used & TCPSTATES_INC_LADDR) &&
+	    addr_rejects(&local_addrs, gen, e->family, e->saddr, inc & TCPSTATES_INC_LADDR))
 		return true;
-	if (addr_rejects(&remote_addrs, gen, e->family, e->daddr, inc & TCPSTATES_INC_RADDR))
+	if ((used & TCPSTATES_INC_RADDR) &&
+	    addr_rejects(&remote_addrs, gen, e->family, e->daddr, inc & TCPSTATES_INC_RADDR))
 		return true;
+	if (used & TCPSTATES_INC_PID) {
+		struct tcpstates_u32_key pk = {.gen = gen, .value = e->pid};
 
-	struct tcpstates_comm_key ck = {.gen = gen};
+		if (set_rejects(bpf_map_lookup_elem(&pids, &pk), inc & TCPSTATES_INC_PID))
+			return true;
+	}
+	if (used & TCPSTATES_INC_CGROUP) {
+		struct tcpstates_u64_key gk = {.gen = gen, .value = e->cgroup_id};
 
-	__builtin_memcpy(ck.comm, e->comm, sizeof(ck.comm));
-	if (set_rejects(bpf_map_lookup_elem(&comms, &ck), inc & TCPSTATES_INC_COMM))
-		return true;
+		if (set_rejects(bpf_map_lookup_elem(&cgroups, &gk), inc & TCPSTATES_INC_CGROUP))
+			return true;
+	}
+	if (used & TCPSTATES_INC_COMM) {
+		struct tcpstates_comm_key ck = {.gen = gen};
 
-	struct tcpstates_u32_key pk = {.gen = gen, .value = e->pid};
-
-	if (set_rejects(bpf_map_lookup_elem(&pids, &pk), inc & TCPSTATES_INC_PID))
-		return true;
-
-	struct tcpstates_u32_key nk = {.gen = gen, .value = e->netns_ino};
-
-	if (set_rejects(bpf_map_lookup_elem(&netns, &nk), inc & TCPSTATES_INC_NETNS))
-		return true;
-
-	struct tcpstates_u64_key gk = {.gen = gen, .value = e->cgroup_id};
-
-	return set_rejects(bpf_map_lookup_elem(&cgroups, &gk), inc & TCPSTATES_INC_CGROUP);
+		__builtin_memcpy(ck.comm, e->comm, sizeof(ck.comm));
+		if (set_rejects(bpf_map_lookup_elem(&comms, &ck), inc & TCPSTATES_INC_COMM))
+			return true;
+	}
+	return false;
 }
 
-/* Fills the socket's identity: family, ports, addresses, netns. */
+/*
+ * tp_btf hands over a typed, trusted socket pointer: plain field accesses
+ * compile to single guarded loads that still carry CO-RE relocations (the
+ * vmlinux.h types are preserve_access_index). BPF_CORE_READ would make each
+ * field a bpf_probe_read_kernel() call, and those calls were most of this
+ * program's cost per event.
+ */
 static __always_inline void read_socket(const struct sock *sk, struct tcpstates_event *e)
 {
 	const struct inet_sock *inet = (const struct inet_sock *)sk;
+	const struct sock_common *c = &sk->__sk_common;
 
-	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->family = c->skc_family;
 	/*
 	 * inet_sport rather than skc_num: moving to TCP_CLOSE releases the
 	 * port and zeroes skc_num before the tracepoint fires. Before connect()
 	 * picks a port, CLOSE->SYN_SENT of an unbound socket reports 0.
 	 */
-	e->sport = bpf_ntohs(BPF_CORE_READ(inet, inet_sport));
-	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	e->netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	e->sport = bpf_ntohs(BPF_CORE_READ(inet, inet_sport)); /* past struct sock: a probed read */
+	e->dport = bpf_ntohs(c->skc_dport);
+	e->netns_ino = c->skc_net.net->ns.inum;
 	if (e->family == AF_INET) {
-		bpf_core_read(e->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(e->daddr, 4, &sk->__sk_common.skc_daddr);
+		*(__u32 *)e->saddr = c->skc_rcv_saddr;
+		*(__u32 *)e->daddr = c->skc_daddr;
 	} else {
-		bpf_core_read(e->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(e->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+		for (int i = 0; i < 4; i++) {
+			((__u32 *)e->saddr)[i] = c->skc_v6_rcv_saddr.in6_u.u6_addr32[i];
+			((__u32 *)e->daddr)[i] = c->skc_v6_daddr.in6_u.u6_addr32[i];
+		}
 	}
 }
 
-/*
- * The event is built on the stack and copied into the ring buffer only once
- * the filters keep it, so a dropped event never reserves ring space.
- */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const int newstate)
 {
@@ -327,7 +345,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 	struct tcpstates_settings *s;
 	__u32 pid;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	count(TCPSTATES_CNT_SEEN);
 

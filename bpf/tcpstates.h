@@ -37,7 +37,7 @@ struct tcpstates_event {
  */
 #define TCPSTATES_GENERATIONS 2
 
-/* Which filter dimensions have an include set in a generation. */
+/* Filter dimensions, as bits of include_flags and exclude_flags. */
 enum tcpstates_include_flags {
 	TCPSTATES_INC_LPORT = 1u << 0,
 	TCPSTATES_INC_RPORT = 1u << 1,
@@ -55,7 +55,8 @@ struct tcpstates_settings {
 	__u32 states_mask;   /* bit n set: keep transitions into or out of state n; 0 = all */
 	__u16 family;        /* 0 = both, AF_INET or AF_INET6 */
 	__u16 pad;
-	__u32 wakeup_bytes; /* wake the consumer once this much data is pending */
+	__u32 wakeup_bytes;  /* wake the consumer once this much data is pending */
+	__u32 exclude_flags; /* dimensions with exclude entries; the rest skip their lookup */
 };
 
 /* Actions stored in the set maps. Exclude wins over include. */
