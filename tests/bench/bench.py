@@ -59,13 +59,14 @@ def topic_end_offsets(bootstrap, topic, partitions):
     return sum(int(line.rsplit(" ", 1)[1]) for line in out.splitlines() if " offset " in line)
 
 
-def traced_round(peer, ns, tag, seconds, spool, metrics_port):
+def traced_round(peer, ns, tag, seconds, spool, metrics_port, nice=0):
     topic = f"bench-{tag}"
     peer.command(f"topic {topic} {PARTITIONS}")
     with harness.tempdir() as d:
         cfg = harness.publish_config(peer.bootstrap, os.path.join(d, "spool") if spool else None,
                                      metrics_port, ns.inode, topic=topic)
-        agent = harness.Agent([], config_text=cfg, workdir=d)
+        prefix = ["nice", "-n", str(nice)] if nice else []
+        agent = harness.Agent([], config_text=cfg, workdir=d, prefix=prefix)
         cpu0 = proc_cpu_s(agent.proc.pid)
         conns, rate = run_loop(ns, seconds)
         m = harness.wait_metrics(
@@ -88,21 +89,37 @@ def traced_round(peer, ns, tag, seconds, spool, metrics_port):
     }
 
 
+def kernel_only_round(ns, seconds):
+    """The BPF program alone: the agent runs, but its filter matches no
+    namespace, so every event ends in the kernel. The floor of the overhead."""
+    agent = harness.Agent([], config_text="filters:\n  netns:\n    include: [1]\n")
+    conns, rate = run_loop(ns, seconds)
+    agent.stop()
+    return rate
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=4)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--nice", type=int, default=0,
+                    help="run the publishing agent at this nice level, as a unit's Nice= would")
     args = ap.parse_args()
     harness.require_root()
 
     with harness.KafkaPeer() as peer, harness.NetNs("bench") as ns:
         port = harness.free_port_block()
         results = {"memory": [], "spool": []}
-        untraced = []
+        untraced, kernel_only = [], []
         for r in range(args.rounds):
+            untraced.append(run_loop(ns, args.seconds)[1])
+            kernel_only.append(kernel_only_round(ns, args.seconds))
+            print(f"round {r} kernel: untraced {untraced[-1]:8.0f}/s traced {kernel_only[-1]:8.0f}/s",
+                  flush=True)
             for mode in ("memory", "spool"):
                 untraced.append(run_loop(ns, args.seconds)[1])
-                res = traced_round(peer, ns, f"{mode}-{r}", args.seconds, mode == "spool", port)
+                res = traced_round(peer, ns, f"{mode}-{r}", args.seconds, mode == "spool", port,
+                                   args.nice)
                 results[mode].append(res)
                 print(f"round {r} {mode:6}: untraced {untraced[-1]:8.0f}/s traced {res['rate']:8.0f}/s "
                       f"expected {res['expected']} delivered {res['delivered']}", flush=True)
@@ -114,6 +131,9 @@ def main():
     print()
     print(f"machine: {os.cpu_count()} CPUs ({cpu}), kernel {platform.release()}")
     print(f"untraced: {base:.0f} connections/s (median of {len(untraced)} runs of {args.seconds:g}s)")
+    rate = statistics.median(kernel_only)
+    print(f"BPF program only, every event filtered in the kernel: {rate:.0f} connections/s, "
+          f"ratio {rate / base:.3f}")
     for mode, rs in results.items():
         rate = statistics.median(x["rate"] for x in rs)
         exp = sum(x["expected"] for x in rs)
