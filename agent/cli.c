@@ -26,6 +26,7 @@ enum {
 	OPT_METRICS_PORT,
 	OPT_NO_METRICS,
 	OPT_LOG_LEVEL,
+	OPT_REQUIRE_BROKERS,
 };
 
 static const struct option long_options[] = {
@@ -49,6 +50,7 @@ static const struct option long_options[] = {
     {"metrics-port", required_argument, NULL, OPT_METRICS_PORT},
     {"no-metrics", no_argument, NULL, OPT_NO_METRICS},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"require-brokers", no_argument, NULL, OPT_REQUIRE_BROKERS},
     {NULL, 0, NULL, 0},
 };
 
@@ -77,6 +79,7 @@ void cli_usage(FILE *out)
 	      "      --no-metrics           do not serve metrics\n"
 	      "      --log-level LEVEL      error, warn, info or debug\n"
 	      "      --set KEY=VALUE        set any setting, e.g. --set spool.max_bytes=4GiB\n"
+	      "      --require-brokers      refuse settings without kafka.brokers (services)\n"
 	      "      --check-config         check the settings and exit\n"
 	      "      --print-example-config print every setting with its default and exit\n"
 	      "      --version              print the version and exit\n"
@@ -258,6 +261,9 @@ static int handle_option(struct parse_state *ps, int c, const char *arg, bool *s
 		return add_value(ps, flag, "log_level", arg);
 	case OPT_SET:
 		return add_set(ps, arg);
+	case OPT_REQUIRE_BROKERS:
+		a->require_brokers = true;
+		return 0;
 	case OPT_CHECK_CONFIG:
 		if (a->action != CLI_HELP)
 			a->action = CLI_CHECK_CONFIG;

@@ -19,6 +19,8 @@ struct cli_args {
 	enum cli_action action;
 	const char *config_path; /* -c FILE; NULL means the default path if it exists */
 	bool config_path_explicit;
+	/* --require-brokers: a service must publish, never fall back to the table. */
+	bool require_brokers;
 	/* Overrides, applied after the file, in order, as dotted keys. */
 	struct kv_list overrides;
 };

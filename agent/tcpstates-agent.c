@@ -67,6 +67,14 @@ int agent_build_config(const struct cli_args *cli, struct agent_config *out, cha
 	ret = config_validate(out, err, errlen);
 	if (ret)
 		goto fail;
+	if (cli->require_brokers && !agent_publishes(out)) {
+		/* A freshly installed, unconfigured service would otherwise print
+		 * every TCP change of the host into the journal. */
+		snprintf(err, errlen, "%s: kafka.brokers is empty: set it to publish",
+		         cli->config_path ? cli->config_path : "(no settings file)");
+		ret = -EINVAL;
+		goto fail;
+	}
 	return 0;
 fail:
 	config_free(out);

@@ -195,6 +195,12 @@ echo "installed: $version_out"
 check "tcpstates-agent --version names $version" grep -qF "$version" <<<"$version_out"
 check "installed agent.yaml passes --check-config" \
 	in_root /usr/sbin/tcpstates-agent --check-config -c /etc/tcpstates-agent/agent.yaml
+# The unit's own check: an unconfigured service must refuse to start rather
+# than print every TCP change of the host into the journal.
+unconfigured=$(in_root /usr/sbin/tcpstates-agent --check-config --require-brokers \
+	-c /etc/tcpstates-agent/agent.yaml 2>&1) && status=0 || status=$?
+check "unconfigured service refuses to start (status $status)" test "$status" -eq 1
+check "and says kafka.brokers is empty" grep -q "kafka.brokers is empty" <<<"$unconfigured"
 check "tcpstates-consume runs" in_root /usr/bin/tcpstates-consume --help
 check "fresh install enables the unit" \
 	test -L "$prefix/etc/systemd/system/multi-user.target.wants/tcpstates-agent.service"
