@@ -19,10 +19,11 @@ struct shipper {
 	pthread_t thread;
 	struct spool *spool;
 
-	pthread_mutex_t lock; /* guards producer (pointer), next, kafka, down_since */
+	pthread_mutex_t lock; /* guards producer (pointer), next, next_kafka, down_since */
 	struct producer *producer;
-	struct producer *next; /* handed over by shipper_reconfigure() */
-	struct shipper_kafka kafka;
+	struct producer *next;            /* handed over by shipper_reconfigure() */
+	struct shipper_kafka *next_kafka; /* the settings next was built from */
+	struct shipper_kafka kafka;       /* settings of producer; the thread's own */
 	uint64_t broker_down_since_ns;
 
 	atomic_bool stop;
@@ -33,6 +34,7 @@ struct shipper {
 	/* Thread-local to the shipper: a record librdkafka had no room for yet. */
 	struct spool_record held;
 	bool holding;
+	bool topic_missing; /* warned once until a send succeeds again */
 };
 
 static void on_delivery(void *ctx, uint64_t token, enum producer_outcome outcome,
@@ -90,14 +92,15 @@ static void retire_producer(struct shipper *s, struct producer *old)
 
 static void maybe_replace_producer(struct shipper *s)
 {
-	struct producer *old = NULL, *fresh = NULL;
+	struct producer *old, *fresh = NULL;
+	struct shipper_kafka *settings = NULL;
 	char err[256];
 
 	pthread_mutex_lock(&s->lock);
-	if (s->next) {
-		fresh = s->next;
-		s->next = NULL;
-	}
+	fresh = s->next;
+	settings = s->next_kafka;
+	s->next = NULL;
+	s->next_kafka = NULL;
 	pthread_mutex_unlock(&s->lock);
 
 	if (!fresh && producer_fatal(s->producer)) {
@@ -112,13 +115,17 @@ static void maybe_replace_producer(struct shipper *s)
 	if (!fresh)
 		return;
 
+	/* Swap first, so the metrics thread never reads a producer being closed. */
 	pthread_mutex_lock(&s->lock);
 	old = s->producer;
-	pthread_mutex_unlock(&s->lock);
-	retire_producer(s, old);
-	pthread_mutex_lock(&s->lock);
 	s->producer = fresh;
 	pthread_mutex_unlock(&s->lock);
+	retire_producer(s, old);
+	if (settings) {
+		shipper_kafka_free(&s->kafka);
+		s->kafka = *settings;
+		free(settings);
+	}
 }
 
 /* Hands records to librdkafka until its queue is full or the spool is empty.
@@ -135,8 +142,18 @@ static int send_burst(struct shipper *s)
 		}
 		err = producer_send(s->producer, s->held.key, s->held.key_len, s->held.value,
 		                    s->held.value_len, s->held.token);
-		if (err == -ENOBUFS)
-			break; /* librdkafka's bound: keep the record, serve reports first */
+		/* Keep the record: a full queue drains as reports come in, a
+		 * producer that hit a fatal error is replaced before the next pass,
+		 * and a missing topic may yet be created; the spool holds the rest. */
+		if (err == -ENOBUFS || err == -ECANCELED || err == -ENOENT) {
+			if (err == -ENOENT && !s->topic_missing)
+				log_warn("topic %s does not exist; records wait in the spool until "
+				         "it does",
+				         s->kafka.topic);
+			s->topic_missing = err == -ENOENT;
+			break;
+		}
+		s->topic_missing = false;
 		s->holding = false;
 		if (err < 0) {
 			on_delivery(s, s->held.token, PRODUCER_FAILED, strerror(-err));
@@ -232,26 +249,36 @@ int shipper_reconfigure(struct shipper *s, const struct shipper_kafka *kafka, ch
                         size_t errlen)
 {
 	struct producer *fresh, *stale;
-	struct shipper_kafka copy;
+	struct shipper_kafka *copy, *stale_kafka;
 	int ret;
 
-	ret = shipper_kafka_copy(&copy, kafka);
+	copy = calloc(1, sizeof(*copy));
+	if (!copy)
+		return -ENOMEM;
+	ret = shipper_kafka_copy(copy, kafka);
 	if (ret)
-		return ret;
+		goto fail;
 	ret = open_producer(s, kafka, &fresh, err, errlen);
-	if (ret) {
-		shipper_kafka_free(&copy);
-		return ret;
-	}
+	if (ret)
+		goto fail;
+	/* The shipper thread owns s->kafka; it takes these over at the swap. */
 	pthread_mutex_lock(&s->lock);
 	stale = s->next; /* two reloads in a row: the newer one wins */
+	stale_kafka = s->next_kafka;
 	s->next = fresh;
-	shipper_kafka_free(&s->kafka);
-	s->kafka = copy;
+	s->next_kafka = copy;
 	pthread_mutex_unlock(&s->lock);
 	if (stale)
 		producer_close(stale);
+	if (stale_kafka) {
+		shipper_kafka_free(stale_kafka);
+		free(stale_kafka);
+	}
 	return 0;
+fail:
+	shipper_kafka_free(copy);
+	free(copy);
+	return ret;
 }
 
 void shipper_get_counters(struct shipper *s, struct shipper_counters *out)
@@ -276,6 +303,10 @@ void shipper_stop(struct shipper *s)
 	producer_close(s->producer);
 	if (s->next)
 		producer_close(s->next);
+	if (s->next_kafka) {
+		shipper_kafka_free(s->next_kafka);
+		free(s->next_kafka);
+	}
 	shipper_kafka_free(&s->kafka);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

@@ -13,8 +13,6 @@ PY=/usr/bin/python3
 TOPIC=caps.test
 WORK=$(mktemp -d /tmp/test_capabilities.XXXXXX)
 chmod 755 "$WORK"
-FAILURES=0
-PASSES=0
 PEER_PID=
 AGENT_PID=
 
@@ -27,14 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass() {
-	PASSES=$((PASSES + 1))
-	echo "ok: $*"
-}
-fail() {
-	FAILURES=$((FAILURES + 1))
-	echo "FAIL: $*" >&2
-}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 for tool in kcat setpriv protoc; do
 	command -v "$tool" >/dev/null || {
@@ -211,5 +203,4 @@ cat "$WORK/agent-runas.log"
 [ "$got" -gt 0 ] && pass "run_as_user: $got events published after the drop" ||
 	fail "run_as_user: no event reached $TOPIC"
 
-echo "test_capabilities: $PASSES passed, $FAILURES failed"
-[ "$FAILURES" -eq 0 ]
+finish test_capabilities

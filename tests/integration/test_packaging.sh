@@ -12,8 +12,6 @@ CACHE_DIR=/var/cache/tcpstates-agent-tests
 SUITE=bookworm
 WORK=$(mktemp -d /tmp/test_packaging.XXXXXX)
 ROOT=$WORK/root
-FAILURES=0
-PASSES=0
 MOUNTED_PROC=
 
 cleanup() {
@@ -27,23 +25,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass() {
-	PASSES=$((PASSES + 1))
-	echo "ok: $*"
-}
-fail() {
-	FAILURES=$((FAILURES + 1))
-	echo "FAIL: $*" >&2
-}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 quiet() { # runs a noisy command, printing its output only when it fails
 	if "$@" >"$WORK/quiet.log" 2>&1; then return 0; fi
 	cat "$WORK/quiet.log" >&2
 	return 1
-}
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
 }
 
 # --- tools --------------------------------------------------------------
@@ -236,5 +223,4 @@ check "purge removes the enablement link" \
 	test ! -L "$prefix/etc/systemd/system/multi-user.target.wants/tcpstates-agent.service"
 check "purge removes the binary" test ! -e "$prefix/usr/sbin/tcpstates-agent"
 
-echo "test_packaging: $PASSES passed, $FAILURES failed"
-[ "$FAILURES" -eq 0 ]
+finish test_packaging

@@ -25,7 +25,7 @@ static int check_count;
 		if (va_ != vb_) {                                                                  \
 			check_failures++;                                                          \
 			fprintf(stderr, "%s:%d: %s == %llu, expected %s == %llu\n", __FILE__,      \
-				__LINE__, #a, va_, #b, vb_);                                       \
+			        __LINE__, #a, va_, #b, vb_);                                       \
 		}                                                                                  \
 	} while (0)
 
@@ -36,7 +36,7 @@ static int check_count;
 		if (!sa_ || !sb_ || strcmp(sa_, sb_) != 0) {                                       \
 			check_failures++;                                                          \
 			fprintf(stderr, "%s:%d: %s == \"%s\", expected \"%s\"\n", __FILE__,        \
-				__LINE__, #a, sa_ ? sa_ : "(null)", sb_ ? sb_ : "(null)");         \
+			        __LINE__, #a, sa_ ? sa_ : "(null)", sb_ ? sb_ : "(null)");         \
 		}                                                                                  \
 	} while (0)
 
