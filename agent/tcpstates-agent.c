@@ -18,6 +18,7 @@
 #include "log.h"
 #include "privileges.h"
 #include "reload.h"
+#include "service_notify.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
@@ -180,10 +181,13 @@ static int run(struct agent *a)
 		pipeline_after_drain(&a->pipeline);
 		if (reload_requested) {
 			reload_requested = 0;
+			service_notify("RELOADING=1");
 			reload_config(a);
+			service_notify("READY=1");
 		}
 	}
 	log_info("received %s, stopping", strsignal(stop_requested));
+	service_notify("STOPPING=1");
 	/* Whatever is already in the ring buffer was accepted by the kernel side:
 	 * drain it before tearing anything down. */
 	tracer_detach(a->tracer);
@@ -203,6 +207,12 @@ int main(int argc, char **argv)
 	char err[512];
 	int ret, status = 1;
 
+	/* First: a SIGHUP from a reload racing the start must not kill us. */
+	ret = install_signal_handlers();
+	if (ret) {
+		log_error("cannot install signal handlers: %s", strerror(-ret));
+		return 1;
+	}
 	ret = cli_parse(argc, argv, &cli);
 	if (ret)
 		return 2;
@@ -245,11 +255,6 @@ int main(int argc, char **argv)
 	atomic_store(&a.health_broker_down_s, a.cfg.health_broker_down_s);
 	atomic_store(&a.health_spool_ppm, (uint32_t)(a.cfg.health_spool_fraction * 1e6));
 
-	ret = install_signal_handlers();
-	if (ret) {
-		log_error("cannot install signal handlers: %s", strerror(-ret));
-		goto cleanup;
-	}
 	ret = host_info_load(&a.host, &a.cfg.labels);
 	if (ret)
 		goto cleanup;
@@ -298,6 +303,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	/* Supervisors and tests wait for this line: from here on no change is missed. */
 	log_info("tracing TCP state changes (instance %s)", a.instance_id);
+	service_notify("READY=1");
 
 	ret = run(&a);
 	status = ret ? 1 : 0;
