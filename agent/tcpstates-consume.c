@@ -320,7 +320,10 @@ static int open_consumer(struct consumer_state *st)
 	if (set_prop(conf, "bootstrap.servers", o->brokers) ||
 	    set_prop(conf, "group.id", o->group) || set_prop(conf, "client.id", PROG) ||
 	    set_prop(conf, "auto.offset.reset", o->start == START_END ? "latest" : "earliest") ||
-	    set_prop(conf, "enable.partition.eof", o->exit_at_end ? "true" : "false"))
+	    set_prop(conf, "enable.partition.eof", o->exit_at_end ? "true" : "false") ||
+	    /* Errors reach on_error once each; librdkafka's own lines would repeat
+	     * them. -X log_level=7 brings them back for debugging. */
+	    set_prop(conf, "log_level", "2"))
 		goto cleanup;
 	for (int i = 0; i < o->nprops; i++) {
 		char *eq = strchr(o->props[i], '=');

@@ -13,8 +13,11 @@ bash tests/setup.sh
 work=$(mktemp -d /tmp/tcpstates-demo.XXXXXX)
 pids=()
 cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
+	# Newest first: the consumer and the agent stop while the peer still answers.
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+		kill "${pids[i]}" 2>/dev/null || true
+		wait "${pids[i]}" 2>/dev/null || true
+	done
 	rm -rf "$work"
 }
 trap cleanup EXIT
