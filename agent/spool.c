@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include "clock.h"
 #include "log.h"
 #include "spool.h"
@@ -24,6 +25,7 @@
 #include "spool_segment.h"
 
 #define QUARANTINE_DIR        "quarantine"
+#define LOCK_NAME             "lock"
 #define DEFAULT_INTERVAL_MS   1000u
 #define DEFAULT_DISK_RETRY_MS 30000u
 #define MARK_BUCKET_NS        1000000000ull
@@ -72,6 +74,7 @@ struct spool {
 	struct spool_options opts;
 	char *dir;
 	int dirfd;
+	int lockfd; /* flock()ed: one agent per spool directory */
 	uint32_t interval_ms;
 	uint64_t retry_ns;
 	uint64_t open_ns;
@@ -1209,7 +1212,7 @@ static int list_segments(struct spool *sp, uint64_t **out, size_t *count)
 		uint64_t segno;
 		const char *nm = de->d_name;
 		if (!strcmp(nm, ".") || !strcmp(nm, "..") || !strcmp(nm, CHECKPOINT_NAME) ||
-		    !strcmp(nm, QUARANTINE_DIR))
+		    !strcmp(nm, QUARANTINE_DIR) || !strcmp(nm, LOCK_NAME))
 			continue;
 		if (!strcmp(nm, CHECKPOINT_TMP_NAME) || !strcmp(nm, SEG_TMP_NAME)) {
 			/* A checkpoint or segment creation that never reached its rename. */
@@ -1271,6 +1274,29 @@ static void scan_segment(struct spool *sp, struct seg_info *seg, uint64_t off)
 	sp->disk_pending += seg->records;
 }
 
+/*
+ * Two agents sharing a directory would interleave segments and acknowledge
+ * each other's records. The lock dies with its process, so a kill -9 never
+ * leaves a stale one behind. A read-only directory where the lock file does
+ * not exist yet cannot be written by anyone, so it goes unlocked.
+ */
+static int lock_dir(struct spool *sp)
+{
+	sp->lockfd = openat(sp->dirfd, LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (sp->lockfd < 0)
+		sp->lockfd = openat(sp->dirfd, LOCK_NAME, O_RDONLY | O_CLOEXEC);
+	if (sp->lockfd < 0)
+		return 0;
+	if (flock(sp->lockfd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	if (errno != EWOULDBLOCK)
+		return 0;
+	log_error(LOG_PREFIX "%s is in use by another tcpstates-agent; give each agent its own "
+	                     "spool.dir",
+	          sp->dir);
+	return -EBUSY;
+}
+
 static int open_disk(struct spool *sp)
 {
 	uint64_t *nos = NULL, cp_seg = 0, cp_off = 0, last = 0;
@@ -1284,6 +1310,13 @@ static int open_disk(struct spool *sp)
 	sp->dirfd = open(sp->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sp->dirfd < 0)
 		return -errno;
+	err = lock_dir(sp);
+	if (err) {
+		/* Not ours: spool_close() must not checkpoint or trim it. */
+		close(sp->dirfd);
+		sp->dirfd = -1;
+		return err;
+	}
 	err = list_segments(sp, &nos, &n);
 	if (err)
 		return err;
@@ -1403,7 +1436,7 @@ int spool_open(struct spool **out, const struct spool_options *opts)
 	if (!sp)
 		return -ENOMEM;
 	sp->opts = *opts;
-	sp->dirfd = sp->wfd = sp->active_fd = sp->rfd = -1;
+	sp->dirfd = sp->lockfd = sp->wfd = sp->active_fd = sp->rfd = -1;
 	sp->interval_ms = opts->fsync_interval_ms ? opts->fsync_interval_ms : DEFAULT_INTERVAL_MS;
 	sp->retry_ns =
 	    (uint64_t)(opts->disk_retry_ms ? opts->disk_retry_ms : DEFAULT_DISK_RETRY_MS) *
@@ -1435,7 +1468,7 @@ int spool_open(struct spool **out, const struct spool_options *opts)
 	}
 	sp->opts.dir = sp->dir;
 	err = open_disk(sp);
-	if (err == -ENOMEM)
+	if (err == -ENOMEM || err == -EBUSY)
 		goto fail;
 	if (err)
 		degrade_locked(sp, err, "opening the spool");
@@ -1541,6 +1574,8 @@ void spool_close(struct spool *sp)
 	seg_cursor_free(&sp->cur);
 	if (sp->rfd >= 0)
 		close(sp->rfd);
+	if (sp->lockfd >= 0)
+		close(sp->lockfd);
 	if (sp->dirfd >= 0)
 		close(sp->dirfd);
 	pthread_cond_destroy(&sp->readable);

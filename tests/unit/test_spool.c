@@ -229,6 +229,30 @@ static void seg_path(char *out, size_t len, const char *dir, uint64_t segno)
 
 /* ------------------------------------------------------------------ basic */
 
+/* A second spool on a directory in use is refused, and leaves it untouched. */
+static void test_one_owner(void)
+{
+	char *dir = make_tmpdir();
+	struct spool_options o = default_opts(dir);
+	struct spool *sp = open_or_die(&o), *second = NULL;
+	struct drained d = {0};
+
+	CHECK_EQ_U64(append_range(sp, 0, 5, 0, 4), 5);
+	CHECK_EQ_U64(spool_open(&second, &o), -EBUSY);
+	CHECK(second == NULL);
+	/* The owner goes on as if nothing happened. */
+	drain(sp, &d, 0, 0);
+	CHECK(drained_is_range(&d, 0, 5));
+	spool_close(sp);
+	/* Once the owner is gone, the directory can be opened again. */
+	sp = open_or_die(&o);
+	CHECK_EQ_U64(stats_of(sp).pending_records, 0);
+	spool_close(sp);
+	free(d.seqs);
+	rm_rf(dir);
+	free(dir);
+}
+
 static void test_round_trip(void)
 {
 	char *dir = make_tmpdir();
@@ -1205,6 +1229,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 
 	test_round_trip();
+	test_one_owner();
 	test_out_of_order_acks();
 	test_rewind();
 	test_roll_and_delete();
