@@ -121,7 +121,7 @@ static const struct cfg_option options[] = {
      OPT_FIELD(ringbuf_bytes),
      .min = 4096,
      .max = 1u << 30,
-     .flags = CFG_F_POW2,
+     .flags = CFG_F_POW2 | CFG_F_RESTART,
      .desc = "Size of the ring buffer between the BPF program and the agent; a power of two. "
              "Events that find it full are counted and dropped."},
     {.key = "bpf.wakeup_bytes",
@@ -130,6 +130,7 @@ static const struct cfg_option options[] = {
      OPT_FIELD(wakeup_bytes),
      .min = 0,
      .max = 1u << 30,
+     .flags = CFG_F_RESTART,
      .desc = "Pending bytes that wake the agent at once instead of at the next poll; must "
              "be smaller than ringbuf_bytes. 0 wakes it for every event."},
     {.key = "bpf.timing_entries",
@@ -138,6 +139,7 @@ static const struct cfg_option options[] = {
      OPT_FIELD(timing_entries),
      .min = 1024,
      .max = 1u << 24,
+     .flags = CFG_F_RESTART,
      .desc = "Sockets whose last state change time is remembered (LRU map), for the time "
              "spent in each state."},
     {.key = "bpf.poll_interval_ms",
@@ -146,6 +148,7 @@ static const struct cfg_option options[] = {
      OPT_FIELD(poll_interval_ms),
      .min = 1,
      .max = 1000,
+     .flags = CFG_F_RESTART,
      .desc = "Longest time events wait in the ring buffer below wakeup_bytes."},
 
     {.key = "filters.family",
@@ -263,16 +266,19 @@ static const struct cfg_option options[] = {
      .type = CFG_BOOL,
      .def = "false",
      OPT_FIELD(table_timestamp),
+     .flags = CFG_F_RESTART,
      .desc = "Table output: print the time of day first (-T)."},
     {.key = "output.wide",
      .type = CFG_BOOL,
      .def = "false",
      OPT_FIELD(table_wide),
+     .flags = CFG_F_RESTART,
      .desc = "Table output: wide columns that fit IPv6 addresses (-w)."},
     {.key = "output.verbose",
      .type = CFG_BOOL,
      .def = "false",
      OPT_FIELD(table_verbose),
+     .flags = CFG_F_RESTART,
      .desc = "Verbose diagnostics on stderr (-v)."},
 
     {.key = "kafka.brokers",
@@ -317,6 +323,7 @@ static const struct cfg_option options[] = {
      .type = CFG_BOOL,
      .def = "true",
      OPT_FIELD(spool_enabled),
+     .flags = CFG_F_RESTART,
      .desc = "Keep events on disk until the broker acknowledges them, so they survive broker "
              "outages and restarts. Off: a bounded memory buffer only."},
     {.key = "spool.dir",
@@ -324,6 +331,7 @@ static const struct cfg_option options[] = {
      .def = "/var/lib/tcpstates-agent/spool",
      OPT_FIELD(spool_dir),
      .check = check_absolute_path,
+     .flags = CFG_F_RESTART,
      .desc = "Directory of the spool segments; absolute path."},
     {.key = "spool.max_bytes",
      .type = CFG_SIZE,
@@ -331,6 +339,7 @@ static const struct cfg_option options[] = {
      OPT_FIELD(spool_max_bytes),
      .min = 1u << 20,
      .max = 1ull << 42,
+     .flags = CFG_F_RESTART,
      .desc = "Most disk space the spool may use."},
     {.key = "spool.segment_bytes",
      .type = CFG_SIZE,
@@ -338,6 +347,7 @@ static const struct cfg_option options[] = {
      OPT_FIELD(spool_segment_bytes),
      .min = 64u << 10,
      .max = 1u << 30,
+     .flags = CFG_F_RESTART,
      .desc = "Size of one spool file; at most half of max_bytes, since space is reclaimed a "
              "whole segment at a time."},
     {.key = "spool.fsync",
@@ -346,6 +356,7 @@ static const struct cfg_option options[] = {
      OPT_FIELD(spool_fsync),
      .names = fsync_names,
      .values = fsync_values,
+     .flags = CFG_F_RESTART,
      .desc = "When spooled data is forced to disk: every fsync_interval_ms, after every "
              "write, or left to the kernel."},
     {.key = "spool.fsync_interval_ms",
@@ -354,6 +365,7 @@ static const struct cfg_option options[] = {
      OPT_FIELD(spool_fsync_interval_ms),
      .min = 1,
      .max = 3600000,
+     .flags = CFG_F_RESTART,
      .desc = "Period of the fsync when fsync is interval."},
     {.key = "spool.full_policy",
      .type = CFG_ENUM,
@@ -361,6 +373,7 @@ static const struct cfg_option options[] = {
      OPT_FIELD(spool_full_policy),
      .names = full_names,
      .values = full_values,
+     .flags = CFG_F_RESTART,
      .desc = "When the spool is full: refuse new events, or delete the oldest segment. "
              "Either way the loss is counted."},
     {.key = "spool.memory_max_bytes",
@@ -369,6 +382,7 @@ static const struct cfg_option options[] = {
      OPT_FIELD(memory_max_bytes),
      .min = 1u << 20,
      .max = 1ull << 34,
+     .flags = CFG_F_RESTART,
      .desc = "Memory buffer for events not yet on disk or sent, and the only buffer when the "
              "spool is off."},
 
@@ -376,12 +390,14 @@ static const struct cfg_option options[] = {
      .type = CFG_BOOL,
      .def = "true",
      OPT_FIELD(metrics_enabled),
+     .flags = CFG_F_RESTART,
      .desc = "Serve Prometheus metrics on /metrics and health on /healthz."},
     {.key = "metrics.address",
      .type = CFG_STRING,
      .def = "127.0.0.1",
      OPT_FIELD(metrics_address),
      .check = check_address,
+     .flags = CFG_F_RESTART,
      .desc = "Address the metrics server listens on (IPv4 or IPv6 literal)."},
     {.key = "metrics.port",
      .type = CFG_UINT,
@@ -389,6 +405,7 @@ static const struct cfg_option options[] = {
      OPT_FIELD(metrics_port),
      .min = 1,
      .max = 65535,
+     .flags = CFG_F_RESTART,
      .desc = "TCP port of the metrics server."},
 
     {.key = "health.broker_down_seconds",
@@ -411,7 +428,7 @@ static const struct cfg_option options[] = {
      .def = "",
      OPT_FIELD(run_as_user),
      .check = check_user,
-     .flags = CFG_F_NULLABLE,
+     .flags = CFG_F_NULLABLE | CFG_F_RESTART,
      .desc = "After the BPF program is loaded, switch to this user keeping only the "
              "capabilities still needed. Empty: keep the starting identity."},
 };
@@ -694,6 +711,33 @@ static void describe_map(struct out_buf *ob, const struct cfg_option *o,
 	}
 }
 
+int config_keep_restart_only(struct agent_config *next, const struct agent_config *running,
+                             void (*kept)(const char *key, void *ctx), void *ctx)
+{
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct cfg_option *o = &options[i];
+		char *before, *after;
+		bool same;
+		int err;
+
+		if (!(o->flags & CFG_F_RESTART))
+			continue;
+		before = format_value(o, running);
+		after = format_value(o, next);
+		same = before && after && strcmp(before, after) == 0;
+		free(before);
+		free(after);
+		if (same)
+			continue;
+		cfg_option_free(o, next);
+		err = cfg_option_copy(o, next, running);
+		if (err)
+			return err;
+		kept(o->key, ctx);
+	}
+	return 0;
+}
+
 void config_describe_changes(const struct agent_config *old_cfg, const struct agent_config *new_cfg,
                              char *out, size_t outlen)
 {
@@ -851,7 +895,11 @@ void config_write_example(FILE *out)
 		describe_bounds(o, bounds, sizeof(bounds));
 		char desc[1024];
 
-		snprintf(desc, sizeof(desc), "%s%s", o->desc, bounds);
+		snprintf(desc, sizeof(desc), "%s%s%s", o->desc, bounds,
+		         o->flags & CFG_F_RESTART
+		             ? " Read at start only: a reload keeps the running "
+		               "value."
+		             : "");
 		if (!just_opened)
 			fputc('\n', out);
 		just_opened = false;

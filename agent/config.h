@@ -95,6 +95,15 @@ int config_set(struct agent_config *cfg, const char *key, const char *value, cha
 /* Cross-field checks once everything is applied (e.g. segment < max bytes). */
 int config_validate(const struct agent_config *cfg, char *err, size_t errlen);
 
+/*
+ * Settings that size or bind resources at start (ring buffer, spool,
+ * listening socket, identity) keep their running value across a reload:
+ * copies each such value that differs from running into next, and calls
+ * kept() with its key. 0 or -ENOMEM.
+ */
+int config_keep_restart_only(struct agent_config *next, const struct agent_config *running,
+                             void (*kept)(const char *key, void *ctx), void *ctx);
+
 /* One line per setting that differs, for the reload log ("kafka.topic: a -> b"). */
 void config_describe_changes(const struct agent_config *old_cfg, const struct agent_config *new_cfg,
                              char *out, size_t outlen);

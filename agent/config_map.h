@@ -35,6 +35,7 @@ enum cfg_flags {
 	CFG_F_NULLABLE = 1u << 0,      /* CFG_STRING: empty means unset (NULL) */
 	CFG_F_POW2 = 1u << 1,          /* integers: must be a power of two */
 	CFG_F_SECRET_VALUES = 1u << 2, /* CFG_MAP: hide values that look like secrets */
+	CFG_F_RESTART = 1u << 3,       /* sizes or binds something at start: reloads keep it */
 };
 
 struct cfg_option {
