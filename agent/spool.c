@@ -572,7 +572,6 @@ int spool_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_l
 {
 	uint64_t payload = (uint64_t)key_len + value_len;
 	uint64_t frame = SEG_FRAME_OVERHEAD + payload;
-	uint64_t ns = clock_monotonic_ns();
 	bool roll;
 
 	if (payload > SPOOL_MAX_RECORD_BYTES)
@@ -581,9 +580,9 @@ int spool_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_l
 		return -EINVAL;
 
 	pthread_mutex_lock(&sp->lock);
-	if (sp->mem_mode && !(sp->st.degraded && retry_disk_locked(sp, ns))) {
+	if (sp->mem_mode && !(sp->st.degraded && retry_disk_locked(sp, clock_monotonic_ns()))) {
 		pthread_mutex_unlock(&sp->lock);
-		return append_memory(sp, seq, key, key_len, value, value_len, ns);
+		return append_memory(sp, seq, key, key_len, value, value_len, clock_monotonic_ns());
 	}
 	roll = sp->wsize + sp->wbuf_len > SEG_HEADER_BYTES &&
 	       sp->wsize + sp->wbuf_len + frame > sp->opts.segment_bytes;
@@ -605,7 +604,7 @@ int spool_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_l
 		pthread_mutex_lock(&sp->lock);
 		pending_sub(sp, frame);
 		pthread_mutex_unlock(&sp->lock);
-		return append_memory(sp, seq, key, key_len, value, value_len, ns);
+		return append_memory(sp, seq, key, key_len, value, value_len, clock_monotonic_ns());
 	}
 
 	if (sp->wbuf_len + frame > sp->wbuf_cap) {
@@ -623,8 +622,10 @@ int spool_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_l
 		sp->wbuf = n;
 		sp->wbuf_cap = cap;
 	}
+	/* The clock is read once per batch, not per record: the batch's first
+	 * record stands for its age. */
 	if (!sp->wbuf_len)
-		sp->wbuf_first_ns = ns;
+		sp->wbuf_first_ns = clock_monotonic_ns();
 	seg_frame_encode(sp->wbuf + sp->wbuf_len, seq, key, key_len, value, value_len);
 	sp->wbuf_len += frame;
 	sp->wbuf_records++;
