@@ -19,13 +19,6 @@
 #include "log.h"
 #include "privileges.h"
 
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
-
 static const int kept_caps[] = {CAP_BPF, CAP_PERFMON};
 
 static bool cap_is_kept(int cap)

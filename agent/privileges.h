@@ -25,6 +25,14 @@
  * returns -EBUSY otherwise. Must be called as root (-EPERM otherwise).
  * Returns 0 or a negative errno after logging what failed.
  */
+/* Older libc headers predate these two (Linux 5.8). */
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
 int privileges_drop_to_user(const char *user);
 
 #endif

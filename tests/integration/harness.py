@@ -136,6 +136,12 @@ class KafkaPeer:
 _started_agents = []
 
 
+def track(proc):
+    """Registers an agent started without the Agent class for that clean-up."""
+    _started_agents.append(proc)
+    return proc
+
+
 class Agent:
     """tcpstates-agent as a child process; stderr is collected for assertions."""
 
@@ -152,7 +158,7 @@ class Agent:
         self._lock = threading.Lock()
         self.proc = subprocess.Popen(list(prefix) + [AGENT] + self.args, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, bufsize=1)
-        _started_agents.append(self.proc)
+        track(self.proc)
         self.stdout_lines = []
         self._threads = [threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr_lines), daemon=True),
                          threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout_lines), daemon=True)]

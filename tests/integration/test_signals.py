@@ -46,7 +46,7 @@ def main():
         for r in range(ROUNDS):
             proc = subprocess.Popen([harness.AGENT, "-c", cfg_path], stdout=subprocess.DEVNULL,
                                     stderr=subprocess.PIPE, text=True)
-            harness._started_agents.append(proc)
+            harness.track(proc)
             wait_until_running(proc)
             # Reloads at random moments from the very first instant, then a stop.
             deadline = time.time() + random.uniform(0.0, 1.5)

@@ -17,13 +17,6 @@
 #include "check.h"
 #include "privileges.h"
 
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
-
 #define CAPBIT(c) (1ull << (c))
 
 /* Runs fn in a child; the child's exit code is its number of failed checks. */
