@@ -93,6 +93,8 @@ int reload_config(struct agent *a)
 		pipeline_set_host(&a->pipeline, &a->host, a->instance_id);
 	/* -v (output.verbose, held above) means debug for the life of the process, as at start. */
 	log_set_level(next.table_verbose ? LOG_LVL_DEBUG : level);
+	if (a->shipper)
+		shipper_set_drain_timeout(a->shipper, next.shutdown_timeout_ms);
 	atomic_store(&a->health_broker_down_s, next.health_broker_down_s);
 	atomic_store(&a->health_spool_ppm, (uint32_t)(next.health_spool_fraction * 1e6));
 

@@ -27,6 +27,7 @@ struct shipper {
 	uint64_t broker_down_since_ns;
 
 	atomic_bool stop;
+	_Atomic uint32_t drain_timeout_ms;
 	_Atomic uint64_t published;
 	_Atomic uint64_t delivery_failed;
 	_Atomic uint64_t retired_delivery_errors; /* from producers already closed */
@@ -77,7 +78,7 @@ static int open_producer(struct shipper *s, const struct shipper_kafka *k, struc
  * everything unacknowledged from the spool for the new one. */
 static void retire_producer(struct shipper *s, struct producer *old)
 {
-	int left = producer_drain(old, s->kafka.drain_timeout_ms);
+	int left = producer_drain(old, atomic_load(&s->drain_timeout_ms));
 
 	if (left > 0)
 		log_warn("producer replaced with %d records undelivered; they are sent again from "
@@ -197,7 +198,7 @@ static void *shipper_main(void *arg)
 		}
 	}
 
-	int left = producer_drain(s->producer, s->kafka.drain_timeout_ms);
+	int left = producer_drain(s->producer, atomic_load(&s->drain_timeout_ms));
 	if (left > 0)
 		log_warn("stopping with %d records not acknowledged by Kafka; they stay pending",
 		         left);
@@ -205,7 +206,7 @@ static void *shipper_main(void *arg)
 }
 
 int shipper_start(struct shipper **out, struct spool *spool, const struct shipper_kafka *kafka,
-                  char *err, size_t errlen)
+                  uint32_t drain_timeout_ms, char *err, size_t errlen)
 {
 	struct shipper *s;
 	sigset_t all, old;
@@ -215,6 +216,7 @@ int shipper_start(struct shipper **out, struct spool *spool, const struct shippe
 	if (!s)
 		return -ENOMEM;
 	s->spool = spool;
+	atomic_store(&s->drain_timeout_ms, drain_timeout_ms);
 	pthread_mutex_init(&s->lock, NULL);
 	ret = shipper_kafka_copy(&s->kafka, kafka);
 	if (ret)
@@ -281,6 +283,11 @@ fail:
 	return ret;
 }
 
+void shipper_set_drain_timeout(struct shipper *s, uint32_t ms)
+{
+	atomic_store(&s->drain_timeout_ms, ms);
+}
+
 void shipper_get_counters(struct shipper *s, struct shipper_counters *out)
 {
 	out->published = atomic_load(&s->published);
@@ -319,7 +326,6 @@ int shipper_kafka_from_config(struct shipper_kafka *k, const struct agent_config
 	    .topic = cfg->topic,
 	    .compression = cfg->compression,
 	    .rdkafka = cfg->rdkafka,
-	    .drain_timeout_ms = cfg->shutdown_timeout_ms,
 	};
 	return shipper_kafka_copy(k, &view);
 }
@@ -335,7 +341,6 @@ int shipper_kafka_copy(struct shipper_kafka *dst, const struct shipper_kafka *sr
 	dst->brokers = dup_or_null(src->brokers);
 	dst->topic = dup_or_null(src->topic);
 	dst->compression = dup_or_null(src->compression);
-	dst->drain_timeout_ms = src->drain_timeout_ms;
 	if ((src->brokers && !dst->brokers) || (src->topic && !dst->topic) ||
 	    (src->compression && !dst->compression) || kv_list_copy(&dst->rdkafka, &src->rdkafka)) {
 		shipper_kafka_free(dst);
@@ -352,9 +357,7 @@ static bool same_str(const char *a, const char *b)
 bool shipper_kafka_equal(const struct shipper_kafka *a, const struct shipper_kafka *b)
 {
 	return same_str(a->brokers, b->brokers) && same_str(a->topic, b->topic) &&
-	       same_str(a->compression, b->compression) &&
-	       a->drain_timeout_ms == b->drain_timeout_ms &&
-	       kv_list_equal(&a->rdkafka, &b->rdkafka);
+	       same_str(a->compression, b->compression) && kv_list_equal(&a->rdkafka, &b->rdkafka);
 }
 
 void shipper_kafka_free(struct shipper_kafka *k)

@@ -18,13 +18,13 @@
 
 struct shipper;
 
-/* Owned copy of the producer settings, so a reload can hand over new ones. */
+/* Owned copy of the producer settings, so a reload can hand over new ones.
+ * Different settings mean a new producer. */
 struct shipper_kafka {
 	char *brokers;
 	char *topic;
 	char *compression;
 	struct kv_list rdkafka;
-	uint32_t drain_timeout_ms; /* bound on draining at stop or replacement */
 };
 
 struct shipper_counters {
@@ -37,13 +37,15 @@ struct shipper_counters {
 
 /* Validates the settings by building the first producer; err says why not. */
 int shipper_start(struct shipper **out, struct spool *spool, const struct shipper_kafka *kafka,
-                  char *err, size_t errlen);
+                  uint32_t drain_timeout_ms, char *err, size_t errlen);
+/* Bound on draining a producer at stop or replacement; takes effect at once. */
+void shipper_set_drain_timeout(struct shipper *s, uint32_t ms);
 /* Asks the thread to replace its producer with one built from these settings.
  * Returns -EINVAL with err if librdkafka refuses them; the old one stays. */
 int shipper_reconfigure(struct shipper *s, const struct shipper_kafka *kafka, char *err,
                         size_t errlen);
 void shipper_get_counters(struct shipper *s, struct shipper_counters *out);
-/* Drains within kafka->drain_timeout_ms, then stops. Records still pending stay in the spool. */
+/* Drains within the drain timeout, then stops. Records still pending stay in the spool. */
 void shipper_stop(struct shipper *s);
 
 int shipper_kafka_copy(struct shipper_kafka *dst, const struct shipper_kafka *src);

@@ -147,7 +147,8 @@ static int open_publishing(struct agent *a)
 	ret = shipper_kafka_from_config(&kafka, c);
 	if (ret)
 		return ret;
-	ret = shipper_start(&a->shipper, a->spool, &kafka, err, sizeof(err));
+	ret =
+	    shipper_start(&a->shipper, a->spool, &kafka, c->shutdown_timeout_ms, err, sizeof(err));
 	shipper_kafka_free(&kafka);
 	if (ret) {
 		log_error("cannot start publishing to Kafka: %s", err);
