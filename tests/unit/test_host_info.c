@@ -2,6 +2,7 @@
 /* Host metadata against what the kernel and files say, the string map, and instance ids. */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

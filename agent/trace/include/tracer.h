@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 #include <linux/types.h>
-#include "../bpf/tcpstates.h"
+#include "tcpstates.h"
 
 struct tracer;
 struct filter_config;

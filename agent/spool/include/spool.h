@@ -20,7 +20,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "config.h"
+
+enum fsync_policy { FSYNC_INTERVAL = 0, FSYNC_ALWAYS, FSYNC_NEVER };
+enum spool_full_policy { SPOOL_DROP_NEWEST = 0, SPOOL_DROP_OLDEST };
 
 struct spool;
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Owned string maps (struct kv_list from config.h): labels, librdkafka
+ * Owned string maps: labels, librdkafka
  * pass-through properties, CLI overrides. Keys are unique when the list is
  * built with kv_list_set; order is insertion order and carries no meaning.
  * A zeroed struct kv_list is a valid empty list.
@@ -9,7 +9,17 @@
 #define TCPSTATES_KV_LIST_H
 
 #include <stdbool.h>
-#include "config.h"
+#include <stddef.h>
+
+struct kv {
+	char *key;
+	char *value;
+};
+
+struct kv_list {
+	struct kv *items;
+	size_t count;
+};
 
 /* Deep copy. dst must not own anything; on error it is left empty. */
 int kv_list_copy(struct kv_list *dst, const struct kv_list *src);

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
-#include "../bpf/tcpstates.h"
+#include "tcpstates.h"
 #include "host_info.h"
 
 #define ENCODE_SCHEMA_NAME    "tcpstates.v1.TcpStateEvent"

@@ -3,7 +3,7 @@
 #ifndef TCPSTATES_HOST_INFO_H
 #define TCPSTATES_HOST_INFO_H
 
-#include "config.h"
+#include "kv_list.h"
 
 struct host_info {
 	char *hostname;

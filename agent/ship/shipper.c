@@ -3,9 +3,11 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "clock.h"
+#include "config.h"
 #include "kv_list.h"
 #include "log.h"
 #include "shipper.h"

@@ -16,6 +16,8 @@
 #include "producer.h"
 #include "spool.h"
 
+struct agent_config;
+
 struct shipper;
 
 /* Owned copy of the producer settings, so a reload can hand over new ones.

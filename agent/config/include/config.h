@@ -12,25 +12,14 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "filter_config.h"
+#include "kv_list.h"
+#include "spool.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/tcpstates-agent/agent.yaml"
 /* Larger files are refused before parsing: a config is a few kilobytes. */
 #define CONFIG_FILE_MAX (1024 * 1024)
 /* Most entries a map setting (labels, kafka.rdkafka) may hold. */
 #define CONFIG_MAP_MAX 256
-
-struct kv {
-	char *key;
-	char *value;
-};
-
-struct kv_list {
-	struct kv *items;
-	size_t count;
-};
-
-enum fsync_policy { FSYNC_INTERVAL = 0, FSYNC_ALWAYS, FSYNC_NEVER };
-enum spool_full_policy { SPOOL_DROP_NEWEST = 0, SPOOL_DROP_OLDEST };
 
 struct agent_config {
 	char *source_path; /* file it was read from, NULL if none */

@@ -10,7 +10,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <linux/types.h>
-#include "../bpf/tcpstates.h"
+#include "tcpstates.h"
 #include "clock.h"
 #include "encode.h"
 #include "host_info.h"

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Checks that agent/ keeps the architecture the README draws.
+
+- The stage libraries link only stages listed before them in
+  TCPSTATES_STAGES (agent/CMakeLists.txt), as `cmake --graphviz` sees the
+  build graph: this also catches a target_link_libraries() that bypasses
+  agent_stage().
+- No source reaches into another folder with a relative include: a stage's
+  private headers are reachable only from its own folder.
+
+Usage: check-layout.py SOURCE_DIR BUILD_DIR
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+
+def stage_order(src):
+    text = open(os.path.join(src, "agent/CMakeLists.txt")).read()
+    m = re.search(r"set\(TCPSTATES_STAGES ([^)]*)\)", text)
+    if not m:
+        sys.exit("check-layout: TCPSTATES_STAGES not found in agent/CMakeLists.txt")
+    return m.group(1).split()
+
+
+def graph_edges(build):
+    with tempfile.TemporaryDirectory() as tmp:
+        dot = os.path.join(tmp, "graph.dot")
+        subprocess.run(["cmake", "--graphviz=" + dot, "."], cwd=build, check=True,
+                       stdout=subprocess.DEVNULL)
+        text = open(dot).read()
+    names = dict(re.findall(r'"(node\d+)" \[ label = "([^"]+)"', text))
+    return [(names[a], names[b]) for a, b in re.findall(r'"(node\d+)" -> "(node\d+)"', text)]
+
+
+def main():
+    src, build = sys.argv[1], sys.argv[2]
+    order = stage_order(src)
+    rank = {"tcpstates_" + s: i for i, s in enumerate(order)}
+    problems = []
+    seen = 0
+    for a, b in graph_edges(build):
+        if a in rank and b in rank:
+            seen += 1
+            if rank[b] >= rank[a]:
+                problems.append(f"{a} links {b}, which is not listed before it")
+    if seen == 0:
+        problems.append("no edge between stage libraries found in the build graph")
+    for root, _, files in os.walk(os.path.join(src, "agent")):
+        for f in files:
+            path = os.path.join(root, f)
+            rel = os.path.relpath(path, src)
+            if not f.endswith((".c", ".h")):
+                continue
+            lines = open(path, encoding="utf-8").read().splitlines()
+            for n, line in enumerate(lines, 1):
+                if re.match(r'\s*#\s*include\s+"\.\./', line):
+                    problems.append(f"{rel}:{n}: relative include into another folder")
+    for p in problems:
+        print("check-layout:", p)
+    print(f"check-layout: {seen} stage edges, {len(order)} stages, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
