@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <yaml.h>
 #include "config_yaml.h"
+#include "utf8.h"
 
 #define MAX_KEY_LEN 128
 #define MAX_DEPTH   16
@@ -127,44 +128,6 @@ static int line_at(const char *buf, size_t offset)
 	return line;
 }
 
-/* Offset of the first byte that is not valid UTF-8, or len if all is well. */
-static size_t find_bad_utf8(const unsigned char *s, size_t len)
-{
-	for (size_t i = 0; i < len;) {
-		unsigned char c = s[i];
-		size_t need;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			cp = c & 0x07;
-		} else {
-			return i;
-		}
-		for (size_t k = 1; k <= need; k++) {
-			if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
-				return i;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		/* overlong forms, surrogates, beyond U+10FFFF */
-		if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return i;
-		i += need + 1;
-	}
-	return len;
-}
-
 /* Text checks libyaml would report less clearly, or not at all. */
 static int check_text(const struct cfg_yaml_report *r, const char *buf, size_t len)
 {
@@ -183,7 +146,7 @@ static int check_text(const struct cfg_yaml_report *r, const char *buf, size_t l
 		              (size_t)(nul - buf));
 		return -EINVAL;
 	}
-	bad = find_bad_utf8((const unsigned char *)buf, len);
+	bad = utf8_find_invalid((const unsigned char *)buf, len);
 	if (bad < len) {
 		cfg_yaml_fail(r, line_at(buf, bad), NULL, "not valid UTF-8 text");
 		return -EINVAL;

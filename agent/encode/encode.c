@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include "encode.h"
 #include "log.h"
+#include "utf8.h"
 #include "tcpstates/v1/tcpstates.pb-c.h"
 
 /* Field numbers of tcpstates.proto, TcpStateEvent. */
@@ -92,41 +93,6 @@ static inline uint8_t *put_bytes_field(uint8_t *p, uint32_t field, const void *d
 	return p + len;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len;
-	uint32_t cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/* Overlong forms, UTF-16 surrogates, beyond U+10FFFF. */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /*
  * Copies at most n bytes of s (stopping at NUL) into out as valid UTF-8:
  * protobuf string fields must be UTF-8 and strict parsers reject the whole
@@ -139,7 +105,7 @@ static size_t utf8_sanitize(const char *s, size_t n, char *out)
 	size_t end = strnlen(s, n), i = 0, o = 0;
 
 	while (i < end) {
-		size_t l = utf8_seq_len(u + i, end - i);
+		size_t l = utf8_seq_len(u + i, end - i, NULL);
 
 		if (l) {
 			memcpy(out + o, u + i, l);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "event_json.h"
+#include "utf8.h"
 
 void event_json_write_string(FILE *out, const char *s, size_t len)
 {
@@ -13,7 +14,7 @@ void event_json_write_string(FILE *out, const char *s, size_t len)
 	fputc('"', out);
 	for (size_t i = 0; i < len;) {
 		unsigned char c = u[i];
-		size_t l = 0;
+		size_t l;
 
 		switch (c) {
 		case '"':
@@ -47,25 +48,11 @@ void event_json_write_string(FILE *out, const char *s, size_t len)
 				break;
 			}
 			/* Multi-byte: copy it if it is valid UTF-8, else U+FFFD. */
-			if (c >= 0xc2 && c <= 0xdf)
-				l = 2;
-			else if (c >= 0xe0 && c <= 0xef)
-				l = 3;
-			else if (c >= 0xf0 && c <= 0xf4)
-				l = 4;
-			if (l && i + l <= len) {
-				uint32_t cp = c & (0x7f >> l);
-				size_t k;
-
-				for (k = 1; k < l && (u[i + k] & 0xc0) == 0x80; k++)
-					cp = cp << 6 | (u[i + k] & 0x3f);
-				if (k == l && !(l == 3 && cp < 0x800) &&
-				    !(l == 4 && cp < 0x10000) && cp <= 0x10ffff &&
-				    !(cp >= 0xd800 && cp <= 0xdfff)) {
-					fwrite(u + i, 1, l, out);
-					i += l;
-					continue;
-				}
+			l = utf8_seq_len(u + i, len - i, NULL);
+			if (l) {
+				fwrite(u + i, 1, l, out);
+				i += l;
+				continue;
 			}
 			fputs("\\ufffd", out);
 			break;
