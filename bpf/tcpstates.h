@@ -10,19 +10,38 @@
 #define TCPSTATES_COMM_LEN 16
 #define TCPSTATES_ADDR_LEN 16
 
+/* Which side opened a connection: the socket's role, kept per socket. */
+enum tcpstates_direction {
+	TCPSTATES_DIR_UNSPECIFIED = 0,
+	TCPSTATES_DIR_OUTBOUND = 1, /* the socket called connect() */
+	TCPSTATES_DIR_INBOUND = 2,  /* accepted from a listener */
+	TCPSTATES_DIR_LISTEN = 3,   /* a listener */
+};
+
 /* One TCP state change, as the BPF program saw it. */
 struct tcpstates_event {
-	__u64 skaddr;     /* kernel address of struct sock: the socket's identity */
+	__u64 skaddr;     /* kernel address of struct sock: the local table only, never published */
+	__u64 cookie;     /* socket cookie (or a random per-socket id where the kernel has
+	                   * none): the published identity; 0 until the program fills it */
 	__u64 ts_boot_ns; /* bpf_ktime_get_boot_ns() at the change */
 	__u64 delta_ns;   /* time spent in oldstate; 0 when this socket was not seen before */
-	__u64 cgroup_id;  /* cgroup v2 id of the owning task; 0 when the owner is unknown */
-	__u32 pid;        /* owning process (cached for softirq changes); 0 = unknown */
-	__u32 netns_ino;  /* inode of the socket's network namespace */
-	__u16 family;     /* AF_INET or AF_INET6 */
-	__u16 sport;      /* local port, host byte order */
-	__u16 dport;      /* remote port, host byte order */
-	__u8 oldstate;    /* kernel TCP state numbering, 1..12 */
+	__u64 duration_ns;    /* time since the first change seen for this socket; 0 = unknown */
+	__u64 cgroup_id;      /* cgroup v2 id of the owning task; 0 when the owner is unknown */
+	__u64 bytes_acked;    /* tcp_sock.bytes_acked at the change */
+	__u64 bytes_received; /* tcp_sock.bytes_received */
+	__u32 segs_out;       /* tcp_sock.segs_out */
+	__u32 segs_in;        /* tcp_sock.segs_in */
+	__u32 total_retrans;  /* tcp_sock.total_retrans */
+	__u32 srtt_us;        /* smoothed RTT in microseconds (tcp_sock.srtt_us >> 3) */
+	__u32 pid;            /* owning process (cached for softirq changes); 0 = unknown */
+	__u32 netns_ino;      /* inode of the socket's network namespace */
+	__u16 family;         /* AF_INET or AF_INET6 */
+	__u16 sport;          /* local port, host byte order */
+	__u16 dport;          /* remote port, host byte order */
+	__u8 oldstate;        /* kernel TCP state numbering, 1..12 */
 	__u8 newstate;
+	__u8 direction; /* enum tcpstates_direction */
+	__u8 pad[3];
 	__u8 saddr[TCPSTATES_ADDR_LEN]; /* local address; IPv4 uses the first 4 bytes */
 	__u8 daddr[TCPSTATES_ADDR_LEN]; /* remote address */
 	char comm[TCPSTATES_COMM_LEN];
