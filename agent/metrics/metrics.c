@@ -84,9 +84,6 @@ int metrics_render(const struct metrics_snapshot *s, char *buf, size_t len)
 	        "Events accepted from the ring buffer and given a sequence number.", s->received);
 	out_u64(&o, "events_published_total", "counter",
 	        "Events acknowledged by Kafka (delivery report without error).", s->published);
-	out_u64(&o, "events_filtered_total", "counter",
-	        "Events discarded in the kernel by the configured filters.",
-	        s->dropped[DROP_FILTERED]);
 
 	out_header(&o, "events_dropped_total", "counter",
 	           "Events lost, by reason; filtered and ringbuf_full are counted in the kernel.");
@@ -94,9 +91,6 @@ int metrics_render(const struct metrics_snapshot *s, char *buf, size_t len)
 		out_printf(&o, METRIC_PREFIX "events_dropped_total{reason=\"%s\"} %llu\n",
 		           drop_reason_name(r), (unsigned long long)s->dropped[r]);
 
-	out_u64(&o, "ringbuf_drops_total", "counter",
-	        "Events the BPF program could not reserve ring buffer space for, summed over CPUs.",
-	        s->dropped[DROP_RINGBUF_FULL]);
 	out_u64(&o, "kafka_delivery_errors_total", "counter",
 	        "Delivery reports that carried an error.", s->delivery_errors);
 	out_u64(&o, "spool_pending_records", "gauge",

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <microhttpd.h>
+#include "array.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -154,22 +155,20 @@ static enum MHD_Result queue_text(struct MHD_Connection *conn, unsigned int stat
 static enum MHD_Result serve_metrics(struct metrics_server *m, struct MHD_Connection *conn)
 {
 	struct metrics_snapshot snap = {0};
-	size_t cap = METRICS_RENDER_START_BYTES;
 	enum MHD_Result ret;
 	char *buf = NULL;
+	size_t cap = 0;
 	int n = -ENOSPC;
 
 	m->collect(m->ctx, &snap);
-	while (cap <= METRICS_RENDER_MAX_BYTES) {
-		char *bigger = realloc(buf, cap);
-
-		if (!bigger)
+	/* Each retry at least doubles the buffer: 8 KiB, 16 KiB, ... up to the cap. */
+	for (size_t want = METRICS_RENDER_START_BYTES; want <= METRICS_RENDER_MAX_BYTES;
+	     want = cap + 1) {
+		if (ARRAY_RESERVE(buf, cap, want))
 			break;
-		buf = bigger;
 		n = metrics_render(&snap, buf, cap);
 		if (n != -ENOSPC)
 			break;
-		cap *= 2;
 	}
 	if (!buf || n < 0) {
 		free(buf);
