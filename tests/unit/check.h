@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Exit code of a test that cannot run here (not root, say): SKIP_RETURN_CODE in
+ * tests/CMakeLists.txt. */
+#define CHECK_SKIP 77
+
 static int check_failures;
 static int check_count;
 

@@ -183,8 +183,8 @@ int main(void)
 	struct passwd *pw;
 
 	if (geteuid() != 0) {
-		fprintf(stderr, "test_privileges: must run as root\n");
-		return 1;
+		printf("test_privileges: skipped: changing users and capabilities needs root\n");
+		return CHECK_SKIP;
 	}
 	pw = getpwnam("nobody");
 	CHECK(pw != NULL);
