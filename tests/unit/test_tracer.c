@@ -104,6 +104,13 @@ static void recorder_init(struct recorder *r)
 	}
 }
 
+static void recorder_free(struct recorder *r)
+{
+	free(r->ev);
+	r->ev = NULL;
+	pthread_mutex_destroy(&r->lock);
+}
+
 static void recorder_reset(struct recorder *r)
 {
 	pthread_mutex_lock(&r->lock);
@@ -900,7 +907,7 @@ static void test_filters(struct scene *sc, const char *cgroup_procs)
 	CHECK(tracer_open(&ref, &default_opts, NULL, record, &rref) == 0);
 	CHECK(tracer_open(&cut, &default_opts, NULL, record, &rcut) == 0);
 	if (!ref || !cut)
-		return;
+		goto cleanup;
 	for (size_t i = 0; i < sizeof(filter_cases) / sizeof(filter_cases[0]); i++) {
 		const struct filter_case *fcase = &filter_cases[i];
 
@@ -921,8 +928,11 @@ static void test_filters(struct scene *sc, const char *cgroup_procs)
 	}
 	check_counters_balance("reference tracer after the filter table", ref, &rref, NULL);
 	check_counters_balance("filtering tracer after the filter table", cut, &rcut, NULL);
+cleanup:
 	tracer_close(cut);
 	tracer_close(ref);
+	recorder_free(&rcut);
+	recorder_free(&rref);
 }
 
 /* Brings up lo in a fresh network namespace entered by this thread. */
@@ -982,7 +992,7 @@ static void test_netns(void)
 	recorder_init(&r);
 	CHECK(tracer_open(&t, &default_opts, NULL, record, &r) == 0);
 	if (!t)
-		return;
+		goto cleanup;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct conn there, here;
 		const struct conn *only_there[] = {&there}, *only_here[] = {&here};
@@ -1016,6 +1026,8 @@ static void test_netns(void)
 	}
 	check_counters_balance("after the netns cases", t, &r, NULL);
 	tracer_close(t);
+cleanup:
+	recorder_free(&r);
 }
 
 /* ---- live filter switch ---------------------------------------------------- */
@@ -1088,7 +1100,7 @@ static void test_live_switch(void)
 	CHECK(tracer_open(&fx.t, &default_opts, &a.fc, record, &r) == 0);
 	if (!fx.t) {
 		close(lfd);
-		return;
+		goto cleanup;
 	}
 	CHECK(pthread_create(&poller, NULL, poll_thread, &fx) == 0);
 	CHECK(pthread_create(&flipper, NULL, flip_thread, &fx) == 0);
@@ -1139,6 +1151,8 @@ static void test_live_switch(void)
 	       kept, 2 + 5 * conns);
 	check_counters_balance("after the live switch", fx.t, &r, NULL);
 	tracer_close(fx.t);
+cleanup:
+	recorder_free(&r);
 }
 
 /* ---- ring buffer overflow --------------------------------------------------- */
@@ -1170,7 +1184,7 @@ static void test_ringbuf_full(void)
 	CHECK(tracer_open(&t, &opts, &fb.fc, record, &r) == 0);
 	if (!t) {
 		close(lfd);
-		return;
+		goto cleanup;
 	}
 	CHECK(listen(lfd, 64) == 0);
 	for (int i = 0; i < CONNS; i++) {
@@ -1193,6 +1207,8 @@ static void test_ringbuf_full(void)
 	printf("%s ring buffer full: %llu events dropped for lack of room, %llu delivered\n",
 	       full > 0 ? "ok  " : "FAIL", (unsigned long long)full, (unsigned long long)r.total);
 	tracer_close(t);
+cleanup:
+	recorder_free(&r);
 }
 
 /* ---- options and errors ----------------------------------------------------- */
@@ -1233,6 +1249,7 @@ static void test_bad_options(void)
 		tracer_close(t);
 	}
 	log_set_level(LOG_LVL_WARN);
+	recorder_free(&r);
 }
 
 /* Detach stops new events but what the ring already holds still drains. */
@@ -1250,7 +1267,7 @@ static void test_detach(struct scene *sc)
 	base_ports(&fb, cp);
 	CHECK(tracer_open(&t, &default_opts, &fb.fc, record, &r) == 0);
 	if (!t)
-		return;
+		goto cleanup;
 	CHECK(conn_run(&sc->c) == 0);
 	tracer_detach(t); /* nothing polled yet */
 	drain(t, &r, EVENTS_PER_CONN);
@@ -1268,6 +1285,8 @@ static void test_detach(struct scene *sc)
 	       before_detach == EVENTS_PER_CONN && after_detach == 0 ? "ok  " : "FAIL",
 	       before_detach, after_detach);
 	tracer_close(t);
+cleanup:
+	recorder_free(&r);
 }
 
 int main(void)
@@ -1311,6 +1330,7 @@ int main(void)
 		check_counters_balance("after the lifecycle runs", t, &r, NULL);
 		tracer_close(t);
 	}
+	recorder_free(&r);
 	test_filters(&sc, cgroup_procs);
 	test_netns();
 	test_live_switch();
