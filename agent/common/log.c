@@ -2,12 +2,25 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
 #include "log.h"
 
+const char *const log_level_names[LOG_LVL_DEBUG + 2] = {"error", "warn", "info", "debug", NULL};
+
+/* sd-daemon(3)'s SD_ERR .. SD_DEBUG, which are syslog's numbers. */
+static const int level_priorities[LOG_LVL_DEBUG + 1] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+
 static _Atomic int current_level = LOG_LVL_INFO;
-static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+enum stderr_kind { STDERR_UNKNOWN = 0, STDERR_PLAIN, STDERR_JOURNAL };
+static _Atomic int stderr_kind = STDERR_UNKNOWN;
 
 void log_set_level(enum log_level level)
 {
@@ -21,13 +34,13 @@ enum log_level log_get_level(void)
 
 const char *log_level_name(enum log_level level)
 {
-	return level <= LOG_LVL_DEBUG ? level_names[level] : "unknown";
+	return (unsigned)level <= LOG_LVL_DEBUG ? log_level_names[level] : "unknown";
 }
 
 int log_level_parse(const char *name, enum log_level *out)
 {
-	for (int i = 0; i <= LOG_LVL_DEBUG; i++) {
-		if (strcmp(name, level_names[i]) == 0) {
+	for (int i = 0; log_level_names[i]; i++) {
+		if (strcmp(name, log_level_names[i]) == 0) {
 			*out = i;
 			return 0;
 		}
@@ -35,15 +48,59 @@ int log_level_parse(const char *name, enum log_level *out)
 	return -EINVAL;
 }
 
+/* "DEVICE:INODE" in decimal, as systemd.exec(5) sets it. */
+static bool parse_journal_stream(const char *text, uint64_t *dev, uint64_t *ino)
+{
+	char *end;
+
+	if (!text || *text < '0' || *text > '9')
+		return false;
+	errno = 0;
+	*dev = strtoull(text, &end, 10);
+	if (errno || *end != ':' || end[1] < '0' || end[1] > '9')
+		return false;
+	*ino = strtoull(end + 1, &end, 10);
+	return !errno && *end == '\0';
+}
+
+/*
+ * systemd sets JOURNAL_STREAM when it connects stderr to the journal; the
+ * variable is inherited, so it counts only while stderr is still that very
+ * stream (a child whose stderr was redirected to a file must write plain
+ * lines). Decided once: the agent does not redirect stderr while running.
+ * Two threads racing here reach the same answer.
+ */
+static bool stderr_is_journal(void)
+{
+	int kind = atomic_load(&stderr_kind);
+	uint64_t dev, ino;
+	struct stat st;
+
+	if (kind == STDERR_UNKNOWN) {
+		kind = STDERR_PLAIN;
+		if (parse_journal_stream(getenv("JOURNAL_STREAM"), &dev, &ino) &&
+		    fstat(STDERR_FILENO, &st) == 0 && (uint64_t)st.st_dev == dev &&
+		    (uint64_t)st.st_ino == ino)
+			kind = STDERR_JOURNAL;
+		atomic_store(&stderr_kind, kind);
+	}
+	return kind == STDERR_JOURNAL;
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	char line[1024];
 	va_list ap;
+	int n = 0;
 
 	if ((int)level > atomic_load(&current_level))
 		return;
+	if ((unsigned)level > LOG_LVL_DEBUG)
+		level = LOG_LVL_DEBUG;
+	if (stderr_is_journal())
+		n = snprintf(line, sizeof(line), "<%d>", level_priorities[level]);
 	/* One write per line, so lines from different threads never interleave. */
-	int n = snprintf(line, sizeof(line), "tcpstates-agent: %s: ", level_names[level]);
+	n += snprintf(line + n, sizeof(line) - n, "tcpstates-agent: %s: ", log_level_names[level]);
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	va_end(ap);

@@ -15,6 +15,7 @@
 #include "config_map.h"
 #include "config_yaml.h"
 #include "kv_list.h"
+#include "log.h"
 
 #define OPT_FIELD(f)                                                                               \
 	.offset = offsetof(struct agent_config, f), .size = sizeof(((struct agent_config *)0)->f)
@@ -26,7 +27,6 @@
 /* Letters of Kafka topic names, also accepted in user names. */
 #define NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
-static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const compressions[] = {"lz4", "zstd", "gzip", "snappy", "none", NULL};
 static const char *const family_names[] = {"any", "ipv4", "ipv6", NULL};
 static const int family_values[] = {0, AF_INET, AF_INET6};
@@ -106,7 +106,7 @@ static const struct cfg_option options[] = {
      .type = CFG_STRING,
      .def = "info",
      OPT_FIELD(log_level),
-     .names = log_levels,
+     .names = log_level_names,
      .desc = "Least severe message that is logged. -v on the command line means debug."},
     {.key = "labels",
      .type = CFG_MAP,
