@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The running daemon: every stage and the settings they were built from.
- * Owned by the main thread; the metrics thread only reads atomics and calls
- * the stages' own thread-safe accessors.
+ * The running daemon: every stage and the settings they were built from,
+ * from start to stop. Owned by the main thread; the metrics thread only
+ * reads atomics and calls the stages' own thread-safe accessors.
  */
 #ifndef TCPSTATES_AGENT_H
 #define TCPSTATES_AGENT_H
 
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include "cli.h"
 #include "config.h"
 #include "host_info.h"
@@ -19,7 +21,7 @@
 
 struct agent {
 	struct agent_config cfg;
-	const struct cli_args *cli;
+	const struct cli_args *cli; /* read again on every reload */
 
 	struct host_info host;
 	char instance_id[37];
@@ -28,6 +30,7 @@ struct agent {
 	struct spool *spool;
 	struct shipper *shipper;
 	struct pipeline pipeline;
+	bool pipeline_started;
 	struct metrics_server *metrics;
 
 	_Atomic uint64_t reloads_ok;
@@ -37,15 +40,35 @@ struct agent {
 	_Atomic uint32_t health_spool_ppm; /* fraction in parts per million */
 };
 
-/* An empty broker list means table output on stdout. */
-static inline bool agent_publishes(const struct agent_config *c)
-{
-	return c->brokers && c->brokers[0];
-}
+/*
+ * Starts every stage from cfg, which a takes over (cfg is left empty): loads
+ * and attaches the BPF program, drops privileges, opens the spool and the
+ * producer, serves metrics, and tells the supervisor it is ready. cli must
+ * outlive a. 0, or a negative errno with everything started stopped again.
+ */
+int agent_start(struct agent *a, const struct cli_args *cli, struct agent_config *cfg);
 
-/* Builds the settings the way start-up does: defaults, then the file (if
- * any), then the command line. err names the file, line and key. */
-int agent_build_config(const struct cli_args *cli, struct agent_config *out, char *err,
-                       size_t errlen);
+/*
+ * Drains the ring buffer into the pipeline until *stop holds a signal
+ * number, reloading whenever *reload is set (and clearing it); then detaches
+ * and drains what the kernel already accepted. 0, or a negative errno if
+ * reading the ring buffer failed.
+ */
+int agent_run(struct agent *a, const volatile sig_atomic_t *stop, volatile sig_atomic_t *reload);
+
+/* Reads the settings again and applies them; counted in the reload metrics.
+ * 0, or a negative errno with the running settings kept. */
+int agent_reload(struct agent *a);
+
+/*
+ * Puts in force the settings that take effect at once and cannot fail: the
+ * log level, the labels, the health thresholds and the drain timeout. The
+ * one place they are applied, at start (cfg is a's own) and on reload.
+ */
+void agent_apply_live_settings(struct agent *a, const struct agent_config *cfg);
+
+/* Stops and frees everything agent_start() started; the spool keeps what is
+ * not yet delivered. */
+void agent_stop(struct agent *a);
 
 #endif

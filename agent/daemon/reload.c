@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <string.h>
-#include "kv_list.h"
 #include "log.h"
 #include "reload.h"
+#include "settings.h"
 
 /* Settings read at start only keep their running value; say so. */
 static void log_kept(const char *key, void *ctx)
@@ -27,94 +27,93 @@ static void fold_lines(const char *text, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
-int reload_config(struct agent *a)
+/* Builds next and checks it against running; nothing running is touched. */
+static int prepare_next(const struct agent_config *running, const struct cli_args *cli,
+                        struct agent_config *next)
 {
-	struct agent_config next;
-	struct shipper_kafka kafka = {0}, running_kafka = {0};
-	char err[512], changes[4096], line[4096];
 	enum log_level level;
+	char err[512];
 	int ret;
 
-	log_info("SIGHUP: reloading %s",
-	         a->cli->config_path ? a->cli->config_path : "(no file, command line only)");
-
-	ret = agent_build_config(a->cli, &next, err, sizeof(err));
+	ret = settings_build(cli, next, err, sizeof(err));
 	if (ret) {
 		log_error("reload failed, keeping the running config: %s", err);
-		goto fail;
+		return ret;
 	}
-	if (agent_publishes(&a->cfg) != agent_publishes(&next)) {
+	if (settings_publish(running) != settings_publish(next)) {
 		log_error(
 		    "reload failed, keeping the running config: kafka.brokers switches between "
 		    "table output and publishing, which needs a restart");
 		ret = -EINVAL;
-		goto fail_cfg;
+		goto fail;
 	}
-	ret = config_keep_restart_only(&next, &a->cfg, log_kept, NULL);
+	ret = config_keep_restart_only(next, running, log_kept, NULL);
 	if (ret)
-		goto fail_cfg;
-	if (log_level_parse(next.log_level, &level)) {
+		goto fail;
+	if (log_level_parse(next->log_level, &level)) {
 		log_error("reload failed, keeping the running config: bad log_level '%s'",
-		          next.log_level);
+		          next->log_level);
 		ret = -EINVAL;
-		goto fail_cfg;
+		goto fail;
 	}
+	return 0;
+fail:
+	config_free(next);
+	return ret;
+}
 
-	/* Everything that can fail is tried before anything is changed. The
-	 * producer is built (not yet swapped) here, so bad Kafka settings keep
-	 * the old config whole. */
-	if (a->shipper) {
-		ret = shipper_kafka_from_config(&kafka, &next);
-		if (ret)
-			goto fail_cfg;
-		ret = shipper_kafka_from_config(&running_kafka, &a->cfg);
-		if (ret)
-			goto fail_kafka;
-	}
-	ret = tracer_apply_filters(a->tracer, &next.filters);
+/* The steps that can fail, each undone if a later one fails. */
+static int switch_stages(const struct agent_config *running, const struct agent_config *next,
+                         const struct reload_stages *stages)
+{
+	char err[512];
+	int ret;
+
+	ret = stages->set_filters(stages->ctx, &next->filters);
 	if (ret) {
 		log_error("reload failed, keeping the running config: cannot apply the filters: %s",
 		          strerror(-ret));
-		goto fail_kafka;
+		return ret;
 	}
-	if (a->shipper && !shipper_kafka_equal(&kafka, &running_kafka)) {
-		ret = shipper_reconfigure(a->shipper, &kafka, err, sizeof(err));
-		if (ret) {
-			log_error("reload failed, keeping the running config: %s", err);
-			/* Filters already flipped: put the running ones back. */
-			tracer_apply_filters(a->tracer, &a->cfg.filters);
-			goto fail_kafka;
-		}
+	err[0] = '\0';
+	ret = stages->set_kafka(stages->ctx, next, running, err, sizeof(err));
+	if (ret) {
+		log_error("reload failed, keeping the running config: %s",
+		          err[0] ? err : strerror(-ret));
+		/* Filters already flipped: put the running ones back. */
+		stages->set_filters(stages->ctx, &running->filters);
+		return ret;
+	}
+	return 0;
+}
+
+int reload_config(struct agent_config *running, const struct cli_args *cli,
+                  const struct reload_stages *stages)
+{
+	struct agent_config next;
+	char changes[4096], line[4096];
+	int ret;
+
+	log_info("SIGHUP: reloading %s",
+	         cli->config_path ? cli->config_path : "(no file, command line only)");
+	ret = prepare_next(running, cli, &next);
+	if (ret)
+		return ret;
+	/* Everything that can fail is tried before anything else is changed, so
+	 * bad Kafka settings keep the old config whole. */
+	ret = switch_stages(running, &next, stages);
+	if (ret) {
+		config_free(&next);
+		return ret;
 	}
 
 	/* From here on nothing fails that could leave a mix. */
-	if (!kv_list_equal(&next.labels, &a->cfg.labels) &&
-	    host_info_set_labels(&a->host, &next.labels) == 0)
-		pipeline_set_host(&a->pipeline, &a->host, a->instance_id);
-	/* -v (output.verbose, held above) means debug for the life of the process, as at start. */
-	log_set_level(next.table_verbose ? LOG_LVL_DEBUG : level);
-	if (a->shipper)
-		shipper_set_drain_timeout(a->shipper, next.shutdown_timeout_ms);
-	atomic_store(&a->health_broker_down_s, next.health_broker_down_s);
-	atomic_store(&a->health_spool_ppm, (uint32_t)(next.health_spool_fraction * 1e6));
-
-	config_describe_changes(&a->cfg, &next, changes, sizeof(changes));
+	stages->apply_live(stages->ctx, &next);
+	config_describe_changes(running, &next, changes, sizeof(changes));
 	fold_lines(changes, line, sizeof(line));
 	log_info("reload: applied; %s", line[0] ? line : "no setting changed");
 
-	config_free(&a->cfg);
-	a->cfg = next;
-	shipper_kafka_free(&kafka);
-	shipper_kafka_free(&running_kafka);
-	atomic_fetch_add(&a->reloads_ok, 1);
+	config_free(running);
+	*running = next;
 	return 0;
-
-fail_kafka:
-	shipper_kafka_free(&kafka);
-	shipper_kafka_free(&running_kafka);
-fail_cfg:
-	config_free(&next);
-fail:
-	atomic_fetch_add(&a->reloads_failed, 1);
-	return ret;
 }

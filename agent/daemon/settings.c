@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include "settings.h"
+
+int settings_build(const struct cli_args *cli, struct agent_config *out, char *err, size_t errlen)
+{
+	int ret;
+
+	config_init_defaults(out);
+	if (cli->config_path) {
+		ret = config_load_file(out, cli->config_path, err, errlen);
+		if (ret)
+			goto fail;
+	}
+	for (size_t i = 0; i < cli->overrides.count; i++) {
+		ret = config_set(out, cli->overrides.items[i].key, cli->overrides.items[i].value,
+		                 err, errlen);
+		if (ret)
+			goto fail;
+	}
+	ret = config_validate(out, err, errlen);
+	if (ret)
+		goto fail;
+	if (cli->require_brokers && !settings_publish(out)) {
+		/* A freshly installed, unconfigured service would otherwise print
+		 * every TCP change of the host into the journal. */
+		snprintf(err, errlen, "%s: kafka.brokers is empty: set it to publish",
+		         cli->config_path ? cli->config_path : "(no settings file)");
+		ret = -EINVAL;
+		goto fail;
+	}
+	return 0;
+fail:
+	config_free(out);
+	return ret;
+}
