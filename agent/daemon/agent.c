@@ -46,7 +46,7 @@ static void collect_metrics(void *ctx, struct metrics_snapshot *snap)
 	snap->spool_pending_records = spool.pending_records;
 	snap->spool_pending_bytes = spool.pending_bytes;
 	snap->spool_disk_bytes = spool.disk_bytes;
-	snap->spool_max_bytes = a->cfg.spool_enabled ? a->cfg.spool_max_bytes : 0;
+	snap->spool_max_bytes = a->spool_max_bytes;
 	snap->spool_written_bytes = spool.written_bytes;
 	snap->spool_degraded = spool.degraded;
 	snap->spool_quarantined_files = spool.quarantined_files;
@@ -169,6 +169,7 @@ int agent_start(struct agent *a, const struct cli_args *cli, struct agent_config
 	a->cli = cli;
 	a->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
+	a->spool_max_bytes = a->cfg.spool_enabled ? a->cfg.spool_max_bytes : 0;
 	agent_apply_live_settings(a, &a->cfg);
 
 	ret = host_info_load(&a->host, &a->cfg.labels);

@@ -33,6 +33,11 @@ struct agent {
 	bool pipeline_started;
 	struct metrics_server *metrics;
 
+	/* The spool's bound as the metrics report it: restart-only, so fixed at
+	 * start, and read by the metrics thread without touching cfg, which a
+	 * reload replaces. */
+	uint64_t spool_max_bytes;
+
 	_Atomic uint64_t reloads_ok;
 	_Atomic uint64_t reloads_failed;
 	/* /healthz thresholds, live-reloadable, read by the metrics thread */
