@@ -43,6 +43,7 @@ static void collect_metrics(void *ctx, struct metrics_snapshot *snap)
 	snap->dropped[DROP_DELIVERY_FAILED] = ship.delivery_failed;
 	snap->published = ship.published;
 	snap->delivery_errors = ship.delivery_errors;
+	snap->delivery_latency = ship.delivery_latency;
 	snap->spool_pending_records = spool.pending_records;
 	snap->spool_pending_bytes = spool.pending_bytes;
 	snap->spool_disk_bytes = spool.disk_bytes;

@@ -70,6 +70,25 @@ static void out_double(struct text_out *o, const char *name, const char *help, d
 	out_printf(o, METRIC_PREFIX "%s %.3f\n", name, v);
 }
 
+static void out_latency(struct text_out *o, const char *name, const char *help,
+                        const struct latency_snapshot *h)
+{
+	uint64_t cumulative = 0;
+
+	out_header(o, name, "histogram", help);
+	for (int i = 0; i <= LATENCY_BOUNDS; i++) {
+		cumulative += h->counts[i];
+		if (i < LATENCY_BOUNDS)
+			out_printf(o, METRIC_PREFIX "%s_bucket{le=\"%g\"} %llu\n", name,
+			           latency_bounds_s[i], (unsigned long long)cumulative);
+		else
+			out_printf(o, METRIC_PREFIX "%s_bucket{le=\"+Inf\"} %llu\n", name,
+			           (unsigned long long)cumulative);
+	}
+	out_printf(o, METRIC_PREFIX "%s_sum %.9f\n", name, h->sum_ns / 1e9);
+	out_printf(o, METRIC_PREFIX "%s_count %llu\n", name, (unsigned long long)cumulative);
+}
+
 int metrics_render(const struct metrics_snapshot *s, char *buf, size_t len)
 {
 	struct text_out o = {.buf = buf, .len = len};
@@ -124,6 +143,12 @@ int metrics_render(const struct metrics_snapshot *s, char *buf, size_t len)
 	           (unsigned long long)s->reloads_ok);
 	out_printf(&o, METRIC_PREFIX "config_reloads_total{result=\"failure\"} %llu\n",
 	           (unsigned long long)s->reloads_failed);
+
+	out_latency(&o, "delivery_latency_seconds",
+	            "Per published event: from the kernel's timestamp of the event (as mapped to "
+	            "the wall clock when read from the ring buffer) to the delivery report saying "
+	            "the brokers have it; spool time and Kafka acks included.",
+	            &s->delivery_latency);
 
 	if (o.overflow) {
 		buf[0] = '\0';

@@ -155,7 +155,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 		atomic_fetch_add(&p->delivery_errors, 1);
 	}
 	atomic_fetch_sub(&p->inflight, 1);
-	p->fn(p->ctx, token, outcome, reason);
+	p->fn(p->ctx, token, outcome, reason, msg->payload, msg->len);
 }
 
 /* The "ts" of a statistics document: librdkafka's CLOCK_MONOTONIC in µs, 0 if absent. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "clock.h"
 #include "config.h"
 #include "kv_list.h"
@@ -32,7 +33,8 @@ struct shipper {
 	_Atomic uint32_t drain_timeout_ms;
 	_Atomic uint64_t published;
 	_Atomic uint64_t delivery_failed;
-	_Atomic uint64_t retired_delivery_errors; /* from producers already closed */
+	_Atomic uint64_t retired_delivery_errors;  /* from producers already closed */
+	struct latency_histogram delivery_latency; /* event timestamp -> delivery report */
 
 	/* Thread-local to the shipper: a record librdkafka had no room for yet. */
 	struct spool_record held;
@@ -40,8 +42,88 @@ struct shipper {
 	bool topic_missing; /* warned once until a send succeeds again */
 };
 
+/* TcpStateEvent.timestamp_ns in tcpstates.proto: a varint, field 11. */
+#define EVENT_TIMESTAMP_FIELD 11
+
+static bool read_varint(const uint8_t **at, const uint8_t *end, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	for (unsigned int shift = 0; *at < end && shift < 64; shift += 7) {
+		uint8_t b = *(*at)++;
+
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*out = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The event's timestamp_ns, read from its encoded value by walking the
+ * protobuf fields: the spool keeps only key and value, and the value is the
+ * one copy of it that reaches the delivery report. False if it is absent or
+ * the value is not well formed.
+ */
+static bool event_timestamp_ns(const void *value, size_t len, uint64_t *ts)
+{
+	const uint8_t *at = value, *end = at + len;
+	uint64_t tag, n;
+
+	if (!value)
+		return false;
+	while (at < end) {
+		if (!read_varint(&at, end, &tag))
+			return false;
+		switch (tag & 7) {
+		case 0: /* varint */
+			if (!read_varint(&at, end, &n))
+				return false;
+			if (tag >> 3 == EVENT_TIMESTAMP_FIELD) {
+				*ts = n;
+				return true;
+			}
+			continue;
+		case 1: /* 64-bit */
+			n = 8;
+			break;
+		case 2: /* length-delimited */
+			if (!read_varint(&at, end, &n))
+				return false;
+			break;
+		case 5: /* 32-bit */
+			n = 4;
+			break;
+		default:
+			return false;
+		}
+		if (n > (uint64_t)(end - at))
+			return false;
+		at += n;
+	}
+	return false;
+}
+
+/* From the kernel's timestamp of the event (mapped to the wall clock when it
+ * was read from the ring buffer) to now; a wall clock stepped back reads 0. */
+static void record_delivery_latency(struct shipper *s, const void *value, size_t len)
+{
+	struct timespec now;
+	uint64_t ts, now_ns;
+
+	if (!event_timestamp_ns(value, len, &ts))
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	now_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	latency_record(&s->delivery_latency, now_ns > ts ? now_ns - ts : 0);
+}
+
+/* Called on the shipper thread, from producer_poll() and producer_close(),
+ * and from send_burst() for a record librdkafka refused outright. */
 static void on_delivery(void *ctx, uint64_t token, enum producer_outcome outcome,
-                        const char *reason)
+                        const char *reason, const void *value, size_t value_len)
 {
 	struct shipper *s = ctx;
 
@@ -49,6 +131,7 @@ static void on_delivery(void *ctx, uint64_t token, enum producer_outcome outcome
 	case PRODUCER_DELIVERED:
 		spool_ack(s->spool, token, true);
 		atomic_fetch_add_explicit(&s->published, 1, memory_order_relaxed);
+		record_delivery_latency(s, value, value_len);
 		break;
 	case PRODUCER_FAILED:
 		/* librdkafka has spent its retries: resending by hand would only
@@ -159,7 +242,7 @@ static int send_burst(struct shipper *s)
 		s->topic_missing = false;
 		s->holding = false;
 		if (err < 0) {
-			on_delivery(s, s->held.token, PRODUCER_FAILED, strerror(-err));
+			on_delivery(s, s->held.token, PRODUCER_FAILED, strerror(-err), NULL, 0);
 			continue;
 		}
 		sent++;
@@ -294,6 +377,7 @@ void shipper_get_counters(struct shipper *s, struct shipper_counters *out)
 {
 	out->published = atomic_load(&s->published);
 	out->delivery_failed = atomic_load(&s->delivery_failed);
+	latency_read(&s->delivery_latency, &out->delivery_latency);
 	pthread_mutex_lock(&s->lock);
 	out->delivery_errors =
 	    atomic_load(&s->retired_delivery_errors) + producer_delivery_errors(s->producer);

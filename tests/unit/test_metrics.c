@@ -42,6 +42,11 @@ static struct metrics_snapshot sample_snapshot(void)
 	};
 	for (int r = 0; r < DROP_REASON_MAX; r++)
 		s.dropped[r] = 10 + r; /* distinct per reason, so a swapped label shows */
+	/* 5 at or below 1 ms, 2 in (5 ms, 10 ms], 1 above 10 s */
+	s.delivery_latency.counts[0] = 5;
+	s.delivery_latency.counts[3] = 2;
+	s.delivery_latency.counts[LATENCY_BOUNDS] = 1;
+	s.delivery_latency.sum_ns = 12500000001ULL;
 	return s;
 }
 
@@ -68,6 +73,22 @@ static const char *const expected_samples[] = {
     "tcpstates_agent_kafka_broker_down_seconds 12.250",
     "tcpstates_agent_config_reloads_total{result=\"success\"} 3",
     "tcpstates_agent_config_reloads_total{result=\"failure\"} 1",
+    "tcpstates_agent_delivery_latency_seconds_bucket{le=\"0.001\"} 5",
+    "tcpstates_agent_delivery_latency_seconds_bucket{le=\"0.0025\"} 5",
+    "tcpstates_agent_delivery_latency_seconds_bucket{le=\"0.005\"} 5",
+    "tcpstates_agent_delivery_latency_seconds_bucket{le=\"0.01\"} 7",
+    "tcpstates_agent_delivery_latency_seconds_bucket{le=\"0.025\"} 7",
+    "tcpstates_agent_delivery_latency_seconds_bucket{le=\"0.05\"} 7",
+    "tcpstates_agent_delivery_latency_seconds_bucket{le=\"0.1\"} 7",
+    "tcpstates_agent_delivery_latency_seconds_bucket{le=\"0.25\"} 7",
+    "tcpstates_agent_delivery_latency_seconds_bucket{le=\"0.5\"} 7",
+    "tcpstates_agent_delivery_latency_seconds_bucket{le=\"1\"} 7",
+    "tcpstates_agent_delivery_latency_seconds_bucket{le=\"2.5\"} 7",
+    "tcpstates_agent_delivery_latency_seconds_bucket{le=\"5\"} 7",
+    "tcpstates_agent_delivery_latency_seconds_bucket{le=\"10\"} 7",
+    "tcpstates_agent_delivery_latency_seconds_bucket{le=\"+Inf\"} 8",
+    "tcpstates_agent_delivery_latency_seconds_sum 12.500000001",
+    "tcpstates_agent_delivery_latency_seconds_count 8",
 };
 
 static const struct {
@@ -90,6 +111,7 @@ static const struct {
     {"tcpstates_agent_kafka_broker_up", "gauge"},
     {"tcpstates_agent_kafka_broker_down_seconds", "gauge"},
     {"tcpstates_agent_config_reloads_total", "counter"},
+    {"tcpstates_agent_delivery_latency_seconds", "histogram"},
 };
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -162,6 +184,23 @@ static bool parse_sample(const char *line, char *name, size_t name_len)
 	return end != p && *end == '\0';
 }
 
+static void strip_histogram_suffix(char *name)
+{
+	static const char *const suffixes[] = {"_bucket", "_sum", "_count"};
+	size_t n = strlen(name);
+
+	if (!strstr(name, "_seconds_"))
+		return;
+	for (size_t i = 0; i < N_ELEMS(suffixes); i++) {
+		size_t k = strlen(suffixes[i]);
+
+		if (n > k && strcmp(name + n - k, suffixes[i]) == 0) {
+			name[n - k] = '\0';
+			return;
+		}
+	}
+}
+
 static void test_drop_reason_names(void)
 {
 	static const char *const names[DROP_REASON_MAX] = {
@@ -232,6 +271,8 @@ static void test_render_exact(void)
 			CHECK(!"sample line parses");
 			continue;
 		}
+		/* a histogram's samples belong to the family without the suffix */
+		strip_histogram_suffix(name);
 		snprintf(type_prefix, sizeof(type_prefix), "# TYPE %s ", name);
 		const char *t = strstr(buf, type_prefix);
 		if (!(t != NULL && t < find_line(buf, line)))

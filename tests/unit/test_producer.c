@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include "check.h"
 #include "producer.h"
+#include "shipper.h"
+#include "spool.h"
 
 #define MAX_TOKENS 8000
 #define WANT_HEADERS                                                                               \
@@ -37,7 +39,8 @@ struct reports {
 	char last_reason[256];
 };
 
-static void on_report(void *ctx, uint64_t token, enum producer_outcome outcome, const char *reason)
+static void on_report(void *ctx, uint64_t token, enum producer_outcome outcome, const char *reason,
+                      const void *value, size_t value_len)
 {
 	struct reports *r = ctx;
 
@@ -562,6 +565,97 @@ out:
 	free(r);
 }
 
+/* A TcpStateEvent with a few fields around timestamp_ns (field 11), as the
+ * wire format has them: varints, byte strings, then the timestamp. */
+static size_t event_value(uint8_t *buf, uint64_t ts_ns, uint64_t seq)
+{
+	uint8_t *p = buf;
+	uint64_t fields[][2] = {{11, ts_ns}, {13, seq}};
+
+	*p++ = 1 << 3; /* old_state = 1 */
+	*p++ = 1;
+	*p++ = 4 << 3 | 2; /* local_addr, 4 bytes */
+	*p++ = 4;
+	memcpy(p, "\x7f\0\0\x01", 4);
+	p += 4;
+	*p++ = 9 << 3 | 2; /* comm */
+	*p++ = 5;
+	memcpy(p, "curl\0", 5);
+	p += 5;
+	for (size_t i = 0; i < 2; i++) {
+		uint64_t v = fields[i][1];
+
+		*p++ = (uint8_t)(fields[i][0] << 3);
+		do {
+			*p++ = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+			v >>= 7;
+		} while (v);
+	}
+	return (size_t)(p - buf);
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The shipper's delivery latency: each delivered record whose value carries
+ * a timestamp lands in the histogram with at least its age at append time;
+ * records whose value is not a TcpStateEvent are delivered but not measured.
+ */
+static void test_shipper_latency(struct peer *peer)
+{
+	const unsigned int good = 200, bad = 50;
+	const uint64_t age_ns = 30000000; /* 30 ms: above the first five bounds */
+	struct spool_options so = {.memory_max_bytes = 1 << 20, .segment_bytes = 1 << 20};
+	struct shipper_kafka kafka = {.brokers = peer->bootstrap, .topic = "latency"};
+	struct shipper_counters c = {0};
+	struct spool *sp = NULL;
+	struct shipper *s = NULL;
+	uint64_t end, total = 0, fast = 0;
+	uint8_t value[64];
+	char err[256] = "";
+
+	CHECK(peer_cmd(peer, "topic latency 3") == 0);
+	CHECK(spool_open(&sp, &so) == 0);
+	if (!sp)
+		return;
+	for (unsigned int i = 0; i < good + bad; i++) {
+		size_t len = i < good
+		                 ? event_value(value, realtime_ns() - age_ns, i)
+		                 : (size_t)snprintf((char *)value, sizeof(value), "value-%u", i);
+
+		CHECK(spool_append(sp, i, "k", 1, value, (uint32_t)len) == 0);
+	}
+	CHECK(spool_commit(sp) == 0);
+	CHECK(shipper_start(&s, sp, &kafka, 5000, err, sizeof(err)) == 0);
+	if (!s) {
+		fprintf(stderr, "shipper_start: %s\n", err);
+		goto out;
+	}
+	for (end = now_ms() + DELIVERY_WAIT_MS; now_ms() < end; usleep(20000)) {
+		shipper_get_counters(s, &c);
+		if (c.published == good + bad)
+			break;
+	}
+	CHECK_EQ_U64(c.published, good + bad);
+	for (int i = 0; i <= LATENCY_BOUNDS; i++) {
+		total += c.delivery_latency.counts[i];
+		if (i < LATENCY_BOUNDS && latency_bounds_s[i] < 0.030)
+			fast += c.delivery_latency.counts[i];
+	}
+	CHECK_EQ_U64(total, good);
+	CHECK_EQ_U64(fast, 0);
+	CHECK(c.delivery_latency.sum_ns >= good * age_ns);
+	shipper_stop(s);
+out:
+	spool_close(sp);
+}
+
 int main(void)
 {
 	struct peer peer = {0};
@@ -585,6 +679,7 @@ int main(void)
 	test_outage(&peer);
 	test_idle_recovery(&peer);
 	test_fatal(&peer);
+	test_shipper_latency(&peer);
 
 	CHECK_EQ_U64(peer_stop(&peer), 0);
 	return check_report("test_producer");

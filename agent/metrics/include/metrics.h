@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "latency.h"
 
 enum drop_reason {
 	DROP_RINGBUF_FULL = 0, /* kernel: no room in the ring buffer */
@@ -41,6 +42,7 @@ struct metrics_snapshot {
 	double broker_down_s; /* 0 while up */
 	uint64_t reloads_ok;
 	uint64_t reloads_failed;
+	struct latency_snapshot delivery_latency; /* event timestamp -> delivery report */
 	/* thresholds for /healthz, from the current config */
 	uint32_t health_broker_down_s;
 	double health_spool_fraction;

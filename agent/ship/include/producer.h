@@ -27,9 +27,10 @@ enum producer_outcome {
 	PRODUCER_PURGED,        /* not sent: the producer was closed first */
 };
 
-/* Called from producer_poll() for every message, exactly once. */
+/* Called from producer_poll() for every message, exactly once; value is the
+ * message's value as it was sent, valid only during the call. */
 typedef void (*producer_delivery_fn)(void *ctx, uint64_t token, enum producer_outcome outcome,
-                                     const char *reason);
+                                     const char *reason, const void *value, size_t value_len);
 
 int producer_open(struct producer **out, const struct producer_options *opts,
                   producer_delivery_fn fn, void *ctx, char *err, size_t errlen);

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "latency.h"
 #include "producer.h"
 #include "spool.h"
 
@@ -35,6 +36,9 @@ struct shipper_counters {
 	uint64_t delivery_errors; /* every failed delivery report, any producer */
 	bool broker_up;
 	uint64_t broker_down_since_ns; /* CLOCK_MONOTONIC, 0 while up */
+	/* Per delivered record: from the kernel's timestamp of its event to the
+	 * delivery report that said the brokers have it. */
+	struct latency_snapshot delivery_latency;
 };
 
 /* Validates the settings by building the first producer; err says why not. */
