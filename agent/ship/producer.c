@@ -20,7 +20,6 @@
 #include <time.h>
 #include <librdkafka/rdkafka.h>
 #include "log.h"
-#include "encode.h"
 #include "producer.h"
 
 /* Distinct errors remembered for rate limiting; a new one reuses the oldest slot. */
@@ -40,6 +39,8 @@ struct error_slot {
 
 struct producer {
 	rd_kafka_t *rk;
+	/* Looked up once: naming the topic per message costs a lookup under a lock. */
+	rd_kafka_topic_t *rkt;
 	char *topic;
 	producer_delivery_fn fn;
 	void *ctx;
@@ -320,11 +321,20 @@ int producer_open(struct producer **out, const struct producer_options *opts,
 		goto cleanup;
 	}
 	conf = NULL; /* owned by rk now */
+	p->rkt = rd_kafka_topic_new(p->rk, p->topic, NULL);
+	if (!p->rkt) {
+		snprintf(err, errlen, "kafka: cannot use topic %s: %s", p->topic,
+		         rd_kafka_err2str(rd_kafka_last_error()));
+		ret = -EINVAL;
+		goto cleanup;
+	}
 
 	*out = p;
 	return 0;
 
 cleanup:
+	if (p->rk)
+		rd_kafka_destroy(p->rk);
 	if (conf)
 		rd_kafka_conf_destroy(conf);
 	free(p->topic);
@@ -354,17 +364,18 @@ int producer_send(struct producer *p, const void *key, size_t key_len, const voi
 {
 	rd_kafka_resp_err_t err;
 
-	/* Never RD_KAFKA_MSG_F_BLOCK: a full queue must come back as -ENOBUFS. */
-	err = rd_kafka_producev(
-	    p->rk, RD_KAFKA_V_TOPIC(p->topic), RD_KAFKA_V_KEY(key, key_len),
-	    RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-	    RD_KAFKA_V_OPAQUE((void *)(uintptr_t)token),
-	    RD_KAFKA_V_HEADER("content-type", "application/x-protobuf",
-	                      sizeof("application/x-protobuf") - 1),
-	    RD_KAFKA_V_HEADER("schema", ENCODE_SCHEMA_NAME, sizeof(ENCODE_SCHEMA_NAME) - 1),
-	    RD_KAFKA_V_HEADER("schema-version", ENCODE_SCHEMA_VERSION,
-	                      sizeof(ENCODE_SCHEMA_VERSION) - 1),
-	    RD_KAFKA_V_END);
+	/*
+	 * Never RD_KAFKA_MSG_F_BLOCK: a full queue must come back as -ENOBUFS.
+	 * F_COPY costs one allocation holding key and value together; handing
+	 * over our own buffer would cost the same allocation on our side, as
+	 * the spool's record is only valid until the next read. No headers:
+	 * each one is an allocation and a free per message, and the contract
+	 * (collector-schema/CONTRACT.md) identifies the schema by the topic.
+	 */
+	err = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(p->rkt), RD_KAFKA_V_KEY(key, key_len),
+	                        RD_KAFKA_V_VALUE((void *)value, value_len),
+	                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+	                        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)token), RD_KAFKA_V_END);
 	if (err) {
 		/* A full queue is routine backpressure; the caller retries it. */
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -435,6 +446,7 @@ void producer_close(struct producer *p)
 		log_error("kafka: %d messages still unreported after %d ms; closing anyway",
 		          atomic_load(&p->inflight), CLOSE_WAIT_MS);
 
+	rd_kafka_topic_destroy(p->rkt);
 	rd_kafka_destroy(p->rk);
 	free(p->topic);
 	free(p);
