@@ -41,9 +41,12 @@ struct producer {
 	rd_kafka_t *rk;
 	/* Looked up once: naming the topic per message costs a lookup under a lock. */
 	rd_kafka_topic_t *rkt;
+	rd_kafka_queue_t *main_queue; /* where delivery reports wait; NULL if unwatched */
 	char *topic;
 	producer_delivery_fn fn;
 	void *ctx;
+	void (*reports_waiting)(void *ctx);
+	void *reports_waiting_ctx;
 
 	/* Written by the polling thread, read by the metrics thread. */
 	atomic_int inflight;
@@ -157,6 +160,15 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 	}
 	atomic_fetch_sub(&p->inflight, 1);
 	p->fn(p->ctx, token, outcome, reason, msg->payload, msg->len);
+}
+
+/* Called on a librdkafka thread when the main queue (delivery reports, errors,
+ * statistics) turns non-empty. */
+static void on_queue_event(rd_kafka_t *rk, void *opaque)
+{
+	struct producer *p = opaque;
+
+	p->reports_waiting(p->reports_waiting_ctx);
 }
 
 /* The "ts" of a statistics document: librdkafka's CLOCK_MONOTONIC in µs, 0 if absent. */
@@ -329,6 +341,13 @@ int producer_open(struct producer **out, const struct producer_options *opts,
 		goto cleanup;
 	}
 
+	if (opts->reports_waiting) {
+		p->reports_waiting = opts->reports_waiting;
+		p->reports_waiting_ctx = opts->reports_waiting_ctx;
+		p->main_queue = rd_kafka_queue_get_main(p->rk);
+		rd_kafka_queue_cb_event_enable(p->main_queue, on_queue_event, p);
+	}
+
 	*out = p;
 	return 0;
 
@@ -446,6 +465,10 @@ void producer_close(struct producer *p)
 		log_error("kafka: %d messages still unreported after %d ms; closing anyway",
 		          atomic_load(&p->inflight), CLOSE_WAIT_MS);
 
+	if (p->main_queue) {
+		rd_kafka_queue_cb_event_enable(p->main_queue, NULL, NULL);
+		rd_kafka_queue_destroy(p->main_queue);
+	}
 	rd_kafka_topic_destroy(p->rkt);
 	rd_kafka_destroy(p->rk);
 	free(p->topic);

@@ -15,8 +15,9 @@
 
 /* How many records one pass hands to librdkafka before serving reports. */
 #define SEND_BURST 4096
-/* How long an idle pass waits for new records; bounds delivery-report latency. */
-#define IDLE_WAIT_MS 10
+/* How long an idle pass waits for new records. Delivery reports cut the wait
+ * short (on_reports_waiting), so this only paces an idle thread. */
+#define IDLE_WAIT_MS 100
 
 struct shipper {
 	pthread_t thread;
@@ -146,6 +147,15 @@ static void on_delivery(void *ctx, uint64_t token, enum producer_outcome outcome
 	}
 }
 
+/* Called on a librdkafka thread: delivery reports are waiting, so the
+ * shipper thread must not sleep in spool_next() for its full idle wait. */
+static void on_reports_waiting(void *ctx)
+{
+	struct shipper *s = ctx;
+
+	spool_wakeup(s->spool);
+}
+
 static int open_producer(struct shipper *s, const struct shipper_kafka *k, struct producer **out,
                          char *err, size_t errlen)
 {
@@ -155,6 +165,8 @@ static int open_producer(struct shipper *s, const struct shipper_kafka *k, struc
 	    .compression = k->compression,
 	    .rdkafka = &k->rdkafka,
 	    .client_id = "tcpstates-agent",
+	    .reports_waiting = on_reports_waiting,
+	    .reports_waiting_ctx = s,
 	};
 	return producer_open(out, &opts, on_delivery, s, err, errlen);
 }

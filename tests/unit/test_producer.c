@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,15 @@ struct reports {
 	unsigned int total[3];
 	unsigned int out_of_range;
 	char last_reason[256];
+	atomic_uint reports_waiting; /* from a librdkafka thread */
 };
+
+static void on_reports_waiting(void *ctx)
+{
+	struct reports *r = ctx;
+
+	atomic_fetch_add(&r->reports_waiting, 1);
+}
 
 static void on_report(void *ctx, uint64_t token, enum producer_outcome outcome, const char *reason,
                       const void *value, size_t value_len)
@@ -148,6 +157,8 @@ static int open_producer(struct producer **out, struct peer *peer, const char *t
 	    .compression = "zstd",
 	    .rdkafka = overrides ? overrides : &no_overrides,
 	    .client_id = "test-producer",
+	    .reports_waiting = on_reports_waiting,
+	    .reports_waiting_ctx = r,
 	};
 	char err[512] = "";
 	int rc = producer_open(out, &opts, on_report, r, err, sizeof(err));
@@ -258,6 +269,11 @@ static void test_delivery(struct peer *peer)
 		goto out;
 	CHECK(send_range(p, 0, n) == 0);
 	CHECK_EQ_U64(producer_inflight(p), n);
+	/* Nothing polled yet: the reports are waiting, and the producer said so. */
+	for (uint64_t end = now_ms() + DELIVERY_WAIT_MS;
+	     !atomic_load(&r->reports_waiting) && now_ms() < end;)
+		usleep(1000);
+	CHECK(atomic_load(&r->reports_waiting) > 0);
 	poll_until_reported(p, DELIVERY_WAIT_MS);
 	CHECK_EQ_U64(exactly_once(r, 0, n, PRODUCER_DELIVERED), n);
 	CHECK_EQ_U64(r->total[PRODUCER_FAILED], 0);

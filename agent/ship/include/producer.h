@@ -19,6 +19,11 @@ struct producer_options {
 	const char *compression;       /* lz4, zstd, ... */
 	const struct kv_list *rdkafka; /* pass-through properties, applied last */
 	const char *client_id;
+	/* Called on a librdkafka thread when delivery reports start waiting to
+	 * be served, so the polling thread can stop sleeping; may be NULL. It
+	 * must return at once and must not call the producer. */
+	void (*reports_waiting)(void *ctx);
+	void *reports_waiting_ctx;
 };
 
 enum producer_outcome {
