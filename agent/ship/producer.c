@@ -251,9 +251,12 @@ static int build_conf(rd_kafka_conf_t *conf, const struct producer_options *opts
 	    {"enable.idempotence", "true"},
 	    {"acks", "all"},
 	    {"compression.codec", opts->compression ? opts->compression : "lz4"},
-	    /* Telemetry tolerates 50 ms; bigger batches halve the broker
-	     * threads' CPU on the host compared with the 5 ms default. */
-	    {"linger.ms", "50"},
+	    /* Measured against the mock cluster with the spool on: 10 ms
+	     * costs no more CPU per event than 50 ms (0.80-0.95 against
+	     * 1.04-1.44 us), holds fewer messages in memory and keeps the
+	     * p99 delivery latency well below 100 ms; at most 100 produce
+	     * requests a second per broker is no load for a real cluster. */
+	    {"linger.ms", "10"},
 	    /* See the top of this file: the spool behind us holds the backlog. */
 	    {"message.timeout.ms", "0"},
 	    /* The in-memory bound; beyond it producer_send says -ENOBUFS. */
