@@ -41,7 +41,16 @@ struct shipper {
 	struct spool_record held;
 	bool holding;
 	bool topic_missing; /* warned once until a send succeeds again */
+	/* The wall clock for the delivery reports of one poll_reports() call,
+	 * read at the first of them and again every REPORT_CLOCK_REUSE. */
+	bool in_poll;
+	uint64_t report_clock_ns;
+	unsigned int report_clock_uses;
 };
+
+/* Reports of one poll are served within a short burst: reading the clock for
+ * each of them would cost more than the rest of the measurement. */
+#define REPORT_CLOCK_REUSE 256
 
 /* TcpStateEvent.timestamp_ns in tcpstates.proto: a varint, field 11. */
 #define EVENT_TIMESTAMP_FIELD 11
@@ -107,17 +116,33 @@ static bool event_timestamp_ns(const void *value, size_t len, uint64_t *ts)
 	return false;
 }
 
+static uint64_t realtime_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+}
+
+/* Outside poll_reports() (draining, closing) every report reads the clock. */
+static uint64_t report_clock_ns(struct shipper *s)
+{
+	if (!s->in_poll || !s->report_clock_ns || ++s->report_clock_uses >= REPORT_CLOCK_REUSE) {
+		s->report_clock_ns = realtime_ns();
+		s->report_clock_uses = 0;
+	}
+	return s->report_clock_ns;
+}
+
 /* From the kernel's timestamp of the event (mapped to the wall clock when it
  * was read from the ring buffer) to now; a wall clock stepped back reads 0. */
 static void record_delivery_latency(struct shipper *s, const void *value, size_t len)
 {
-	struct timespec now;
 	uint64_t ts, now_ns;
 
 	if (!event_timestamp_ns(value, len, &ts))
 		return;
-	clock_gettime(CLOCK_REALTIME, &now);
-	now_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	now_ns = report_clock_ns(s);
 	latency_record(&s->delivery_latency, now_ns > ts ? now_ns - ts : 0);
 }
 
@@ -262,6 +287,15 @@ static int send_burst(struct shipper *s)
 	return sent;
 }
 
+/* Serves delivery reports on the shipper thread; waits up to timeout_ms. */
+static void poll_reports(struct shipper *s, int timeout_ms)
+{
+	s->in_poll = true;
+	s->report_clock_ns = 0;
+	producer_poll(s->producer, timeout_ms);
+	s->in_poll = false;
+}
+
 static void track_broker_state(struct shipper *s)
 {
 	bool up = producer_broker_up(s->producer);
@@ -282,13 +316,13 @@ static void *shipper_main(void *arg)
 	while (!atomic_load(&s->stop)) {
 		maybe_replace_producer(s);
 		int sent = send_burst(s);
-		producer_poll(s->producer, 0);
+		poll_reports(s, 0);
 		track_broker_state(s);
 		if (sent)
 			continue;
 		if (s->holding) {
 			/* Queue full: wait for delivery reports to make room. */
-			producer_poll(s->producer, IDLE_WAIT_MS);
+			poll_reports(s, IDLE_WAIT_MS);
 		} else if (spool_next(s->spool, &peek, IDLE_WAIT_MS) == 0) {
 			s->held = peek;
 			s->holding = true;
