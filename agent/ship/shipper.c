@@ -9,6 +9,7 @@
 #include <time.h>
 #include "clock.h"
 #include "config.h"
+#include "event_peek.h"
 #include "kv_list.h"
 #include "log.h"
 #include "shipper.h"
@@ -52,70 +53,6 @@ struct shipper {
  * each of them would cost more than the rest of the measurement. */
 #define REPORT_CLOCK_REUSE 256
 
-/* TcpStateEvent.timestamp_ns in tcpstates.proto: a varint, field 11. */
-#define EVENT_TIMESTAMP_FIELD 11
-
-static bool read_varint(const uint8_t **at, const uint8_t *end, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	for (unsigned int shift = 0; *at < end && shift < 64; shift += 7) {
-		uint8_t b = *(*at)++;
-
-		v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80)) {
-			*out = v;
-			return true;
-		}
-	}
-	return false;
-}
-
-/*
- * The event's timestamp_ns, read from its encoded value by walking the
- * protobuf fields: the spool keeps only key and value, and the value is the
- * one copy of it that reaches the delivery report. False if it is absent or
- * the value is not well formed.
- */
-static bool event_timestamp_ns(const void *value, size_t len, uint64_t *ts)
-{
-	const uint8_t *at = value, *end = at + len;
-	uint64_t tag, n;
-
-	if (!value)
-		return false;
-	while (at < end) {
-		if (!read_varint(&at, end, &tag))
-			return false;
-		switch (tag & 7) {
-		case 0: /* varint */
-			if (!read_varint(&at, end, &n))
-				return false;
-			if (tag >> 3 == EVENT_TIMESTAMP_FIELD) {
-				*ts = n;
-				return true;
-			}
-			continue;
-		case 1: /* 64-bit */
-			n = 8;
-			break;
-		case 2: /* length-delimited */
-			if (!read_varint(&at, end, &n))
-				return false;
-			break;
-		case 5: /* 32-bit */
-			n = 4;
-			break;
-		default:
-			return false;
-		}
-		if (n > (uint64_t)(end - at))
-			return false;
-		at += n;
-	}
-	return false;
-}
-
 static uint64_t realtime_ns(void)
 {
 	struct timespec now;
@@ -140,7 +77,7 @@ static void record_delivery_latency(struct shipper *s, const void *value, size_t
 {
 	uint64_t ts, now_ns;
 
-	if (!event_timestamp_ns(value, len, &ts))
+	if (!event_peek_timestamp_ns(value, len, &ts))
 		return;
 	now_ns = report_clock_ns(s);
 	latency_record(&s->delivery_latency, now_ns > ts ? now_ns - ts : 0);
