@@ -1,60 +1,20 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Typed settings: text to value, value to YAML, copy and free, per cfg_type. */
+/*
+ * The engine of the settings table: it feeds text to a setting according to
+ * the shape of its value and leaves the meaning to the value's type (its
+ * struct cfg_type row). Also the helpers types share: growing lists,
+ * integers of any width, and the YAML double-quoted writer.
+ */
 #define _GNU_SOURCE /* strcasestr */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include "array.h"
 #include "config_map.h"
-#include "filter_config.h"
-#include "kv_list.h"
-#include "table.h"
 
-#define FIELD(o, base)  ((char *)(base) + (o)->offset)
-#define CFIELD(o, base) ((const char *)(base) + (o)->offset)
-
-struct unit {
-	const char *name;
-	uint64_t mult;
-};
-
-static const struct unit size_units[] = {
-    {"B", 1}, {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}, {"TiB", 1ull << 40},
-};
-
-static const struct unit duration_units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
-
-/* A number with an optional unit suffix, and how its errors are worded. */
-struct unit_kind {
-	const char *noun;     /* "size" */
-	const char *expected; /* what a good value looks like */
-	const char *names;    /* the units, for the message */
-	const struct unit *units;
-	size_t nunits;
-	bool loose; /* blanks before the unit and any letter case allowed */
-};
-
-static const struct unit_kind sizes = {
-    .noun = "size",
-    .expected = "a size such as 64MiB",
-    .names = "B, KiB, MiB, GiB or TiB",
-    .units = size_units,
-    .nunits = sizeof(size_units) / sizeof(size_units[0]),
-    .loose = true,
-};
-
-static const struct unit_kind durations = {
-    .noun = "duration",
-    .expected = "milliseconds or a duration such as 5s",
-    .names = "ms, s, m or h",
-    .units = duration_units,
-    .nunits = sizeof(duration_units) / sizeof(duration_units[0]),
-};
-
-static uint64_t get_uint(const void *p, size_t size)
+uint64_t cfg_get_uint(const void *p, size_t size)
 {
 	switch (size) {
 	case 1:
@@ -68,7 +28,7 @@ static uint64_t get_uint(const void *p, size_t size)
 	}
 }
 
-static void put_uint(void *p, size_t size, uint64_t v)
+void cfg_put_uint(void *p, size_t size, uint64_t v)
 {
 	switch (size) {
 	case 1:
@@ -86,362 +46,165 @@ static void put_uint(void *p, size_t size, uint64_t v)
 	}
 }
 
-static void format_size(uint64_t v, char *buf, size_t len)
+/* ---- lists ---- */
+
+int cfg_list_push(struct cfg_list_builder *b, const void *item, char *msg, size_t msglen)
 {
-	for (int i = (int)(sizeof(size_units) / sizeof(size_units[0])) - 1; i > 0; i--) {
-		if (v && v % size_units[i].mult == 0) {
-			snprintf(buf, len, "%" PRIu64 "%s", v / size_units[i].mult,
-			         size_units[i].name);
-			return;
-		}
-	}
-	snprintf(buf, len, "%" PRIu64, v);
-}
-
-/* Leading decimal digits of s into *v; returns how many were read, 0 on none or overflow. */
-static size_t scan_u64(const char *s, uint64_t *v)
-{
-	size_t i = 0;
-
-	*v = 0;
-	for (; isdigit((unsigned char)s[i]); i++) {
-		unsigned d = s[i] - '0';
-
-		if (*v > (UINT64_MAX - d) / 10)
-			return 0;
-		*v = *v * 10 + d;
-	}
-	return i;
-}
-
-static int parse_whole(const char *text, uint64_t *v, char *msg, size_t msglen)
-{
-	size_t n = scan_u64(text, v);
-
-	if (n && text[n] == '\0')
-		return 0;
-	if (text[0] == '-')
-		snprintf(msg, msglen, "\"%s\" must not be negative", text);
-	else if (strspn(text, "0123456789") == strlen(text) && *text)
-		snprintf(msg, msglen, "%s is too large", text);
-	else
-		snprintf(msg, msglen, "expected a whole number, got \"%s\"", text);
-	return -EINVAL;
-}
-
-static int parse_with_unit(const struct unit_kind *k, const char *text, uint64_t *v, char *msg,
-                           size_t msglen)
-{
-	size_t n = scan_u64(text, v);
-	const char *unit = text + n;
-
-	if (text[0] == '-') {
-		snprintf(msg, msglen, "%s \"%s\" must not be negative", k->noun, text);
-		return -EINVAL;
-	}
-	if (!n) {
-		snprintf(msg, msglen, "expected %s, got \"%s\"", k->expected, text);
-		return -EINVAL;
-	}
-	while (k->loose && *unit == ' ')
-		unit++;
-	if (!*unit)
-		return 0;
-	for (size_t i = 0; i < k->nunits; i++) {
-		const char *name = k->units[i].name;
-
-		if (k->loose ? strcasecmp(unit, name) == 0 : strcmp(unit, name) == 0) {
-			if (*v > UINT64_MAX / k->units[i].mult) {
-				snprintf(msg, msglen, "%s \"%s\" is too large", k->noun, text);
-				return -EINVAL;
-			}
-			*v *= k->units[i].mult;
-			return 0;
-		}
-	}
-	snprintf(msg, msglen, "unknown %s unit \"%s\" in \"%s\" (use %s)", k->noun, unit, text,
-	         k->names);
-	return -EINVAL;
-}
-
-void cfg_format_bound(const struct cfg_option *o, uint64_t v, char *buf, size_t len)
-{
-	if (o->type == CFG_SIZE)
-		format_size(v, buf, len);
-	else
-		snprintf(buf, len, "%" PRIu64, v);
-}
-
-static int check_bounds(const struct cfg_option *o, const char *text, uint64_t v, char *msg,
-                        size_t msglen)
-{
-	char lo[32], hi[32];
-
-	if (v < o->min || v > o->max) {
-		cfg_format_bound(o, o->min, lo, sizeof(lo));
-		cfg_format_bound(o, o->max, hi, sizeof(hi));
-		snprintf(msg, msglen, "%s out of range %s..%s", text, lo, hi);
-		return -EINVAL;
-	}
-	if ((o->flags & CFG_F_POW2) && (v & (v - 1))) {
-		snprintf(msg, msglen, "%s is not a power of two", text);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-void cfg_format_names(const struct cfg_option *o, char *buf, size_t len)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (int i = 0; o->names[i] && used < len; i++)
-		used += snprintf(buf + used, len - used, "%s%s", i ? ", " : "", o->names[i]);
-}
-
-static int find_name(const struct cfg_option *o, const char *text, char *msg, size_t msglen)
-{
-	char allowed[256];
-
-	for (int i = 0; o->names[i]; i++) {
-		if (strcasecmp(text, o->names[i]) == 0)
-			return i;
-	}
-	cfg_format_names(o, allowed, sizeof(allowed));
-	snprintf(msg, msglen, "\"%s\" is not one of: %s", text, allowed);
-	return -EINVAL;
-}
-
-static int parse_bool(const char *text, bool *out, char *msg, size_t msglen)
-{
-	static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no",
-	                                                                       "off"};
-
-	for (size_t i = 0; i < 3; i++) {
-		if (strcasecmp(text, yes[i]) == 0) {
-			*out = true;
-			return 0;
-		}
-		if (strcasecmp(text, no[i]) == 0) {
-			*out = false;
-			return 0;
-		}
-	}
-	snprintf(msg, msglen, "expected true or false, got \"%s\"", text);
-	return -EINVAL;
-}
-
-static int set_string(const struct cfg_option *o, void *base, const char *text, char *msg,
-                      size_t msglen)
-{
-	char **field = (char **)FIELD(o, base);
-	char *copy = NULL;
-	int ret;
-
-	if (!*text) {
-		if (!(o->flags & CFG_F_NULLABLE)) {
-			snprintf(msg, msglen, "needs a value");
-			return -EINVAL;
-		}
-	} else {
-		if (o->names) {
-			ret = find_name(o, text, msg, msglen);
-			if (ret < 0)
-				return ret;
-			text = o->names[ret]; /* canonical spelling */
-		}
-		if (o->check) {
-			ret = o->check(text, msg, msglen);
-			if (ret)
-				return ret;
-		}
-		copy = strdup(text);
-		if (!copy) {
-			snprintf(msg, msglen, "out of memory");
-			return -ENOMEM;
-		}
-	}
-	free(*field);
-	*field = copy;
-	return 0;
-}
-
-static int set_fraction(const struct cfg_option *o, void *base, const char *text, char *msg,
-                        size_t msglen)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(text, &end);
-	if (end == text || *end || errno || !isfinite(v)) {
-		snprintf(msg, msglen, "expected a number such as 0.9, got \"%s\"", text);
-		return -EINVAL;
-	}
-	if (!(v > o->fmin && v <= o->fmax)) {
-		snprintf(msg, msglen, "%s out of range: must be more than %g and at most %g", text,
-		         o->fmin, o->fmax);
-		return -EINVAL;
-	}
-	*(double *)FIELD(o, base) = v;
-	return 0;
-}
-
-static void list_free(const struct cfg_option *o, struct cfg_list *l)
-{
-	if (o->type == CFG_STRINGS) {
-		char **items = l->items;
-
-		for (size_t i = 0; i < l->count; i++)
-			free(items[i]);
-	}
-	free(l->items);
-	l->items = NULL;
-	l->count = 0;
-}
-
-static size_t item_size(const struct cfg_option *o)
-{
-	switch (o->type) {
-	case CFG_CIDRS:
-		return sizeof(struct cidr);
-	case CFG_STRINGS:
-		return sizeof(char *);
-	case CFG_UINTS:
-		return o->size;
-	default:
-		return sizeof(struct port_range);
-	}
-}
-
-static int list_push(const struct cfg_option *o, struct cfg_list *l, const void *item, char *msg,
-                     size_t msglen)
-{
-	size_t sz = item_size(o);
-	void *grown;
-
-	if (l->count >= FILTER_LIST_MAX) {
-		snprintf(msg, msglen, "more than %d entries", FILTER_LIST_MAX);
+	if (b->list.count >= b->max_items) {
+		snprintf(msg, msglen, "more than %zu entries", b->max_items);
 		return -E2BIG;
 	}
-	grown = realloc(l->items, (l->count + 1) * sz);
-	if (!grown) {
+	if (array_reserve(&b->list.items, &b->cap, b->list.count + 1, b->item_size)) {
 		snprintf(msg, msglen, "out of memory");
 		return -ENOMEM;
 	}
-	memcpy((char *)grown + l->count * sz, item, sz);
-	l->items = grown;
-	l->count++;
+	memcpy((char *)b->list.items + b->list.count * b->item_size, item, b->item_size);
+	b->list.count++;
 	return 0;
 }
 
-/* Adds one item to the list being built, or one state to *mask. */
-static int add_item(const struct cfg_option *o, struct cfg_list *l, uint32_t *mask,
-                    const char *item, char *msg, size_t msglen)
+int cfg_each_item(const struct cfg_option *o, const char *const *items, size_t count,
+                  int (*add)(const struct cfg_option *o, void *ctx, const char *item, char *msg,
+                             size_t msglen),
+                  void *ctx, size_t *bad, char *msg, size_t msglen)
 {
-	uint64_t v;
-	int ret;
-
-	switch (o->type) {
-	case CFG_PORTS: {
-		struct port_range *items = l->items;
-
-		ret = port_list_parse(item, &items, &l->count, msg, msglen);
-		l->items = items;
-		return ret;
-	}
-	case CFG_CIDRS: {
-		struct cidr c;
-
-		ret = cidr_parse(item, &c, msg, msglen);
-		return ret ? ret : list_push(o, l, &c, msg, msglen);
-	}
-	case CFG_STRINGS: {
-		char *copy;
-
-		if (strlen(item) > o->max) {
-			snprintf(msg, msglen, "\"%s\" is longer than %" PRIu64 " characters", item,
-			         o->max);
-			return -EINVAL;
-		}
-		copy = strdup(item);
-		if (!copy) {
-			snprintf(msg, msglen, "out of memory");
-			return -ENOMEM;
-		}
-		ret = list_push(o, l, &copy, msg, msglen);
-		if (ret)
-			free(copy);
-		return ret;
-	}
-	case CFG_UINTS: {
-		uint8_t raw[8];
-
-		ret = parse_whole(item, &v, msg, msglen);
-		if (ret)
-			return ret;
-		ret = check_bounds(o, item, v, msg, msglen);
-		if (ret)
-			return ret;
-		put_uint(raw, o->size, v);
-		return list_push(o, l, raw, msg, msglen);
-	}
-	case CFG_STATES: {
-		int state = tcp_state_from_name(item);
-
-		if (state < 1 || state > 31) {
-			snprintf(msg, msglen,
-			         "unknown TCP state \"%s\" (ESTABLISHED, SYN_SENT, SYN_RECV, "
-			         "FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK, "
-			         "LISTEN, CLOSING, NEW_SYN_RECV)",
-			         item);
-			return -EINVAL;
-		}
-		*mask |= 1u << state;
-		return 0;
-	}
-	default:
-		snprintf(msg, msglen, "not a list");
-		return -EINVAL;
-	}
-}
-
-int cfg_option_set_items(const struct cfg_option *o, void *base, const char *const *items,
-                         size_t count, size_t *bad, char *msg, size_t msglen)
-{
-	struct cfg_list built = {0};
-	uint32_t mask = 0;
 	int ret;
 
 	for (size_t i = 0; i < count; i++) {
 		*bad = i;
 		if (!items[i][0]) {
 			snprintf(msg, msglen, "empty list item");
-			ret = -EINVAL;
-			goto cleanup;
+			return -EINVAL;
 		}
-		ret = add_item(o, &built, &mask, items[i], msg, msglen);
+		ret = add(o, ctx, items[i], msg, msglen);
 		if (ret)
-			goto cleanup;
+			return ret;
 	}
-	if (o->type == CFG_STATES) {
-		*(uint32_t *)FIELD(o, base) = mask;
-		return 0;
-	}
-	list_free(o, (struct cfg_list *)FIELD(o, base));
-	*(struct cfg_list *)FIELD(o, base) = built;
 	return 0;
+}
 
-cleanup:
-	list_free(o, &built);
-	return ret;
+static size_t item_size(const struct cfg_option *o)
+{
+	return o->type->items->size ? o->type->items->size : o->size;
+}
+
+/* Frees every item of l, then the array. */
+static void free_items(const struct cfg_option *o, struct cfg_list *l)
+{
+	size_t sz = item_size(o);
+
+	if (o->type->items->free) {
+		for (size_t i = 0; i < l->count; i++)
+			o->type->items->free((char *)l->items + i * sz);
+	}
+	free(l->items);
+	l->items = NULL;
+	l->count = 0;
+}
+
+static int add_array_item(const struct cfg_option *o, void *ctx, const char *item, char *msg,
+                          size_t msglen)
+{
+	return o->type->items->add(o, ctx, item, msg, msglen);
+}
+
+int cfg_array_parse_items(const struct cfg_option *o, void *field, const char *const *items,
+                          size_t count, size_t *bad, char *msg, size_t msglen)
+{
+	struct cfg_list_builder b = {.item_size = item_size(o), .max_items = o->type->items->max};
+	int ret;
+
+	ret = cfg_each_item(o, items, count, add_array_item, &b, bad, msg, msglen);
+	if (ret) {
+		free_items(o, &b.list);
+		return ret;
+	}
+	free_items(o, field);
+	*(struct cfg_list *)field = b.list;
+	return 0;
+}
+
+void cfg_array_format(const struct cfg_option *o, const void *field, FILE *out)
+{
+	const struct cfg_list *l = field;
+	size_t sz = item_size(o);
+
+	fputc('[', out);
+	for (size_t i = 0; i < l->count; i++) {
+		if (i)
+			fputs(", ", out);
+		o->type->items->format(o, (const char *)l->items + i * sz, out);
+	}
+	fputc(']', out);
+}
+
+int cfg_array_copy(const struct cfg_option *o, void *dst, const void *src)
+{
+	const struct cfg_item_type *it = o->type->items;
+	const struct cfg_list *from = src;
+	struct cfg_list built = {0};
+	size_t sz = item_size(o);
+
+	*(struct cfg_list *)dst = built;
+	if (!from->count)
+		return 0;
+	built.items = calloc(from->count, sz);
+	if (!built.items)
+		return -ENOMEM;
+	if (!it->copy) {
+		memcpy(built.items, from->items, from->count * sz);
+		built.count = from->count;
+	}
+	for (; built.count < from->count; built.count++) {
+		size_t at = built.count * sz;
+
+		if (it->copy((char *)built.items + at, (const char *)from->items + at)) {
+			free_items(o, &built);
+			return -ENOMEM;
+		}
+	}
+	*(struct cfg_list *)dst = built;
+	return 0;
+}
+
+void cfg_array_free(const struct cfg_option *o, void *field)
+{
+	free_items(o, field);
+}
+
+bool cfg_array_equal(const struct cfg_option *o, const void *a, const void *b)
+{
+	const struct cfg_list *la = a, *lb = b;
+	size_t sz = item_size(o);
+
+	if (la->count != lb->count)
+		return false;
+	if (!o->type->items->equal)
+		return !la->count || memcmp(la->items, lb->items, la->count * sz) == 0;
+	for (size_t i = 0; i < la->count; i++) {
+		if (!o->type->items->equal((const char *)la->items + i * sz,
+		                           (const char *)lb->items + i * sz))
+			return false;
+	}
+	return true;
+}
+
+int cfg_option_set_items(const struct cfg_option *o, void *base, const char *const *items,
+                         size_t count, size_t *bad, char *msg, size_t msglen)
+{
+	*bad = 0;
+	if (!cfg_is_list(o)) {
+		snprintf(msg, msglen, "not a list");
+		return -EINVAL;
+	}
+	return o->type->parse_items(o, cfg_field(o, base), items, count, bad, msg, msglen);
 }
 
 /* Splits "a, b,c" at commas into *items pointing into *buf, trimming blanks; "" gives none. */
 static int split_items(const char *text, char **buf, char ***out, size_t *count)
 {
 	char *copy, *p, **items = NULL;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 
 	*buf = NULL;
 	*out = NULL;
@@ -454,7 +217,7 @@ static int split_items(const char *text, char **buf, char ***out, size_t *count)
 	if (!copy)
 		return -ENOMEM;
 	for (p = copy;;) {
-		char *end = strchr(p, ','), *tail, **grown;
+		char *end = strchr(p, ','), *tail;
 
 		if (end)
 			*end = '\0';
@@ -463,13 +226,11 @@ static int split_items(const char *text, char **buf, char ***out, size_t *count)
 		tail = p + strlen(p);
 		while (tail > p && isspace((unsigned char)tail[-1]))
 			*--tail = '\0';
-		grown = realloc(items, (n + 1) * sizeof(*items));
-		if (!grown) {
+		if (ARRAY_RESERVE(items, cap, n + 1)) {
 			free(items);
 			free(copy);
 			return -ENOMEM;
 		}
-		items = grown;
 		items[n++] = p;
 		if (!end)
 			break;
@@ -481,67 +242,43 @@ static int split_items(const char *text, char **buf, char ***out, size_t *count)
 	return 0;
 }
 
+static int set_list_text(const struct cfg_option *o, void *base, const char *text, char *msg,
+                         size_t msglen)
+{
+	char *buf, **items;
+	size_t n, bad;
+	int ret;
+
+	ret = split_items(text, &buf, &items, &n);
+	if (ret) {
+		snprintf(msg, msglen, "out of memory");
+		return ret;
+	}
+	ret = cfg_option_set_items(o, base, (const char *const *)items, n, &bad, msg, msglen);
+	free(items);
+	free(buf);
+	return ret;
+}
+
 int cfg_option_set(const struct cfg_option *o, void *base, const char *text, char *msg,
                    size_t msglen)
 {
-	uint64_t v;
-	int ret;
-
-	switch (o->type) {
-	case CFG_STRING:
-		return set_string(o, base, text, msg, msglen);
-	case CFG_BOOL:
-		return parse_bool(text, (bool *)FIELD(o, base), msg, msglen);
-	case CFG_UINT:
-	case CFG_SIZE:
-	case CFG_DURATION_MS:
-		if (!*text) {
-			snprintf(msg, msglen, "needs a value");
-			return -EINVAL;
-		}
-		if (o->type == CFG_SIZE)
-			ret = parse_with_unit(&sizes, text, &v, msg, msglen);
-		else if (o->type == CFG_DURATION_MS)
-			ret = parse_with_unit(&durations, text, &v, msg, msglen);
-		else
-			ret = parse_whole(text, &v, msg, msglen);
-		if (!ret)
-			ret = check_bounds(o, text, v, msg, msglen);
-		if (!ret)
-			put_uint(FIELD(o, base), o->size, v);
-		return ret;
-	case CFG_FRACTION:
-		return set_fraction(o, base, text, msg, msglen);
-	case CFG_ENUM:
-		ret = find_name(o, text, msg, msglen);
-		if (ret < 0)
-			return ret;
-		put_uint(FIELD(o, base), o->size, (uint64_t)o->values[ret]);
-		return 0;
-	case CFG_MAP:
+	switch (o->type->shape) {
+	case CFG_SCALAR:
+		return o->type->parse(o, cfg_field(o, base), text, msg, msglen);
+	case CFG_LIST:
+		return set_list_text(o, base, text, msg, msglen);
+	default:
 		if (!*text) { /* "" empties the map */
-			kv_list_free((struct kv_list *)FIELD(o, base));
+			cfg_option_free(o, base);
 			return 0;
 		}
 		snprintf(msg, msglen, "is a map: set one entry as %s.NAME=VALUE", o->key);
 		return -EINVAL;
-	default: {
-		char *buf, **items;
-		size_t n, bad;
-
-		ret = split_items(text, &buf, &items, &n);
-		if (ret) {
-			snprintf(msg, msglen, "out of memory");
-			return ret;
-		}
-		ret =
-		    cfg_option_set_items(o, base, (const char *const *)items, n, &bad, msg, msglen);
-		free(items);
-		free(buf);
-		return ret;
-	}
 	}
 }
+
+/* ---- maps ---- */
 
 static int check_map_entry(const struct cfg_option *o, const char *key, char *msg, size_t msglen)
 {
@@ -558,6 +295,11 @@ int cfg_option_set_map(const struct cfg_option *o, void *base, const struct kv *
 	struct kv_list built = {0};
 	int ret;
 
+	if (!cfg_is_map(o)) {
+		*bad = 0;
+		snprintf(msg, msglen, "not a map");
+		return -EINVAL;
+	}
 	if (count > CONFIG_MAP_MAX) {
 		*bad = CONFIG_MAP_MAX;
 		snprintf(msg, msglen, "more than %d entries", CONFIG_MAP_MAX);
@@ -574,8 +316,8 @@ int cfg_option_set_map(const struct cfg_option *o, void *base, const struct kv *
 			goto cleanup;
 		}
 	}
-	kv_list_free((struct kv_list *)FIELD(o, base));
-	*(struct kv_list *)FIELD(o, base) = built;
+	kv_list_free(cfg_field(o, base));
+	*(struct kv_list *)cfg_field(o, base) = built;
 	return 0;
 
 cleanup:
@@ -586,9 +328,13 @@ cleanup:
 int cfg_option_set_map_entry(const struct cfg_option *o, void *base, const char *key,
                              const char *value, char *msg, size_t msglen)
 {
-	struct kv_list *l = (struct kv_list *)FIELD(o, base);
+	struct kv_list *l = cfg_field(o, base);
 	int ret;
 
+	if (!cfg_is_map(o)) {
+		snprintf(msg, msglen, "not a map");
+		return -EINVAL;
+	}
 	ret = check_map_entry(o, key, msg, msglen);
 	if (ret)
 		return ret;
@@ -616,8 +362,9 @@ bool cfg_map_key_is_secret(const struct cfg_option *o, const char *key)
 	return false;
 }
 
-/* A YAML double-quoted scalar. */
-static void write_quoted(FILE *out, const char *s)
+/* ---- writing YAML ---- */
+
+void cfg_write_quoted(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (; *s; s++) {
@@ -635,203 +382,51 @@ static void write_quoted(FILE *out, const char *s)
 
 void cfg_option_format(const struct cfg_option *o, const void *base, FILE *out)
 {
-	const void *field = CFIELD(o, base);
-	const struct cfg_list *l = field;
-	char buf[64];
+	o->type->format(o, cfg_cfield(o, base), out);
+}
 
-	switch (o->type) {
-	case CFG_STRING:
-		/* a word from a fixed set needs no quotes; free text always gets them */
-		if (o->names && *(char *const *)field)
-			fputs(*(char *const *)field, out);
-		else
-			write_quoted(out, *(char *const *)field ? *(char *const *)field : "");
-		break;
-	case CFG_BOOL:
-		fputs(*(const bool *)field ? "true" : "false", out);
-		break;
-	case CFG_UINT:
-	case CFG_DURATION_MS:
-		fprintf(out, "%" PRIu64, get_uint(field, o->size));
-		break;
-	case CFG_SIZE:
-		format_size(get_uint(field, o->size), buf, sizeof(buf));
-		fputs(buf, out);
-		break;
-	case CFG_FRACTION:
-		fprintf(out, "%g", *(const double *)field);
-		break;
-	case CFG_ENUM: {
-		uint64_t v = get_uint(field, o->size);
-		const char *name = NULL;
+void cfg_option_describe(const struct cfg_option *o, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (o->type->describe)
+		o->type->describe(o, buf, len);
+}
 
-		for (int i = 0; o->names[i]; i++) {
-			if ((uint64_t)o->values[i] == v)
-				name = o->names[i];
-		}
-		if (name)
-			fputs(name, out);
-		else
-			fprintf(out, "%" PRIu64, v);
-		break;
-	}
-	case CFG_STATES: {
-		uint32_t mask = *(const uint32_t *)field;
-		bool first = true;
+/* ---- copying, comparing, freeing ---- */
 
-		fputc('[', out);
-		for (int s = 1; s < 32; s++) {
-			if (mask & (1u << s)) {
-				fprintf(out, "%s%s", first ? "" : ", ", tcp_state_name(s));
-				first = false;
-			}
-		}
-		fputc(']', out);
-		break;
-	}
-	case CFG_PORTS:
-	case CFG_CIDRS:
-	case CFG_STRINGS:
-	case CFG_UINTS:
-		fputc('[', out);
-		for (size_t i = 0; i < l->count; i++) {
-			if (i)
-				fputs(", ", out);
-			if (o->type == CFG_PORTS) {
-				const struct port_range *r =
-				    (const struct port_range *)l->items + i;
-
-				if (r->first == r->last)
-					fprintf(out, "%u", r->first);
-				else
-					fprintf(out, "%u-%u", r->first, r->last);
-			} else if (o->type == CFG_CIDRS) {
-				if (cidr_format((const struct cidr *)l->items + i, buf,
-				                sizeof(buf)))
-					strcpy(buf, "?");
-				write_quoted(out, buf);
-			} else if (o->type == CFG_STRINGS) {
-				write_quoted(out, ((char *const *)l->items)[i]);
-			} else {
-				fprintf(out, "%" PRIu64,
-				        get_uint((const char *)l->items + i * o->size, o->size));
-			}
-		}
-		fputc(']', out);
-		break;
-	case CFG_MAP: {
-		const struct kv_list *m = field;
-
-		fputc('{', out);
-		for (size_t i = 0; i < m->count; i++) {
-			fputs(i ? ", " : "", out);
-			write_quoted(out, m->items[i].key);
-			fputs(": ", out);
-			write_quoted(out, m->items[i].value);
-		}
-		fputc('}', out);
-		break;
-	}
-	}
+static size_t field_size(const struct cfg_option *o)
+{
+	return o->type->field_size ? o->type->field_size : o->size;
 }
 
 int cfg_option_copy(const struct cfg_option *o, void *dst, const void *src)
 {
-	const void *from = CFIELD(o, src);
-	void *to = FIELD(o, dst);
+	if (o->type->copy)
+		return o->type->copy(o, cfg_field(o, dst), cfg_cfield(o, src));
+	memcpy(cfg_field(o, dst), cfg_cfield(o, src), field_size(o));
+	return 0;
+}
 
-	switch (o->type) {
-	case CFG_STRING: {
-		const char *s = *(char *const *)from;
-
-		*(char **)to = NULL;
-		if (s && !(*(char **)to = strdup(s)))
-			return -ENOMEM;
-		return 0;
-	}
-	case CFG_MAP:
-		return kv_list_copy(to, from);
-	case CFG_PORTS:
-	case CFG_CIDRS:
-	case CFG_STRINGS:
-	case CFG_UINTS: {
-		const struct cfg_list *l = from;
-		struct cfg_list built = {0};
-		size_t sz = item_size(o);
-
-		*(struct cfg_list *)to = built;
-		if (!l->count)
-			return 0;
-		built.items = calloc(l->count, sz);
-		if (!built.items)
-			return -ENOMEM;
-		if (o->type != CFG_STRINGS) {
-			memcpy(built.items, l->items, l->count * sz);
-			built.count = l->count;
-		} else {
-			for (size_t i = 0; i < l->count; i++) {
-				char *s = strdup(((char *const *)l->items)[i]);
-
-				if (!s) {
-					list_free(o, &built);
-					return -ENOMEM;
-				}
-				((char **)built.items)[built.count++] = s;
-			}
-		}
-		*(struct cfg_list *)to = built;
-		return 0;
-	}
-	default: /* plain values: size is that of the field */
-		memcpy(to, from, o->size);
-		return 0;
-	}
+bool cfg_option_equal(const struct cfg_option *o, const void *a, const void *b)
+{
+	if (o->type->equal)
+		return o->type->equal(o, cfg_cfield(o, a), cfg_cfield(o, b));
+	return memcmp(cfg_cfield(o, a), cfg_cfield(o, b), field_size(o)) == 0;
 }
 
 void cfg_option_free(const struct cfg_option *o, void *base)
 {
-	void *field = FIELD(o, base);
-
-	switch (o->type) {
-	case CFG_STRING:
-		free(*(char **)field);
-		*(char **)field = NULL;
-		break;
-	case CFG_MAP:
-		kv_list_free(field);
-		break;
-	case CFG_PORTS:
-	case CFG_CIDRS:
-	case CFG_STRINGS:
-	case CFG_UINTS:
-		list_free(o, field);
-		break;
-	default:
-		break;
-	}
+	if (o->type->free)
+		o->type->free(o, cfg_field(o, base));
 }
 
 void cfg_option_forget(const struct cfg_option *o, void *base)
 {
-	void *field = FIELD(o, base);
-
-	switch (o->type) {
-	case CFG_STRING:
-		*(char **)field = NULL;
-		break;
-	case CFG_MAP:
-		memset(field, 0, sizeof(struct kv_list));
-		break;
-	case CFG_PORTS:
-	case CFG_CIDRS:
-	case CFG_STRINGS:
-	case CFG_UINTS:
-		memset(field, 0, sizeof(struct cfg_list));
-		break;
-	default:
-		break;
-	}
+	if (o->type->free)
+		memset(cfg_field(o, base), 0, field_size(o));
 }
+
+/* ---- finding settings ---- */
 
 /* key is "prefix.something". */
 static bool is_below(const char *key, const char *prefix, size_t prefix_len)
@@ -864,7 +459,7 @@ int cfg_find_map_entry(const struct cfg_option *opts, size_t n, const char *key,
 	for (size_t i = 0; i < n; i++) {
 		size_t len = strlen(opts[i].key);
 
-		if (opts[i].type == CFG_MAP && is_below(key, opts[i].key, len)) {
+		if (cfg_is_map(&opts[i]) && is_below(key, opts[i].key, len)) {
 			*name = key + len + 1;
 			return (int)i;
 		}

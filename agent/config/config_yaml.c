@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
+#include "array.h"
+#include "config.h" /* CONFIG_FILE_MAX */
 #include "config_yaml.h"
 #include "utf8.h"
 
@@ -26,7 +28,7 @@ struct ynode {
 	char *text;          /* scalars; YAML's null spellings become "" */
 	bool has_nul;        /* the scalar held a NUL, so text is cut short */
 	struct ynode **kids; /* sequence items, or map keys and values alternating */
-	size_t nkids;
+	size_t nkids, cap;
 };
 
 void cfg_yaml_fail(const struct cfg_yaml_report *r, int line, const char *key, const char *fmt, ...)
@@ -201,11 +203,8 @@ static bool is_null_spelling(const char *s)
 
 static int add_kid(struct ynode *n, struct ynode *kid)
 {
-	struct ynode **grown = realloc(n->kids, (n->nkids + 1) * sizeof(*grown));
-
-	if (!grown)
+	if (ARRAY_RESERVE(n->kids, n->cap, n->nkids + 1))
 		return -ENOMEM;
-	n->kids = grown;
 	n->kids[n->nkids++] = kid;
 	return 0;
 }
@@ -461,7 +460,7 @@ static int apply_scalar(struct walk *w, const struct cfg_option *o, const struct
 	size_t bad = 0;
 	int ret;
 
-	if (o->type == CFG_MAP) {
+	if (cfg_is_map(o)) {
 		if (v->text[0]) {
 			cfg_yaml_fail(w->r, v->line, o->key,
 			              "expected a map of NAME: VALUE, found %s", kind_name(v));
@@ -485,7 +484,7 @@ static int apply_list(struct walk *w, const struct cfg_option *o, const struct y
 
 	if (!cfg_is_list(o)) {
 		cfg_yaml_fail(w->r, v->line, o->key, "expected %s, found a list",
-		              o->type == CFG_MAP ? "a map" : "a single value");
+		              cfg_is_map(o) ? "a map" : "a single value");
 		return -EINVAL;
 	}
 	items = calloc(v->nkids + 1, sizeof(*items));
@@ -517,7 +516,7 @@ static int apply_pairs(struct walk *w, const struct cfg_option *o, const struct 
 	char msg[384];
 	int ret;
 
-	if (o->type != CFG_MAP) {
+	if (!cfg_is_map(o)) {
 		cfg_yaml_fail(w->r, v->line, o->key, "expected %s, found a map",
 		              cfg_is_list(o) ? "a list" : "a single value");
 		return -EINVAL;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The agent's settings. Every key lives in one table in config.c (key, type,
+ * The agent's settings. Every key lives in one table in config_table.c (key, type,
  * default, bounds, where it lands, description); parsing, validation,
  * defaults, --help-config and the example agent.yaml all come from that table.
  */
@@ -18,8 +18,6 @@
 #define CONFIG_DEFAULT_PATH "/etc/tcpstates-agent/agent.yaml"
 /* Larger files are refused before parsing: a config is a few kilobytes. */
 #define CONFIG_FILE_MAX (1024 * 1024)
-/* Most entries a map setting (labels, kafka.rdkafka) may hold. */
-#define CONFIG_MAP_MAX 256
 
 struct agent_config {
 	char *source_path; /* file it was read from, NULL if none */
