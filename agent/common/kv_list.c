@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "array.h"
 #include "kv_list.h"
 
 void kv_list_free(struct kv_list *l)
@@ -15,6 +16,7 @@ void kv_list_free(struct kv_list *l)
 	free(l->items);
 	l->items = NULL;
 	l->count = 0;
+	l->cap = 0;
 }
 
 int kv_list_copy(struct kv_list *dst, const struct kv_list *src)
@@ -23,6 +25,7 @@ int kv_list_copy(struct kv_list *dst, const struct kv_list *src)
 
 	dst->items = NULL;
 	dst->count = 0;
+	dst->cap = 0;
 	if (!src || src->count == 0)
 		return 0;
 
@@ -39,6 +42,7 @@ int kv_list_copy(struct kv_list *dst, const struct kv_list *src)
 			return -ENOMEM;
 		}
 	}
+	tmp.cap = tmp.count;
 	*dst = tmp;
 	return 0;
 }
@@ -63,7 +67,7 @@ const char *kv_list_find(const struct kv_list *l, const char *key)
 
 int kv_list_set(struct kv_list *l, const char *key, const char *value)
 {
-	struct kv *slot, *items;
+	struct kv *slot;
 	char *k, *v;
 
 	if (!l || !key || !value)
@@ -85,15 +89,13 @@ int kv_list_set(struct kv_list *l, const char *key, const char *value)
 		free(v);
 		return -ENOMEM;
 	}
-	items = realloc(l->items, (l->count + 1) * sizeof(*items));
-	if (!items) {
+	if (ARRAY_RESERVE(l->items, l->cap, l->count + 1)) {
 		free(k);
 		free(v);
 		return -ENOMEM;
 	}
-	items[l->count].key = k;
-	items[l->count].value = v;
-	l->items = items;
+	l->items[l->count].key = k;
+	l->items[l->count].value = v;
 	l->count++;
 	return 0;
 }

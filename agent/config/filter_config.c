@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "array.h"
 #include "filter_config.h"
 
 static void free_strings(char **items, size_t count)
@@ -225,17 +226,10 @@ int port_list_parse(const char *text, struct port_range **items, size_t *count, 
 			ret = -E2BIG;
 			goto cleanup;
 		}
-		if (n == cap) {
-			struct port_range *grown;
-
-			cap = cap ? cap * 2 : 8;
-			grown = realloc(parsed, cap * sizeof(*parsed));
-			if (!grown) {
-				snprintf(err, errlen, "out of memory");
-				ret = -ENOMEM;
-				goto cleanup;
-			}
-			parsed = grown;
+		if (ARRAY_RESERVE(parsed, cap, n + 1)) {
+			snprintf(err, errlen, "out of memory");
+			ret = -ENOMEM;
+			goto cleanup;
 		}
 		parsed[n++] = r;
 		if (!end)

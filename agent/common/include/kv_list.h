@@ -19,6 +19,9 @@ struct kv {
 struct kv_list {
 	struct kv *items;
 	size_t count;
+	/* Slots allocated. A list written out by hand for reading only ({items, n})
+	 * leaves it 0: kv_list_set() must not be used on such a list. */
+	size_t cap;
 };
 
 /* Deep copy. dst must not own anything; on error it is left empty. */
