@@ -13,6 +13,7 @@
 #include "config_table.h"
 #include "config_yaml.h"
 #include "kv_list.h"
+#include "utf8.h"
 
 void config_init_defaults(struct agent_config *cfg)
 {
@@ -65,6 +66,13 @@ cleanup:
 	return ret;
 }
 
+static bool is_utf8(const char *s)
+{
+	size_t len = strlen(s);
+
+	return utf8_find_invalid((const unsigned char *)s, len) == len;
+}
+
 int config_set(struct agent_config *cfg, const char *key, const char *value, char *err,
                size_t errlen)
 {
@@ -72,7 +80,11 @@ int config_set(struct agent_config *cfg, const char *key, const char *value, cha
 	char msg[384];
 	int idx, ret;
 
-	if ((idx = cfg_find_option(config_options, config_noptions, key)) >= 0) {
+	if (!is_utf8(key) || !is_utf8(value)) {
+		/* a settings file is UTF-8 text: this could never be written back */
+		snprintf(msg, sizeof(msg), "%s is not valid UTF-8", is_utf8(key) ? "value" : "key");
+		ret = -EINVAL;
+	} else if ((idx = cfg_find_option(config_options, config_noptions, key)) >= 0) {
 		ret = cfg_option_set(&config_options[idx], cfg, value, msg, sizeof(msg));
 	} else if ((idx = cfg_find_map_entry(config_options, config_noptions, key, &name)) >= 0) {
 		/* map settings take "labels.NAME" as a key for one entry */
@@ -459,6 +471,16 @@ static void write_settings(FILE *out, const struct agent_config *cfg)
 		open_sections(&w, config_options[i].key);
 		write_setting(&w, &config_options[i], cfg);
 	}
+}
+
+void config_write(FILE *out, const struct agent_config *cfg)
+{
+	fputs("# tcpstates-agent configuration\n"
+	      "#\n"
+	      "# Every setting is listed with its value and what it does, in the layout of\n"
+	      "# `tcpstates-agent --print-example-config`.\n",
+	      out);
+	write_settings(out, cfg);
 }
 
 void config_write_example(FILE *out)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include "array.h"
 #include "config_map.h"
+#include "utf8.h"
 
 uint64_t cfg_get_uint(const void *p, size_t size)
 {
@@ -364,20 +365,63 @@ bool cfg_map_key_is_secret(const struct cfg_option *o, const char *key)
 
 /* ---- writing YAML ---- */
 
+/*
+ * Code points a double-quoted YAML scalar must not hold raw: C0 and C1
+ * controls and DEL (refused by the reader, except NEL which it folds into a
+ * space), the line and paragraph separators (folded too), the byte order
+ * mark and the two noncharacters the reader refuses.
+ */
+static bool needs_escape(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+	       cp == 0xfeff || cp == 0xfffe || cp == 0xffff;
+}
+
+/* Writes s as a double-quoted scalar if out is not NULL; returns its length either way. */
+static size_t quote(FILE *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t left = strlen(s), len = 2;
+	char esc[8];
+
+	if (out)
+		fputc('"', out);
+	while (left) {
+		uint32_t cp;
+		size_t n = utf8_seq_len(p, left, &cp), w;
+
+		if (!n) { /* not UTF-8, which YAML cannot carry: keep the file loadable */
+			w = (size_t)snprintf(esc, sizeof(esc), "\\x%02x", *p);
+			n = 1;
+		} else if (cp == '"' || cp == '\\')
+			w = (size_t)snprintf(esc, sizeof(esc), "\\%c", (int)cp);
+		else if (needs_escape(cp) && cp <= 0xff)
+			w = (size_t)snprintf(esc, sizeof(esc), "\\x%02x", (unsigned)cp);
+		else if (needs_escape(cp))
+			w = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)cp);
+		else
+			w = 0;
+		if (out && w)
+			fwrite(esc, 1, w, out);
+		else if (out)
+			fwrite(p, 1, n, out);
+		len += w ? w : n;
+		p += n;
+		left -= n;
+	}
+	if (out)
+		fputc('"', out);
+	return len;
+}
+
 void cfg_write_quoted(FILE *out, const char *s)
 {
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	quote(out, s);
+}
 
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			fprintf(out, "\\x%02x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
+size_t cfg_quoted_len(const char *s)
+{
+	return quote(NULL, s);
 }
 
 void cfg_option_format(const struct cfg_option *o, const void *base, FILE *out)

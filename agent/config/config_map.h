@@ -233,7 +233,14 @@ int cfg_parse_uint(const struct cfg_option *o, const char *text, uint64_t *v, ch
 /* "64MiB": a byte count with the largest unit that divides it. */
 void cfg_format_size(uint64_t v, char *buf, size_t len);
 
-/* A YAML double-quoted scalar. */
+/*
+ * A YAML double-quoted scalar that loads back as exactly s: escapes what
+ * YAML would fold, refuse or not keep (controls, C1 controls, line and
+ * paragraph separators, byte order marks and noncharacters).
+ */
 void cfg_write_quoted(FILE *out, const char *s);
+
+/* Bytes cfg_write_quoted() writes for s, quotes included. */
+size_t cfg_quoted_len(const char *s);
 
 #endif

@@ -429,9 +429,18 @@ static int fraction_parse(const struct cfg_option *o, void *field, const char *t
 	return 0;
 }
 
+/* The shortest text that reads back as the same double: 0.9, not 0.90000000000000002. */
 static void fraction_format(const struct cfg_option *o, const void *field, FILE *out)
 {
-	fprintf(out, "%g", *(const double *)field);
+	double v = *(const double *)field;
+	char buf[40];
+
+	for (int digits = 6; digits <= 17; digits++) {
+		snprintf(buf, sizeof(buf), "%.*g", digits, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	fputs(buf, out);
 }
 
 const struct cfg_type cfg_type_fraction = {
@@ -477,14 +486,22 @@ const struct cfg_type cfg_type_enum = {
 
 /* ---- maps ---- */
 
+/* Past this, a quoted flow key is no longer a YAML implicit key (1024 characters). */
+#define IMPLICIT_KEY_MAX 1000
+
 static void map_format(const struct cfg_option *o, const void *field, FILE *out)
 {
 	const struct kv_list *m = field;
 
 	fputc('{', out);
 	for (size_t i = 0; i < m->count; i++) {
+		const char *key = m->items[i].key;
+
 		fputs(i ? ", " : "", out);
-		cfg_write_quoted(out, m->items[i].key);
+		/* a long key takes the explicit form, "? KEY: VALUE" */
+		if (cfg_quoted_len(key) > IMPLICIT_KEY_MAX)
+			fputs("? ", out);
+		cfg_write_quoted(out, key);
 		fputs(": ", out);
 		cfg_write_quoted(out, m->items[i].value);
 	}

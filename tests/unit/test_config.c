@@ -628,6 +628,130 @@ static void test_describe_changes(void)
 	config_free(&b);
 }
 
+/* Values YAML folds, refuses or cuts short unless the writer escapes them. */
+static const char *const nasty[] = {
+    "\xc2\x85", /* NEL: a line break to YAML, reloads as a space */
+    "\xc2\x80",
+    "\xc2\x9f",
+    "a\xc2\x8d"
+    "b",            /* C1 controls: the file would not load */
+    "\xe2\x80\xa8", /* line separator */
+    "\xe2\x80\xa9", /* paragraph separator */
+    "\xef\xbb\xbf"
+    "bom",
+    "\xef\xbf\xbe",
+    "\xef\xbf\xbf", /* BOM, noncharacters */
+    "a\nb",
+    "cr\r\nlf",
+    "\ttab",
+    "\x01\x1f\x7f",
+    "quote\"back\\slash",
+    "\\x41",
+    "~",
+    "null",
+    "",
+    " lead",
+    "trail ",
+    "#hash",
+    "- dash",
+    "{}",
+    "[x]",
+    "*alias",
+    "&anchor",
+    "!tag",
+    "%pct",
+    "@",
+    "`",
+    "? q",
+    ": c",
+    "'single'",
+    "caf\xc3\xa9",
+    "\xf0\x9f\x98\x80",
+};
+
+static void set_ok(struct agent_config *cfg, const char *key, const char *value)
+{
+	char err[512];
+
+	if (config_set(cfg, key, value, err, sizeof(err))) {
+		check_failures++;
+		fprintf(stderr, "config_set %s: %s\n", key, err);
+	}
+	check_count++;
+}
+
+/* Whatever config_write() emits must load back to the very same settings. */
+static void test_write_then_load(void)
+{
+	struct agent_config want, loaded;
+	char key[64], *text = NULL, *long_key, err[1024], diff[8192], path[300];
+	size_t len = 0;
+	FILE *f;
+
+	config_init_defaults(&want);
+	for (size_t i = 0; i < sizeof(nasty) / sizeof(nasty[0]); i++) {
+		snprintf(key, sizeof(key), "labels.v%zu", i);
+		set_ok(&want, key, nasty[i]);
+		if (nasty[i][0] && !strchr(nasty[i], '.')) { /* as a key: "labels.KEY" */
+			char entry[64];
+
+			snprintf(entry, sizeof(entry), "kafka.rdkafka.%s", nasty[i]);
+			set_ok(&want, entry, nasty[i]);
+		}
+	}
+	/* a YAML implicit key ends after 1024 characters: once escaped, and as it is */
+	long_key = malloc(1200 + 1);
+	CHECK(long_key != NULL);
+	if (!long_key)
+		return;
+	memset(long_key, '\n', 300);
+	long_key[300] = '\0';
+	CHECK(kv_list_set(&want.labels, long_key, "newlines") == 0);
+	memset(long_key, 'k', 1200);
+	long_key[1200] = '\0';
+	CHECK(kv_list_set(&want.labels, long_key, "letters") == 0);
+	free(long_key);
+	set_ok(&want, "filters.comm.include", "\xc2\x85,a\xc2\x9f,\"q\",\\,\xe2\x80\xa8");
+	set_ok(&want, "kafka.brokers", "k\xc2\x85:9092");
+	set_ok(&want, "spool.dir", "/srv/\xc2\x85\x01/\"q\"");
+	set_ok(&want, "health.spool_full_fraction", "0.123456789012345");
+
+	f = open_memstream(&text, &len);
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	config_write(f, &want);
+	fclose(f);
+	write_file("written.yaml", text, len);
+	snprintf(path, sizeof(path), "%s/written.yaml", tmpdir);
+	config_init_defaults(&loaded);
+	set_ok(&loaded, "labels.other", "x");
+	if (config_load_file(&loaded, path, err, sizeof(err))) {
+		check_failures++;
+		fprintf(stderr, "written settings do not load: %s\n", err);
+	}
+	check_count++;
+	config_describe_changes(&want, &loaded, diff, sizeof(diff));
+	if (diff[0]) {
+		check_failures++;
+		fprintf(stderr, "written settings load back different:\n%s", diff);
+	}
+	check_count++;
+	CHECK(kv_list_equal(&want.labels, &loaded.labels));
+	CHECK(kv_list_equal(&want.rdkafka, &loaded.rdkafka));
+	CHECK(want.health_spool_fraction == loaded.health_spool_fraction);
+	free(text);
+	config_free(&want);
+	config_free(&loaded);
+
+	/* a value YAML cannot carry is refused when set, not written out broken */
+	config_init_defaults(&want);
+	CHECK(config_set(&want, "labels.site", "fra\xff", err, sizeof(err)) == -EINVAL);
+	CHECK_STR(err, "labels.site: value is not valid UTF-8");
+	CHECK(config_set(&want, "labels.\xc3", "x", err, sizeof(err)) == -EINVAL);
+	config_free(&want);
+}
+
 static char *read_all(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -704,6 +828,7 @@ int main(void)
 	test_parsers();
 	test_describe_changes();
 	test_example_file();
+	test_write_then_load();
 
 	ret = check_report("test_config");
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);

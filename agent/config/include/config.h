@@ -98,6 +98,12 @@ void config_describe_changes(const struct agent_config *old_cfg, const struct ag
 /* Writes a commented YAML file of every key with its default and description. */
 void config_write_example(FILE *out);
 
+/*
+ * Writes cfg in the same layout, every key with its value: loading the
+ * result over any config gives cfg's settings back.
+ */
+void config_write(FILE *out, const struct agent_config *cfg);
+
 /* Deep copy into dst (which owns nothing yet). 0 or -ENOMEM, dst empty on error. */
 int config_copy(struct agent_config *dst, const struct agent_config *src);
 
