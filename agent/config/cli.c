@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "config_map.h"
 #include "filter_config.h"
 #include "kv_list.h"
 
@@ -331,8 +332,11 @@ int cli_parse_err(int argc, char **argv, struct cli_args *out, char *err, size_t
 
 cleanup:
 	config_free(&ps.scratch);
-	if (ret)
+	if (ret) {
+		/* flags and values are echoed as typed: escape them to keep one line */
+		cfg_escape_line(err, errlen);
 		cli_free(out);
+	}
 	return ret;
 }
 

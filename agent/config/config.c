@@ -98,8 +98,10 @@ int config_set(struct agent_config *cfg, const char *key, const char *value, cha
 		snprintf(msg, sizeof(msg), "unknown key");
 		ret = -EINVAL;
 	}
-	if (ret)
+	if (ret) {
 		snprintf(err, errlen, "%s: %s", key, msg);
+		cfg_escape_line(err, errlen);
+	}
 	return ret;
 }
 
@@ -265,32 +267,61 @@ static void out_line(struct out_buf *ob, const char *fmt, ...)
 	ob->used += (size_t)n;
 }
 
+/* A key or value of a map as the change log shows it: bare, or quoted if not one plain line. */
+static char *shown(const char *s)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (cfg_text_is_plain(s))
+		return strdup(s);
+	f = open_memstream(&text, &len);
+	if (!f)
+		return NULL;
+	cfg_write_quoted(f, s);
+	if (fclose(f)) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* One line of the change log for a map entry; NULL before or after means unset. */
+static void describe_entry(struct out_buf *ob, const struct cfg_option *o, const char *key,
+                           const char *before, const char *after)
+{
+	char *k = shown(key), *b = before ? shown(before) : NULL, *a = after ? shown(after) : NULL;
+
+	if (!k || (before && !b) || (after && !a))
+		out_line(ob, "%s: (changed)\n", o->key);
+	else if (cfg_map_key_is_secret(o, key))
+		out_line(ob, "%s.%s: %s\n", o->key, k,
+		         !before ? "(set)"
+		         : after ? "(changed)"
+		                 : "(removed)");
+	else
+		out_line(ob, "%s.%s: %s -> %s\n", o->key, k, b ? b : "(unset)", a ? a : "(unset)");
+	free(k);
+	free(b);
+	free(a);
+}
+
 static void describe_map(struct out_buf *ob, const struct cfg_option *o,
                          const struct kv_list *before, const struct kv_list *after)
 {
 	for (size_t i = 0; i < before->count; i++) {
 		const struct kv *kv = &before->items[i];
 		const char *now = kv_list_find(after, kv->key);
-		bool secret = cfg_map_key_is_secret(o, kv->key);
 
-		if (now && strcmp(now, kv->value) == 0)
-			continue;
-		if (secret)
-			out_line(ob, "%s.%s: %s\n", o->key, kv->key,
-			         now ? "(changed)" : "(removed)");
-		else
-			out_line(ob, "%s.%s: %s -> %s\n", o->key, kv->key, kv->value,
-			         now ? now : "(unset)");
+		if (!now || strcmp(now, kv->value) != 0)
+			describe_entry(ob, o, kv->key, kv->value, now);
 	}
 	for (size_t i = 0; i < after->count; i++) {
 		const struct kv *kv = &after->items[i];
 
-		if (kv_list_find(before, kv->key))
-			continue;
-		if (cfg_map_key_is_secret(o, kv->key))
-			out_line(ob, "%s.%s: (set)\n", o->key, kv->key);
-		else
-			out_line(ob, "%s.%s: (unset) -> %s\n", o->key, kv->key, kv->value);
+		if (!kv_list_find(before, kv->key))
+			describe_entry(ob, o, kv->key, NULL, kv->value);
 	}
 }
 

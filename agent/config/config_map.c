@@ -424,6 +424,68 @@ size_t cfg_quoted_len(const char *s)
 	return quote(NULL, s);
 }
 
+bool cfg_text_is_plain(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t left = strlen(s);
+
+	while (left) {
+		uint32_t cp;
+		size_t n = utf8_seq_len(p, left, &cp);
+
+		if (!n || needs_escape(cp))
+			return false;
+		p += n;
+		left -= n;
+	}
+	return true;
+}
+
+void cfg_escape_line(char *buf, size_t len)
+{
+	const unsigned char *p;
+	size_t left, used = 0;
+	char *copy;
+
+	if (!len || cfg_text_is_plain(buf))
+		return;
+	copy = strdup(buf);
+	if (!copy) { /* cannot escape: cut at the first character that would break the line */
+		for (size_t i = 0; buf[i]; i++) {
+			if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] >= 0x7f) {
+				buf[i] = '\0';
+				break;
+			}
+		}
+		return;
+	}
+	p = (const unsigned char *)copy;
+	left = strlen(copy);
+	while (left) {
+		uint32_t cp;
+		size_t n = utf8_seq_len(p, left, &cp), w;
+		char esc[8];
+
+		if (!n || needs_escape(cp)) {
+			w = (size_t)snprintf(esc, sizeof(esc),
+			                     !n || cp <= 0xff ? "\\x%02x" : "\\u%04x",
+			                     !n ? *p : (unsigned)cp);
+			n = n ? n : 1;
+		} else {
+			memcpy(esc, p, n);
+			w = n;
+		}
+		if (used + w >= len)
+			break; /* whole characters only */
+		memcpy(buf + used, esc, w);
+		used += w;
+		p += n;
+		left -= n;
+	}
+	buf[used] = '\0';
+	free(copy);
+}
+
 void cfg_option_format(const struct cfg_option *o, const void *base, FILE *out)
 {
 	o->type->format(o, cfg_cfield(o, base), out);

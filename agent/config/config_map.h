@@ -243,4 +243,15 @@ void cfg_write_quoted(FILE *out, const char *s);
 /* Bytes cfg_write_quoted() writes for s, quotes included. */
 size_t cfg_quoted_len(const char *s);
 
+/* Whether s can be shown bare in one log line: printable, and valid UTF-8. */
+bool cfg_text_is_plain(const char *s);
+
+/*
+ * Makes a message one printable line in place, escaping what is not (a
+ * newline in an echoed value becomes \x0a), so that every error is one
+ * line in the journal. Quotes and backslashes are left alone, so a second
+ * pass changes nothing.
+ */
+void cfg_escape_line(char *buf, size_t len);
+
 #endif

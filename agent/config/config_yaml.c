@@ -47,6 +47,7 @@ void cfg_yaml_fail(const struct cfg_yaml_report *r, int line, const char *key, c
 		snprintf(r->err, r->errlen, "%s: %s: %s", r->path, key, msg);
 	else
 		snprintf(r->err, r->errlen, "%s: %s", r->path, msg);
+	cfg_escape_line(r->err, r->errlen);
 }
 
 /* ---- the file as text ---- */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "array.h"
+#include "config_map.h"
 #include "filter_config.h"
 
 static void free_strings(char **items, size_t count)
@@ -251,10 +252,12 @@ int port_list_parse(const char *text, struct port_range **items, size_t *count, 
 
 cleanup:
 	free(parsed);
+	if (ret)
+		cfg_escape_line(err, errlen); /* the text is echoed: keep one line */
 	return ret;
 }
 
-int cidr_parse(const char *text, struct cidr *out, char *err, size_t errlen)
+static int parse_cidr(const char *text, struct cidr *out, char *err, size_t errlen)
 {
 	char addr[INET6_ADDRSTRLEN + 8];
 	const char *slash = strchr(text, '/');
@@ -325,6 +328,15 @@ int cidr_parse(const char *text, struct cidr *out, char *err, size_t errlen)
 	}
 	*out = c;
 	return 0;
+}
+
+int cidr_parse(const char *text, struct cidr *out, char *err, size_t errlen)
+{
+	int ret = parse_cidr(text, out, err, errlen);
+
+	if (ret)
+		cfg_escape_line(err, errlen); /* the text is echoed: keep one line */
+	return ret;
 }
 
 int cidr_format(const struct cidr *c, char *buf, size_t len)

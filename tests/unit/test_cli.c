@@ -57,6 +57,13 @@ static const struct bad_line bad_lines[] = {
     {{"--no-spool=yes"}, "--no-spool takes no value"},
     {{"--wide=1"}, "-w/--wide takes no value"},
     {{"-T", "extra"}, "unexpected argument \"extra\""},
+    /* what the user typed is echoed escaped, so the error stays one line */
+    {{"--topic", "bad\ntopic"}, "--topic bad\\x0atopic: kafka.topic: \"bad\\x0atopic\" is not"},
+    {{"--set", "no\nkey"}, "--set no\\x0akey: expected KEY=VALUE"},
+    {{"--set", "a\nb=1"}, "--set a\\x0ab=1: a\\x0ab: unknown key"},
+    {{"-L", "8\n0"}, "-L/--localport \"8\\x0a0\": bad port \"8\\x0a0\""},
+    {{"--no\nsuch"}, "unknown option --no\\x0asuch"},
+    {{"two\nlines"}, "unexpected argument \"two\\x0alines\""},
 };
 
 static int argv_of(const char *const *args, char **argv)

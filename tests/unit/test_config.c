@@ -147,6 +147,13 @@ static const struct bad_case bad_cases[] = {
     {"labels: &l {a: b}\nkafka:\n  rdkafka: *l\n", ":3: alias *l: anchors and aliases are not"},
     {"a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
      ":1: nested more than 16 levels deep"},
+    /* values echoed in the message are escaped: still one line */
+    {"kafka:\n  topic: \"bad\\ntopic\"\n",
+     ":2: kafka.topic: \"bad\\x0atopic\" is not a valid topic"},
+    {"\"log\\nlevel\": info\n", ":1: log\\x0alevel: unknown key"},
+    {"labels:\n  \"a\\r\\nb\": [c]\n", ":2: labels: a\\x0d\\x0ab: value must be a single value"},
+    {"filters:\n  states: [\"x\\u2028y\"]\n", "unknown TCP state \"x\\u2028y\""},
+    {"spool:\n  fsync: \"a\\x85\"\n", ":2: spool.fsync: \"a\\x85\" is not one of"},
 };
 
 /* A config that differs from the defaults everywhere the bad cases touch. */
@@ -498,6 +505,11 @@ static void test_units_and_lists(void)
 	CHECK_EQ_U64(cfg.filters.local_ports_include.count, 0);
 	CHECK(config_set(&cfg, "no.such.key", "1", err, sizeof(err)) == -EINVAL);
 	CHECK_STR(err, "no.such.key: unknown key");
+	CHECK(config_set(&cfg, "kafka.topic", "a\nb", err, sizeof(err)) == -EINVAL);
+	CHECK_STR(err, "kafka.topic: \"a\\x0ab\" is not a valid topic name (up to 249 of a-z A-Z "
+	               "0-9 . _ -)");
+	CHECK(config_set(&cfg, "no\nkey", "1", err, sizeof(err)) == -EINVAL);
+	CHECK_STR(err, "no\\x0akey: unknown key");
 	CHECK(config_set(&cfg, "spool", "1", err, sizeof(err)) == -EINVAL);
 	CHECK(strstr(err, "spool: is a section") == err);
 	CHECK(config_set(&cfg, "metrics.port", "0", err, sizeof(err)) == -EINVAL);
@@ -586,6 +598,10 @@ static void test_parsers(void)
 	CHECK(cidr_parse("10.0.0.0/8x", &c, err, sizeof(err)) == -EINVAL);
 	CHECK(cidr_parse("/8", &c, err, sizeof(err)) == -EINVAL);
 	CHECK(cidr_parse("10.0.0.0/-8", &c, err, sizeof(err)) == -EINVAL);
+	CHECK(cidr_parse("10.0.0.0/8\n", &c, err, sizeof(err)) == -EINVAL);
+	CHECK_STR(err, "bad prefix length \"/8\\x0a\" in \"10.0.0.0/8\\x0a\"");
+	CHECK(port_list_parse("1,2\n3", &items, &count, err, sizeof(err)) == -EINVAL);
+	CHECK(strchr(err, '\n') == NULL);
 }
 
 static void test_describe_changes(void)
@@ -624,6 +640,18 @@ static void test_describe_changes(void)
 	/* a small buffer gets whole lines only */
 	config_describe_changes(&a, &b, out, 40);
 	CHECK_STR(out, "labels.site: fra1 -> ams3\n");
+
+	/* one line per change, whatever the values hold */
+	config_free(&a);
+	config_free(&b);
+	config_init_defaults(&a);
+	config_init_defaults(&b);
+	CHECK(config_set(&a, "labels.multi", "one\ntwo", err, sizeof(err)) == 0);
+	CHECK(config_set(&b, "labels.multi", "one\xc2\x85two", err, sizeof(err)) == 0);
+	CHECK(config_set(&b, "labels.new\nline", "x\ry", err, sizeof(err)) == 0);
+	config_describe_changes(&a, &b, out, sizeof(out));
+	CHECK_STR(out, "labels.multi: \"one\\x0atwo\" -> \"one\\x85two\"\n"
+	               "labels.\"new\\x0aline\": (unset) -> \"x\\x0dy\"\n");
 	config_free(&a);
 	config_free(&b);
 }
