@@ -100,6 +100,20 @@ int kv_list_set(struct kv_list *l, const char *key, const char *value)
 	return 0;
 }
 
+void kv_list_remove(struct kv_list *l, const char *key)
+{
+	struct kv *slot = kv_list_slot(l, key);
+	size_t at;
+
+	if (!slot)
+		return;
+	at = (size_t)(slot - l->items);
+	free(slot->key);
+	free(slot->value);
+	memmove(slot, slot + 1, (l->count - at - 1) * sizeof(*slot));
+	l->count--;
+}
+
 bool kv_list_equal(const struct kv_list *a, const struct kv_list *b)
 {
 	size_t na = a ? a->count : 0, nb = b ? b->count : 0;

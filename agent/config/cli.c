@@ -163,6 +163,9 @@ static int add_override(struct parse_state *ps, const char *flag, const char *sh
 		snprintf(ps->err, ps->errlen, "%s %s: %s", flag, shown, msg);
 		goto cleanup;
 	}
+	/* Overrides apply in order: a key given again moves to the end, so that
+	 * "--set labels.a=b --set labels=" still ends with no labels. */
+	kv_list_remove(&ps->args->overrides, key);
 	ret = kv_list_set(&ps->args->overrides, key, value);
 	if (ret)
 		snprintf(ps->err, ps->errlen, "%s: out of memory", flag);

@@ -196,6 +196,25 @@ static void test_good_lines(void)
 	config_free(&cfg);
 	cli_free(&args);
 
+	/* overrides apply in the order given, a repeated key included */
+	static const char *const repeated[MAX_ARGS] = {
+	    "--set", "labels.a=b", "--set", "labels=", "--set", "labels.c=d",
+	    "--set", "labels=",    "-L",    "80",      "--set", "filters.local_ports.include=",
+	    "-L",    "443"};
+	argc = argv_of(repeated, argv);
+	CHECK(cli_parse_err(argc, argv, &args, err, sizeof(err)) == 0);
+	config_init_defaults(&cfg);
+	CHECK(config_set(&cfg, "labels.z", "from the file", err, sizeof(err)) == 0);
+	for (size_t i = 0; i < args.overrides.count; i++)
+		CHECK(config_set(&cfg, args.overrides.items[i].key, args.overrides.items[i].value,
+		                 err, sizeof(err)) == 0);
+	CHECK_EQ_U64(cfg.labels.count, 0);
+	CHECK_EQ_U64(cfg.filters.local_ports_include.count, 1);
+	if (cfg.filters.local_ports_include.count == 1)
+		CHECK_EQ_U64(cfg.filters.local_ports_include.items[0].first, 443);
+	config_free(&cfg);
+	cli_free(&args);
+
 	/* actions */
 	static const struct {
 		const char *flag;

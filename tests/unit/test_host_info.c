@@ -71,6 +71,23 @@ static void test_kv_list(void)
 	CHECK_EQ_U64(kv_list_set(&a, "dc", "sfo3"), 0);
 	CHECK_STR(kv_list_find(&c, "dc"), "ams2");
 
+	/* removing keeps the others in order; a copy grows like any list */
+	CHECK_EQ_U64(kv_list_set(&c, "third", "3"), 0);
+	kv_list_remove(&c, "dc");
+	kv_list_remove(&c, "absent");
+	CHECK_EQ_U64(c.count, 2);
+	CHECK_STR(c.items[0].key, "role");
+	CHECK_STR(c.items[1].key, "third");
+	CHECK(kv_list_find(&c, "dc") == NULL);
+	for (int i = 0; i < 40; i++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "k%d", i);
+		CHECK_EQ_U64(kv_list_set(&c, key, key), 0);
+	}
+	CHECK_EQ_U64(c.count, 42);
+	CHECK_STR(kv_list_find(&c, "k39"), "k39");
+
 	kv_list_free(&c);
 	CHECK(c.items == NULL && c.count == 0);
 	CHECK_EQ_U64(kv_list_copy(&c, NULL), 0);

@@ -2,7 +2,8 @@
 /*
  * Owned string maps: labels, librdkafka
  * pass-through properties, CLI overrides. Keys are unique when the list is
- * built with kv_list_set; order is insertion order and carries no meaning.
+ * built with kv_list_set; order is insertion order, which carries meaning
+ * only where a user says so (the CLI's overrides apply in order).
  * A zeroed struct kv_list is a valid empty list.
  */
 #ifndef TCPSTATES_KV_LIST_H
@@ -32,6 +33,8 @@ void kv_list_free(struct kv_list *l);
 const char *kv_list_find(const struct kv_list *l, const char *key);
 /* Adds key=value, or replaces the value if key is present. 0 or -ENOMEM/-EINVAL. */
 int kv_list_set(struct kv_list *l, const char *key, const char *value);
+/* Removes key and its value if present; the others keep their order. */
+void kv_list_remove(struct kv_list *l, const char *key);
 /* Same keys with the same values, in any order. */
 bool kv_list_equal(const struct kv_list *a, const struct kv_list *b);
 
