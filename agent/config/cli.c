@@ -15,125 +15,27 @@
 #include "filter_config.h"
 #include "kv_list.h"
 
-enum {
-	OPT_BROKERS = 256,
-	OPT_TOPIC,
-	OPT_CHECK_CONFIG,
-	OPT_VERSION,
-	OPT_PRINT_EXAMPLE,
-	OPT_SET,
-	OPT_SPOOL_DIR,
-	OPT_NO_SPOOL,
-	OPT_METRICS_PORT,
-	OPT_NO_METRICS,
-	OPT_LOG_LEVEL,
-	OPT_REQUIRE_BROKERS,
-};
-
-static const struct option long_options[] = {
-    {"ipv4", no_argument, NULL, '4'},
-    {"ipv6", no_argument, NULL, '6'},
-    {"localport", required_argument, NULL, 'L'},
-    {"remoteport", required_argument, NULL, 'D'},
-    {"timestamp", no_argument, NULL, 'T'},
-    {"wide", no_argument, NULL, 'w'},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
-    {"config", required_argument, NULL, 'c'},
-    {"brokers", required_argument, NULL, OPT_BROKERS},
-    {"topic", required_argument, NULL, OPT_TOPIC},
-    {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
-    {"version", no_argument, NULL, OPT_VERSION},
-    {"print-example-config", no_argument, NULL, OPT_PRINT_EXAMPLE},
-    {"set", required_argument, NULL, OPT_SET},
-    {"spool-dir", required_argument, NULL, OPT_SPOOL_DIR},
-    {"no-spool", no_argument, NULL, OPT_NO_SPOOL},
-    {"metrics-port", required_argument, NULL, OPT_METRICS_PORT},
-    {"no-metrics", no_argument, NULL, OPT_NO_METRICS},
-    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-    {"require-brokers", no_argument, NULL, OPT_REQUIRE_BROKERS},
-    {NULL, 0, NULL, 0},
-};
-
-static const char short_options[] = ":46L:D:Twvhc:";
-
-void cli_usage(FILE *out)
-{
-	fputs("Usage: tcpstates-agent [OPTION]...\n"
-	      "Trace TCP state changes with eBPF; print them as a table, or publish them to\n"
-	      "Kafka when brokers are configured.\n"
-	      "\n"
-	      "  -4, --ipv4                 trace IPv4 only (filters.family=ipv4)\n"
-	      "  -6, --ipv6                 trace IPv6 only (filters.family=ipv6)\n"
-	      "  -L, --localport PORTS      local ports to trace, e.g. 80,443,8000-8100\n"
-	      "  -D, --remoteport PORTS     remote ports to trace\n"
-	      "  -T, --timestamp            table: print the time of day\n"
-	      "  -w, --wide                 table: wide columns for IPv6\n"
-	      "  -v, --verbose              verbose diagnostics\n"
-	      "  -c, --config FILE          settings file (default " CONFIG_DEFAULT_PATH
-	      " if present)\n"
-	      "      --brokers LIST         publish to these Kafka brokers (host:port,...)\n"
-	      "      --topic NAME           Kafka topic\n"
-	      "      --spool-dir DIR        on-disk spool directory\n"
-	      "      --no-spool             keep unsent events in memory only\n"
-	      "      --metrics-port N       Prometheus metrics port\n"
-	      "      --no-metrics           do not serve metrics\n"
-	      "      --log-level LEVEL      error, warn, info or debug\n"
-	      "      --set KEY=VALUE        set any setting, e.g. --set spool.max_bytes=4GiB\n"
-	      "      --require-brokers      refuse settings without kafka.brokers (services)\n"
-	      "      --check-config         check the settings and exit\n"
-	      "      --print-example-config print every setting with its default and exit\n"
-	      "      --version              print the version and exit\n"
-	      "  -h, --help                 print this help and exit\n"
-	      "\n"
-	      "Flags override the settings file. Exit status 2 means bad usage or settings.\n",
-	      out);
-}
-
-/* How the user can have spelled the option with this getopt value. */
-static void flag_name(int val, char *buf, size_t len)
-{
-	const char *lname = NULL;
-
-	for (const struct option *o = long_options; o->name; o++) {
-		if (o->val == val) {
-			lname = o->name;
-			break;
-		}
-	}
-	if (val < 256 && lname)
-		snprintf(buf, len, "-%c/--%s", val, lname);
-	else if (lname)
-		snprintf(buf, len, "--%s", lname);
-	else if (val > 0 && val < 256)
-		snprintf(buf, len, "-%c", val);
-	else
-		snprintf(buf, len, "option");
-}
-
-static bool is_known(int val)
-{
-	for (const struct option *o = long_options; o->name; o++) {
-		if (o->val == val)
-			return true;
-	}
-	return false;
-}
-
-static bool takes_argument(int val)
-{
-	for (const struct option *o = long_options; o->name; o++) {
-		if (o->val == val)
-			return o->has_arg != no_argument;
-	}
-	return false;
-}
+struct cli_flag;
 
 struct parse_state {
 	struct cli_args *args;
-	struct agent_config scratch; /* every override is tried here first */
+	struct agent_config scratch;   /* every override is tried here first */
+	const struct cli_flag *family; /* -4 or -6, whichever came first */
 	char *err;
 	size_t errlen;
+};
+
+/* One flag: how it is spelled, its line in --help, and what it does. */
+struct cli_flag {
+	char short_name;  /* 0: the long form only */
+	const char *name; /* the long form, without "--" */
+	const char *arg;  /* what the value is, for --help; NULL: the flag takes none */
+	const char *help;
+	int (*apply)(struct parse_state *ps, const struct cli_flag *f, const char *flag,
+	             const char *arg);
+	const char *key;   /* the setting the flag stands for */
+	const char *value; /* what a flag without a value sets it to */
+	enum cli_action action;
 };
 
 /*
@@ -213,94 +115,203 @@ static int add_set(struct parse_state *ps, const char *arg)
 	return add_override(ps, "--set", arg, key, eq + 1, false);
 }
 
-static int handle_option(struct parse_state *ps, int c, const char *arg, bool *seen4, bool *seen6)
+/* A flag that stands for one setting, set to what was typed. */
+static int apply_value(struct parse_state *ps, const struct cli_flag *f, const char *flag,
+                       const char *arg)
 {
-	struct cli_args *a = ps->args;
-	char flag[48];
+	return add_value(ps, flag, f->key, arg);
+}
 
-	flag_name(c, flag, sizeof(flag));
-	switch (c) {
-	case '4':
-	case '6':
-		*(c == '4' ? seen4 : seen6) = true;
-		if (*seen4 && *seen6) {
-			snprintf(ps->err, ps->errlen, "-4 and -6 cannot be used together");
-			return -EINVAL;
-		}
-		return add_value(ps, flag, "filters.family", c == '4' ? "ipv4" : "ipv6");
-	case 'L':
-		return add_ports(ps, flag, "filters.local_ports.include", arg);
-	case 'D':
-		return add_ports(ps, flag, "filters.remote_ports.include", arg);
-	case 'T':
-		return add_value(ps, flag, "output.timestamp", "true");
-	case 'w':
-		return add_value(ps, flag, "output.wide", "true");
-	case 'v':
-		return add_value(ps, flag, "output.verbose", "true");
-	case 'h':
-		a->action = CLI_HELP;
-		return 0;
-	case 'c':
-		if (!*arg) {
-			snprintf(ps->err, ps->errlen, "%s: empty file name", flag);
-			return -EINVAL;
-		}
-		a->config_path = arg;
-		a->config_path_explicit = true;
-		return 0;
-	case OPT_BROKERS:
-		return add_value(ps, flag, "kafka.brokers", arg);
-	case OPT_TOPIC:
-		return add_value(ps, flag, "kafka.topic", arg);
-	case OPT_SPOOL_DIR:
-		return add_value(ps, flag, "spool.dir", arg);
-	case OPT_NO_SPOOL:
-		return add_value(ps, flag, "spool.enabled", "false");
-	case OPT_METRICS_PORT:
-		return add_value(ps, flag, "metrics.port", arg);
-	case OPT_NO_METRICS:
-		return add_value(ps, flag, "metrics.enabled", "false");
-	case OPT_LOG_LEVEL:
-		return add_value(ps, flag, "log_level", arg);
-	case OPT_SET:
-		return add_set(ps, arg);
-	case OPT_REQUIRE_BROKERS:
-		a->require_brokers = true;
-		return 0;
-	case OPT_CHECK_CONFIG:
-		if (a->action != CLI_HELP)
-			a->action = CLI_CHECK_CONFIG;
-		return 0;
-	case OPT_VERSION:
-		if (a->action != CLI_HELP)
-			a->action = CLI_VERSION;
-		return 0;
-	case OPT_PRINT_EXAMPLE:
-		if (a->action != CLI_HELP)
-			a->action = CLI_PRINT_CONFIG;
-		return 0;
-	default:
-		snprintf(ps->err, ps->errlen, "%s: not handled", flag);
+/* A flag without a value that sets one setting to a fixed value. */
+static int apply_fixed(struct parse_state *ps, const struct cli_flag *f, const char *flag,
+                       const char *arg)
+{
+	return add_value(ps, flag, f->key, f->value);
+}
+
+static int apply_family(struct parse_state *ps, const struct cli_flag *f, const char *flag,
+                        const char *arg)
+{
+	if (ps->family && ps->family != f) {
+		snprintf(ps->err, ps->errlen, "-4 and -6 cannot be used together");
 		return -EINVAL;
 	}
+	ps->family = f;
+	return add_value(ps, flag, f->key, f->value);
+}
+
+static int apply_ports(struct parse_state *ps, const struct cli_flag *f, const char *flag,
+                       const char *arg)
+{
+	return add_ports(ps, flag, f->key, arg);
+}
+
+static int apply_set(struct parse_state *ps, const struct cli_flag *f, const char *flag,
+                     const char *arg)
+{
+	return add_set(ps, arg);
+}
+
+static int apply_config_path(struct parse_state *ps, const struct cli_flag *f, const char *flag,
+                             const char *arg)
+{
+	if (!*arg) {
+		snprintf(ps->err, ps->errlen, "%s: empty file name", flag);
+		return -EINVAL;
+	}
+	ps->args->config_path = arg;
+	ps->args->config_path_explicit = true;
+	return 0;
+}
+
+static int apply_require_brokers(struct parse_state *ps, const struct cli_flag *f, const char *flag,
+                                 const char *arg)
+{
+	ps->args->require_brokers = true;
+	return 0;
+}
+
+/* --help wins over every other action, wherever it stands. */
+static int apply_action(struct parse_state *ps, const struct cli_flag *f, const char *flag,
+                        const char *arg)
+{
+	if (f->action == CLI_HELP || ps->args->action != CLI_HELP)
+		ps->args->action = f->action;
+	return 0;
+}
+
+/*
+ * Every flag, in the order --help lists them: the source of the getopt
+ * tables, of the dispatch and of the usage text.
+ */
+static const struct cli_flag flags[] = {
+    {'4', "ipv4", NULL, "trace IPv4 only (filters.family=ipv4)", apply_family,
+     .key = "filters.family", .value = "ipv4"},
+    {'6', "ipv6", NULL, "trace IPv6 only (filters.family=ipv6)", apply_family,
+     .key = "filters.family", .value = "ipv6"},
+    {'L', "localport", "PORTS", "local ports to trace, e.g. 80,443,8000-8100", apply_ports,
+     .key = "filters.local_ports.include"},
+    {'D', "remoteport", "PORTS", "remote ports to trace", apply_ports,
+     .key = "filters.remote_ports.include"},
+    {'T', "timestamp", NULL, "table: print the time of day", apply_fixed, .key = "output.timestamp",
+     .value = "true"},
+    {'w', "wide", NULL, "table: wide columns for IPv6", apply_fixed, .key = "output.wide",
+     .value = "true"},
+    {'v', "verbose", NULL, "verbose diagnostics", apply_fixed, .key = "output.verbose",
+     .value = "true"},
+    {'c', "config", "FILE", "settings file (default " CONFIG_DEFAULT_PATH " if present)",
+     apply_config_path},
+    {0, "brokers", "LIST", "publish to these Kafka brokers (host:port,...)", apply_value,
+     .key = "kafka.brokers"},
+    {0, "topic", "NAME", "Kafka topic", apply_value, .key = "kafka.topic"},
+    {0, "spool-dir", "DIR", "on-disk spool directory", apply_value, .key = "spool.dir"},
+    {0, "no-spool", NULL, "keep unsent events in memory only", apply_fixed, .key = "spool.enabled",
+     .value = "false"},
+    {0, "metrics-port", "N", "Prometheus metrics port", apply_value, .key = "metrics.port"},
+    {0, "no-metrics", NULL, "do not serve metrics", apply_fixed, .key = "metrics.enabled",
+     .value = "false"},
+    {0, "log-level", "LEVEL", "error, warn, info or debug", apply_value, .key = "log_level"},
+    {0, "set", "KEY=VALUE", "set any setting, e.g. --set spool.max_bytes=4GiB", apply_set},
+    {0, "require-brokers", NULL, "refuse settings without kafka.brokers (services)",
+     apply_require_brokers},
+    {0, "check-config", NULL, "check the settings and exit", apply_action,
+     .action = CLI_CHECK_CONFIG},
+    {0, "print-example-config", NULL, "print every setting with its default and exit", apply_action,
+     .action = CLI_PRINT_CONFIG},
+    {0, "version", NULL, "print the version and exit", apply_action, .action = CLI_VERSION},
+    {'h', "help", NULL, "print this help and exit", apply_action, .action = CLI_HELP},
+};
+
+#define NFLAGS (sizeof(flags) / sizeof(flags[0]))
+
+/* What getopt_long() returns for a flag: its letter, or a number past every letter. */
+static int flag_val(const struct cli_flag *f)
+{
+	return f->short_name ? f->short_name : 256 + (int)(f - flags);
+}
+
+static const struct cli_flag *flag_of(int val)
+{
+	for (size_t i = 0; i < NFLAGS; i++) {
+		if (flag_val(&flags[i]) == val)
+			return &flags[i];
+	}
+	return NULL;
+}
+
+/* How the user can have spelled the option with this getopt value. */
+static void flag_name(int val, char *buf, size_t len)
+{
+	const struct cli_flag *f = flag_of(val);
+
+	if (f && f->short_name)
+		snprintf(buf, len, "-%c/--%s", f->short_name, f->name);
+	else if (f)
+		snprintf(buf, len, "--%s", f->name);
+	else if (val > 0 && val < 256)
+		snprintf(buf, len, "-%c", val);
+	else
+		snprintf(buf, len, "option");
+}
+
+/* getopt_long()'s two tables, from flags[]. */
+static void build_getopt(struct option *longopts, char *shortopts)
+{
+	*shortopts++ = ':'; /* report a missing value as ':' */
+	for (size_t i = 0; i < NFLAGS; i++) {
+		const struct cli_flag *f = &flags[i];
+
+		longopts[i] = (struct option){f->name, f->arg ? required_argument : no_argument,
+		                              NULL, flag_val(f)};
+		if (f->short_name) {
+			*shortopts++ = f->short_name;
+			if (f->arg)
+				*shortopts++ = ':';
+		}
+	}
+	longopts[NFLAGS] = (struct option){0};
+	*shortopts = '\0';
+}
+
+void cli_usage(FILE *out)
+{
+	fputs("Usage: tcpstates-agent [OPTION]...\n"
+	      "Trace TCP state changes with eBPF; print them as a table, or publish them to\n"
+	      "Kafka when brokers are configured.\n"
+	      "\n",
+	      out);
+	for (size_t i = 0; i < NFLAGS; i++) {
+		const struct cli_flag *f = &flags[i];
+		char lead[8] = "    ", spelled[64];
+
+		if (f->short_name)
+			snprintf(lead, sizeof(lead), "-%c, ", f->short_name);
+		snprintf(spelled, sizeof(spelled), "--%s%s%s", f->name, f->arg ? " " : "",
+		         f->arg ? f->arg : "");
+		fprintf(out, "  %s%-22s %s\n", lead, spelled, f->help);
+	}
+	fputs("\n"
+	      "Flags override the settings file. Exit status 2 means bad usage or settings.\n",
+	      out);
 }
 
 int cli_parse_err(int argc, char **argv, struct cli_args *out, char *err, size_t errlen)
 {
 	struct parse_state ps = {.args = out, .err = err, .errlen = errlen};
-	bool seen4 = false, seen6 = false;
-	char flag[48];
+	struct option longopts[NFLAGS + 1];
+	char shortopts[2 * NFLAGS + 2], flag[48];
+	const struct cli_flag *f;
 	int c, ret = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (errlen)
 		err[0] = '\0';
 	config_init_defaults(&ps.scratch);
+	build_getopt(longopts, shortopts);
 
 	optind = 0; /* full rescan, so parsing twice in one process works */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		if (c == ':') {
 			flag_name(optopt, flag, sizeof(flag));
 			snprintf(err, errlen, "%s needs a value", flag);
@@ -308,7 +319,8 @@ int cli_parse_err(int argc, char **argv, struct cli_args *out, char *err, size_t
 			goto cleanup;
 		}
 		if (c == '?') {
-			if (optopt && is_known(optopt) && !takes_argument(optopt)) {
+			f = optopt ? flag_of(optopt) : NULL;
+			if (f && !f->arg) {
 				flag_name(optopt, flag, sizeof(flag));
 				snprintf(err, errlen, "%s takes no value", flag);
 			} else if (optopt && optopt < 256) {
@@ -319,7 +331,11 @@ int cli_parse_err(int argc, char **argv, struct cli_args *out, char *err, size_t
 			ret = -EINVAL;
 			goto cleanup;
 		}
-		ret = handle_option(&ps, c, optarg, &seen4, &seen6);
+		f = flag_of(c);
+		flag_name(c, flag, sizeof(flag));
+		ret = f ? f->apply(&ps, f, flag, optarg) : -EINVAL;
+		if (!f)
+			snprintf(err, errlen, "%s: not handled", flag);
 		if (ret) {
 			ret = -EINVAL;
 			goto cleanup;
