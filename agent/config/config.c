@@ -37,7 +37,6 @@ void config_free(struct agent_config *cfg)
 		return;
 	for (size_t i = 0; i < config_noptions; i++)
 		cfg_option_free(&config_options[i], cfg);
-	filter_config_free(&cfg->filters);
 	free(cfg->source_path);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Filter lists: parsing of port lists and CIDRs, copying, freeing. */
+/* Filter values: parsing of port lists and CIDRs. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -9,117 +9,6 @@
 #include "array.h"
 #include "config_map.h"
 #include "filter_config.h"
-
-static void free_strings(char **items, size_t count)
-{
-	for (size_t i = 0; i < count; i++)
-		free(items[i]);
-	free(items);
-}
-
-void filter_config_free(struct filter_config *fc)
-{
-	if (!fc)
-		return;
-	free(fc->local_ports_include.items);
-	free(fc->local_ports_exclude.items);
-	free(fc->remote_ports_include.items);
-	free(fc->remote_ports_exclude.items);
-	free(fc->local_addrs_include.items);
-	free(fc->local_addrs_exclude.items);
-	free(fc->remote_addrs_include.items);
-	free(fc->remote_addrs_exclude.items);
-	free_strings(fc->comm_include.items, fc->comm_include.count);
-	free_strings(fc->comm_exclude.items, fc->comm_exclude.count);
-	free(fc->pid_include.items);
-	free(fc->pid_exclude.items);
-	free(fc->netns_include.items);
-	free(fc->netns_exclude.items);
-	free(fc->cgroup_include.items);
-	free(fc->cgroup_exclude.items);
-	memset(fc, 0, sizeof(*fc));
-}
-
-static int dup_array(void **dst, const void *src, size_t count, size_t size)
-{
-	*dst = NULL;
-	if (!count)
-		return 0;
-	*dst = malloc(count * size);
-	if (!*dst)
-		return -ENOMEM;
-	memcpy(*dst, src, count * size);
-	return 0;
-}
-
-static int dup_strings(char ***dst, char *const *src, size_t count)
-{
-	char **items;
-
-	*dst = NULL;
-	if (!count)
-		return 0;
-	items = calloc(count, sizeof(*items));
-	if (!items)
-		return -ENOMEM;
-	for (size_t i = 0; i < count; i++) {
-		items[i] = strdup(src[i]);
-		if (!items[i]) {
-			free_strings(items, i);
-			return -ENOMEM;
-		}
-	}
-	*dst = items;
-	return 0;
-}
-
-/* Copies one FILTER_LIST field whose items need no deep copy. */
-#define DUP_LIST(field)                                                                            \
-	do {                                                                                       \
-		ret = dup_array((void **)&dst->field.items, src->field.items, src->field.count,    \
-		                sizeof(*src->field.items));                                        \
-		if (ret)                                                                           \
-			goto cleanup;                                                              \
-		dst->field.count = src->field.count;                                               \
-	} while (0)
-
-int filter_config_copy(struct filter_config *dst, const struct filter_config *src)
-{
-	int ret;
-
-	memset(dst, 0, sizeof(*dst));
-	dst->family = src->family;
-	dst->states_mask = src->states_mask;
-	DUP_LIST(local_ports_include);
-	DUP_LIST(local_ports_exclude);
-	DUP_LIST(remote_ports_include);
-	DUP_LIST(remote_ports_exclude);
-	DUP_LIST(local_addrs_include);
-	DUP_LIST(local_addrs_exclude);
-	DUP_LIST(remote_addrs_include);
-	DUP_LIST(remote_addrs_exclude);
-	DUP_LIST(pid_include);
-	DUP_LIST(pid_exclude);
-	DUP_LIST(netns_include);
-	DUP_LIST(netns_exclude);
-	DUP_LIST(cgroup_include);
-	DUP_LIST(cgroup_exclude);
-	ret =
-	    dup_strings(&dst->comm_include.items, src->comm_include.items, src->comm_include.count);
-	if (ret)
-		goto cleanup;
-	dst->comm_include.count = src->comm_include.count;
-	ret =
-	    dup_strings(&dst->comm_exclude.items, src->comm_exclude.items, src->comm_exclude.count);
-	if (ret)
-		goto cleanup;
-	dst->comm_exclude.count = src->comm_exclude.count;
-	return 0;
-
-cleanup:
-	filter_config_free(dst);
-	return ret;
-}
 
 /* One port in 1..65535 written in decimal, nothing else. */
 static int parse_port(const char *s, size_t len, const char *item, uint16_t *out, char *err,

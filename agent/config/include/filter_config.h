@@ -58,9 +58,7 @@ struct filter_config {
 	FILTER_LIST(uint64_t, cgroup_exclude);
 };
 
-void filter_config_free(struct filter_config *fc);
-/* Deep copy into an empty dst. On error dst is left empty. */
-int filter_config_copy(struct filter_config *dst, const struct filter_config *src);
+/* Every field is a setting: config_copy() and config_free() copy and free them. */
 
 /*
  * Parses a port list such as "80,443,8000-8100" and appends it to *ranges.
