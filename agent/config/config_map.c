@@ -377,34 +377,41 @@ static bool needs_escape(uint32_t cp)
 	       cp == 0xfeff || cp == 0xfffe || cp == 0xffff;
 }
 
+/*
+ * The character at p, of at most left bytes: *n receives its length, esc
+ * the escape that stands for it, whose length is returned; 0 means it can
+ * stay as it is. quotes: '"' and '\' are escaped too, as inside quotes.
+ */
+static size_t escape_at(const unsigned char *p, size_t left, bool quotes, char esc[8], size_t *n)
+{
+	uint32_t cp;
+
+	*n = utf8_seq_len(p, left, &cp);
+	if (!*n) { /* not UTF-8, which YAML cannot carry: the byte, still loadable */
+		*n = 1;
+		return (size_t)snprintf(esc, 8, "\\x%02x", *p);
+	}
+	if (quotes && (cp == '"' || cp == '\\'))
+		return (size_t)snprintf(esc, 8, "\\%c", (int)cp);
+	if (!needs_escape(cp))
+		return 0;
+	return (size_t)snprintf(esc, 8, cp <= 0xff ? "\\x%02x" : "\\u%04x", (unsigned)cp);
+}
+
 /* Writes s as a double-quoted scalar if out is not NULL; returns its length either way. */
 static size_t quote(FILE *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t left = strlen(s), len = 2;
-	char esc[8];
 
 	if (out)
 		fputc('"', out);
 	while (left) {
-		uint32_t cp;
-		size_t n = utf8_seq_len(p, left, &cp), w;
+		char esc[8];
+		size_t n, w = escape_at(p, left, true, esc, &n);
 
-		if (!n) { /* not UTF-8, which YAML cannot carry: keep the file loadable */
-			w = (size_t)snprintf(esc, sizeof(esc), "\\x%02x", *p);
-			n = 1;
-		} else if (cp == '"' || cp == '\\')
-			w = (size_t)snprintf(esc, sizeof(esc), "\\%c", (int)cp);
-		else if (needs_escape(cp) && cp <= 0xff)
-			w = (size_t)snprintf(esc, sizeof(esc), "\\x%02x", (unsigned)cp);
-		else if (needs_escape(cp))
-			w = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)cp);
-		else
-			w = 0;
-		if (out && w)
-			fwrite(esc, 1, w, out);
-		else if (out)
-			fwrite(p, 1, n, out);
+		if (out)
+			fwrite(w ? (const void *)esc : (const void *)p, 1, w ? w : n, out);
 		len += w ? w : n;
 		p += n;
 		left -= n;
@@ -430,10 +437,10 @@ bool cfg_text_is_plain(const char *s)
 	size_t left = strlen(s);
 
 	while (left) {
-		uint32_t cp;
-		size_t n = utf8_seq_len(p, left, &cp);
+		char esc[8];
+		size_t n;
 
-		if (!n || needs_escape(cp))
+		if (escape_at(p, left, false, esc, &n))
 			return false;
 		p += n;
 		left -= n;
@@ -443,47 +450,29 @@ bool cfg_text_is_plain(const char *s)
 
 void cfg_escape_line(char *buf, size_t len)
 {
-	const unsigned char *p;
+	char copy[4096]; /* a message longer than this is cut: it is one line of a log */
+	const unsigned char *p = (const unsigned char *)copy;
 	size_t left, used = 0;
-	char *copy;
 
 	if (!len || cfg_text_is_plain(buf))
 		return;
-	copy = strdup(buf);
-	if (!copy) { /* cannot escape: cut at the first character that would break the line */
-		for (size_t i = 0; buf[i]; i++) {
-			if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] >= 0x7f) {
-				buf[i] = '\0';
-				break;
-			}
-		}
-		return;
-	}
-	p = (const unsigned char *)copy;
-	left = strlen(copy);
+	left = strnlen(buf, sizeof(copy) - 1);
+	memcpy(copy, buf, left);
+	copy[left] = '\0';
 	while (left) {
-		uint32_t cp;
-		size_t n = utf8_seq_len(p, left, &cp), w;
 		char esc[8];
+		size_t n, w = escape_at(p, left, false, esc, &n);
+		const void *from = w ? (const void *)esc : (const void *)p;
 
-		if (!n || needs_escape(cp)) {
-			w = (size_t)snprintf(esc, sizeof(esc),
-			                     !n || cp <= 0xff ? "\\x%02x" : "\\u%04x",
-			                     !n ? *p : (unsigned)cp);
-			n = n ? n : 1;
-		} else {
-			memcpy(esc, p, n);
-			w = n;
-		}
+		w = w ? w : n;
 		if (used + w >= len)
 			break; /* whole characters only */
-		memcpy(buf + used, esc, w);
+		memcpy(buf + used, from, w);
 		used += w;
 		p += n;
 		left -= n;
 	}
 	buf[used] = '\0';
-	free(copy);
 }
 
 void cfg_option_format(const struct cfg_option *o, const void *base, FILE *out)
