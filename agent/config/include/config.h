@@ -2,7 +2,7 @@
 /*
  * The agent's settings. Every key lives in one table in config_table.c (key, type,
  * default, bounds, where it lands, description); parsing, validation,
- * defaults, --help-config and the example agent.yaml all come from that table.
+ * defaults, the example agent.yaml and the reload change log all come from it.
  */
 #ifndef TCPSTATES_CONFIG_H
 #define TCPSTATES_CONFIG_H
