@@ -54,6 +54,7 @@ static void collect_metrics(void *ctx, struct metrics_snapshot *snap)
 	if (spool.oldest_pending_append_ns && now > spool.oldest_pending_append_ns)
 		snap->oldest_pending_age_s = (now - spool.oldest_pending_append_ns) / 1e9;
 	snap->broker_up = ship.broker_up;
+	snap->kafka_compression_disabled = ship.compression_disabled;
 	if (!ship.broker_up && ship.broker_down_since_ns && now > ship.broker_down_since_ns)
 		snap->broker_down_s = (now - ship.broker_down_since_ns) / 1e9;
 	snap->reloads_ok = atomic_load(&a->reloads_ok);

@@ -137,6 +137,10 @@ int metrics_render(const struct metrics_snapshot *s, char *buf, size_t len)
 	        s->broker_up ? 1 : 0);
 	out_double(&o, "kafka_broker_down_seconds",
 	           "How long no broker has been reachable; 0 while up.", s->broker_down_s);
+	out_u64(&o, "kafka_compression_disabled", "gauge",
+	        "Set to 1 when librdkafka sends batches uncompressed although kafka.compression "
+	        "names a codec (Kafka 4 brokers with librdkafka before 2.11.1).",
+	        s->kafka_compression_disabled ? 1 : 0);
 
 	out_header(&o, "config_reloads_total", "counter", "Configuration reloads, by result.");
 	out_printf(&o, METRIC_PREFIX "config_reloads_total{result=\"success\"} %llu\n",

@@ -19,8 +19,10 @@
 #include <string.h>
 #include <time.h>
 #include <librdkafka/rdkafka.h>
+#include "compression_watch.h"
 #include "log.h"
 #include "producer.h"
+#include "rdkafka_props.h"
 
 /* Distinct errors remembered for rate limiting; a new one reuses the oldest slot. */
 #define ERROR_SLOTS           16
@@ -55,6 +57,7 @@ struct producer {
 	uint64_t all_down_seen_ns;           /* polling thread only */
 	atomic_uint_least64_t delivery_errors;
 	atomic_bool fatal;
+	struct compression_watch compression; /* written by librdkafka's threads */
 
 	struct error_slot errors[ERROR_SLOTS]; /* polling thread only */
 };
@@ -211,9 +214,13 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
 	return 0; /* librdkafka frees json */
 }
 
-/* librdkafka's own log lines, into ours. */
+/* librdkafka's own log lines, into ours. Called from librdkafka's threads. */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
+	struct producer *p = rd_kafka_opaque(rk);
+
+	if (p)
+		compression_watch_on_log(&p->compression, fac, buf);
 	/*
 	 * Levels follow syslog. Connection failures at LOG_ERR also reach
 	 * on_error, which rate-limits them, so they are only shown at debug
@@ -263,6 +270,8 @@ static int build_conf(rd_kafka_conf_t *conf, const struct producer_options *opts
 	    {"queue.buffering.max.messages", "100000"},
 	    /* Only used to notice brokers coming back (on_stats). */
 	    {"statistics.interval.ms", "1000"},
+	    /* The Produce versions of each broker, once per connection. */
+	    {"debug", COMPRESSION_WATCH_DEBUG},
 	};
 	int err_code;
 
@@ -272,16 +281,7 @@ static int build_conf(rd_kafka_conf_t *conf, const struct producer_options *opts
 			return err_code;
 	}
 	/* Last, so an operator can override any of the above. */
-	if (opts->rdkafka) {
-		for (size_t i = 0; i < opts->rdkafka->count; i++) {
-			const struct kv *kv = &opts->rdkafka->items[i];
-
-			err_code = conf_set(conf, "rdkafka.", kv->key, kv->value, err, errlen);
-			if (err_code)
-				return err_code;
-		}
-	}
-	return 0;
+	return rdkafka_props_apply(conf, opts->rdkafka, err, errlen);
 }
 
 int producer_open(struct producer **out, const struct producer_options *opts,
@@ -322,6 +322,7 @@ int producer_open(struct producer **out, const struct producer_options *opts,
 	ret = build_conf(conf, opts, err, errlen);
 	if (ret)
 		goto cleanup;
+	compression_watch_init(&p->compression, conf);
 	rd_kafka_conf_set_opaque(conf, p);
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_error_cb(conf, on_error);
@@ -331,6 +332,7 @@ int producer_open(struct producer **out, const struct producer_options *opts,
 	/* Connections are made lazily: unreachable brokers are not an error here. */
 	p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
 	if (!p->rk) {
+		rdkafka_props_redact(opts->rdkafka, why, sizeof(why));
 		snprintf(err, errlen, "kafka: librdkafka refused the settings: %s", why);
 		ret = -EINVAL;
 		goto cleanup;
@@ -436,6 +438,11 @@ uint64_t producer_delivery_errors(struct producer *p)
 bool producer_fatal(struct producer *p)
 {
 	return atomic_load(&p->fatal);
+}
+
+bool producer_compression_disabled(struct producer *p)
+{
+	return compression_watch_disabled(&p->compression);
 }
 
 int producer_drain(struct producer *p, int timeout_ms)

@@ -365,6 +365,7 @@ void shipper_get_counters(struct shipper *s, struct shipper_counters *out)
 	out->delivery_errors =
 	    atomic_load(&s->retired_delivery_errors) + producer_delivery_errors(s->producer);
 	out->broker_up = producer_broker_up(s->producer);
+	out->compression_disabled = producer_compression_disabled(s->producer);
 	out->broker_down_since_ns = s->broker_down_since_ns;
 	pthread_mutex_unlock(&s->lock);
 }

@@ -7,7 +7,11 @@
  * reach it over real sockets from other processes. Faults are injected by
  * writing commands on stdin; each gets one answer line on stdout.
  *
- *   kafka-peer [-b BROKERS] [-t TOPIC[:PARTITIONS]]... [-p PORTFILE]
+ *   kafka-peer [-b BROKERS] [-t TOPIC[:PARTITIONS]]... [-p PORTFILE] [-4]
+ *
+ * -4 advertises Produce versions the way Apache Kafka 4 does: version 3 and
+ * up (KIP-896 removed 0-2), here 3..7, the newest the mock implements.
+ * Clients read the versions when they connect, so this is a flag.
  *
  * The first stdout line is the bootstrap list. With -p it is also written to
  * PORTFILE, atomically, so a shell can wait for the file to appear.
@@ -20,6 +24,8 @@
  *   error <api> <err> [count]  fail the next count (default 1) requests of
  *                              api (name like Produce, or number) with err
  *                              (name like MSG_SIZE_TOO_LARGE, or number)
+ *   apiversion <api> <min> <max>  advertise only versions min..max of api
+ *                              (to connections made from now on)
  *   quit                       exit 0
  *
  * End of stdin does not stop it (so it can run with </dev/null); SIGTERM and
@@ -45,6 +51,9 @@
 #define MAX_REPLICATION    3
 #define MAX_TOPICS         16
 #define LINE_MAX_BYTES     1024
+/* Apache Kafka 4's lowest Produce version; 7 is the mock's highest. */
+#define KAFKA4_PRODUCE_MIN 3
+#define MOCK_PRODUCE_MAX   7
 
 struct peer {
 	rd_kafka_t *rk;
@@ -82,10 +91,11 @@ static const struct {
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: kafka-peer [-b BROKERS] [-t TOPIC[:PARTITIONS]]... [-p PORTFILE]\n"
+	        "usage: kafka-peer [-b BROKERS] [-t TOPIC[:PARTITIONS]]... [-p PORTFILE] [-4]\n"
 	        "  -b BROKERS   number of brokers (default %d)\n"
 	        "  -t TOPIC[:PARTITIONS]  topic to create (default %s:%d); repeatable\n"
-	        "  -p PORTFILE  also write the bootstrap list to PORTFILE\n",
+	        "  -p PORTFILE  also write the bootstrap list to PORTFILE\n"
+	        "  -4           advertise Produce versions as Apache Kafka 4 does (3 and up)\n",
 	        DEFAULT_BROKERS, DEFAULT_TOPIC, DEFAULT_PARTITIONS);
 }
 
@@ -230,6 +240,32 @@ static int split_words(char *line, char **words, int max)
 	return n;
 }
 
+static int set_apiversion(struct peer *p, const char *api_s, const char *min_s, const char *max_s,
+                          char *err, size_t errlen)
+{
+	rd_kafka_resp_err_t rerr;
+	long min, max;
+	int16_t api;
+
+	if (parse_api_key(api_s, &api)) {
+		snprintf(err, errlen, "unknown api '%s'", api_s);
+		return -EINVAL;
+	}
+	if (parse_int(min_s, -1, INT16_MAX, &min) || parse_int(max_s, -1, INT16_MAX, &max) ||
+	    min > max) {
+		snprintf(err, errlen, "versions must be -1..%d with min <= max, not '%s' '%s'",
+		         INT16_MAX, min_s, max_s);
+		return -EINVAL;
+	}
+	rerr = rd_kafka_mock_set_apiversion(p->mcluster, api, (int16_t)min, (int16_t)max);
+	if (rerr) {
+		snprintf(err, errlen, "setting the versions of %s: %s", api_s,
+		         rd_kafka_err2str(rerr));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Runs one command. Returns 1 to quit, 0 when done, negative with err on failure. */
 static int run_command(struct peer *p, char *line, char *err, size_t errlen)
 {
@@ -293,6 +329,8 @@ static int run_command(struct peer *p, char *line, char *err, size_t errlen)
 		free(codes);
 		return 0;
 	}
+	if (strcmp(w[0], "apiversion") == 0 && n == 4)
+		return set_apiversion(p, w[1], w[2], w[3], err, errlen);
 	snprintf(err, errlen, "unknown command or wrong arguments: '%s' (%d words)", w[0], n);
 	return -EINVAL;
 }
@@ -404,12 +442,13 @@ int main(int argc, char **argv)
 	const char *portfile = NULL;
 	int ntopics = 0, opt, sfd = -1, ret = 1;
 	long brokers = DEFAULT_BROKERS;
+	bool kafka4 = false;
 	struct peer p = {0};
 	rd_kafka_conf_t *conf;
 	char err[512];
 	sigset_t mask;
 
-	while ((opt = getopt(argc, argv, "b:t:p:h")) != -1) {
+	while ((opt = getopt(argc, argv, "b:t:p:h4")) != -1) {
 		switch (opt) {
 		case 'b':
 			if (parse_int(optarg, 1, 100, &brokers)) {
@@ -427,6 +466,9 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			portfile = optarg;
+			break;
+		case '4':
+			kafka4 = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -481,6 +523,14 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
+	if (kafka4) {
+		rd_kafka_resp_err_t rerr = rd_kafka_mock_set_apiversion(
+		    p.mcluster, 0 /* Produce */, KAFKA4_PRODUCE_MIN, MOCK_PRODUCE_MAX);
+		if (rerr) {
+			fprintf(stderr, "kafka-peer: -4: %s\n", rd_kafka_err2str(rerr));
+			goto cleanup;
+		}
+	}
 	if (ntopics == 0)
 		topics[ntopics++] = DEFAULT_TOPIC ":6";
 	for (int i = 0; i < ntopics; i++) {

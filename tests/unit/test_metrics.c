@@ -35,6 +35,7 @@ static struct metrics_snapshot sample_snapshot(void)
 	    .spool_quarantined_files = 2,
 	    .broker_up = false,
 	    .broker_down_s = 12.25,
+	    .kafka_compression_disabled = true,
 	    .reloads_ok = 3,
 	    .reloads_failed = 1,
 	    .health_broker_down_s = 60,
@@ -71,6 +72,7 @@ static const char *const expected_samples[] = {
     "tcpstates_agent_oldest_unacked_event_age_seconds 2.500",
     "tcpstates_agent_kafka_broker_up 0",
     "tcpstates_agent_kafka_broker_down_seconds 12.250",
+    "tcpstates_agent_kafka_compression_disabled 1",
     "tcpstates_agent_config_reloads_total{result=\"success\"} 3",
     "tcpstates_agent_config_reloads_total{result=\"failure\"} 1",
     "tcpstates_agent_delivery_latency_seconds_bucket{le=\"0.001\"} 5",
@@ -110,6 +112,7 @@ static const struct {
     {"tcpstates_agent_oldest_unacked_event_age_seconds", "gauge"},
     {"tcpstates_agent_kafka_broker_up", "gauge"},
     {"tcpstates_agent_kafka_broker_down_seconds", "gauge"},
+    {"tcpstates_agent_kafka_compression_disabled", "gauge"},
     {"tcpstates_agent_config_reloads_total", "counter"},
     {"tcpstates_agent_delivery_latency_seconds", "histogram"},
 };
@@ -298,6 +301,7 @@ static void test_render_zero_and_max(void)
 	CHECK(has_line(buf, "tcpstates_agent_kafka_broker_up 1"));
 	CHECK(has_line(buf, "tcpstates_agent_spool_degraded 0"));
 	CHECK(has_line(buf, "tcpstates_agent_kafka_broker_down_seconds 0.000"));
+	CHECK(has_line(buf, "tcpstates_agent_kafka_compression_disabled 0"));
 	CHECK(has_line(buf, "tcpstates_agent_events_dropped_total{reason=\"ringbuf_full\"} 0"));
 }
 

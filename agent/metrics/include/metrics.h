@@ -40,6 +40,7 @@ struct metrics_snapshot {
 	uint64_t spool_quarantined_files; /* unreadable files moved aside */
 	bool broker_up;
 	double broker_down_s; /* 0 while up */
+	bool kafka_compression_disabled; /* a codec is set, batches go out uncompressed */
 	uint64_t reloads_ok;
 	uint64_t reloads_failed;
 	struct latency_snapshot delivery_latency; /* event timestamp -> delivery report */

@@ -55,6 +55,9 @@ uint64_t producer_broker_down_since_ns(struct producer *p);
 uint64_t producer_delivery_errors(struct producer *p);
 /* True after a fatal error: the caller must replace the producer. */
 bool producer_fatal(struct producer *p);
+/* True once librdkafka said it sends batches uncompressed although a codec is
+ * set (compression_watch.h). Any thread. */
+bool producer_compression_disabled(struct producer *p);
 
 /* Waits up to timeout_ms for in-flight messages; returns how many remain. */
 int producer_drain(struct producer *p, int timeout_ms);

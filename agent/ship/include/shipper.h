@@ -39,6 +39,7 @@ struct shipper_counters {
 	/* Per delivered record: from the kernel's timestamp of its event to the
 	 * delivery report that said the brokers have it. */
 	struct latency_snapshot delivery_latency;
+	bool compression_disabled; /* librdkafka sends uncompressed batches */
 };
 
 /* Validates the settings by building the first producer; err says why not. */
