@@ -5,7 +5,6 @@
  * struct cfg_type row). Also the helpers types share: growing lists,
  * integers of any width, and the YAML double-quoted writer.
  */
-#define _GNU_SOURCE /* strcasestr */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -13,6 +12,7 @@
 #include <string.h>
 #include "array.h"
 #include "config_map.h"
+#include "secret_file.h"
 #include "utf8.h"
 
 uint64_t cfg_get_uint(const void *p, size_t size)
@@ -351,16 +351,7 @@ int cfg_option_set_map_entry(const struct cfg_option *o, void *base, const char 
 
 bool cfg_map_key_is_secret(const struct cfg_option *o, const char *key)
 {
-	static const char *const words[] = {"password", "secret", "key.pem", "oauthbearer.config",
-	                                    "token"};
-
-	if (!(o->flags & CFG_F_SECRET_VALUES))
-		return false;
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-		if (strcasestr(key, words[i]))
-			return true;
-	}
-	return false;
+	return (o->flags & CFG_F_SECRET_VALUES) && secret_key_is_sensitive(key);
 }
 
 /* ---- writing YAML ---- */

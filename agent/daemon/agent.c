@@ -15,6 +15,7 @@
 #include "kv_list.h"
 #include "log.h"
 #include "privileges.h"
+#include "rdkafka_props.h"
 #include "reload.h"
 #include "service_notify.h"
 #include "settings.h"
@@ -125,6 +126,13 @@ static int open_publishing(struct agent *a)
 		log_error("cannot open the spool: %s", strerror(-ret));
 		return ret;
 	}
+	/* Before the producer reads them: a change in between makes the next
+	 * reload build a producer again, never miss one. */
+	ret = rdkafka_props_fingerprint(&c->rdkafka, &a->kafka_files_fp, err, sizeof(err));
+	if (ret) {
+		log_error("cannot start publishing to Kafka: %s", err);
+		return ret;
+	}
 	ret = shipper_kafka_from_config(&kafka, c);
 	if (ret)
 		return ret;
@@ -210,24 +218,36 @@ static int stage_set_filters(void *ctx, const struct filter_config *filters)
 	return tracer_apply_filters(a->tracer, filters);
 }
 
-/* Called on the main thread; a new producer only if a setting differs. */
+/* Called on the main thread; a new producer only if a setting or the
+ * content of a file named by kafka.rdkafka differs. */
 static int stage_set_kafka(void *ctx, const struct agent_config *next,
                            const struct agent_config *running, char *err, size_t errlen)
 {
 	struct shipper_kafka kafka = {0}, running_kafka = {0};
 	struct agent *a = ctx;
+	bool same_settings;
+	uint64_t fp;
 	int ret;
 
 	if (!a->shipper)
 		return 0;
+	ret = rdkafka_props_fingerprint(&next->rdkafka, &fp, err, errlen);
+	if (ret)
+		goto cleanup;
 	ret = shipper_kafka_from_config(&kafka, next);
 	if (ret)
 		goto cleanup;
 	ret = shipper_kafka_from_config(&running_kafka, running);
 	if (ret)
 		goto cleanup;
-	if (!shipper_kafka_equal(&kafka, &running_kafka))
-		ret = shipper_reconfigure(a->shipper, &kafka, err, errlen);
+	same_settings = shipper_kafka_equal(&kafka, &running_kafka);
+	if (same_settings && fp == a->kafka_files_fp)
+		goto cleanup;
+	if (same_settings)
+		log_info("reload: a file named in kafka.rdkafka changed; building a new producer");
+	ret = shipper_reconfigure(a->shipper, &kafka, err, errlen);
+	if (!ret)
+		a->kafka_files_fp = fp;
 cleanup:
 	shipper_kafka_free(&running_kafka);
 	shipper_kafka_free(&kafka);

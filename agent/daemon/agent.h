@@ -37,6 +37,9 @@ struct agent {
 	 * start, and read by the metrics thread without touching cfg, which a
 	 * reload replaces. */
 	uint64_t spool_max_bytes;
+	/* What the running producer's secret files held (rdkafka_props.h), so a
+	 * reload notices a rotated secret behind an unchanged path. */
+	uint64_t kafka_files_fp;
 
 	_Atomic uint64_t reloads_ok;
 	_Atomic uint64_t reloads_failed;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <stdio.h>
+#include "rdkafka_props.h"
 #include "settings.h"
 
 int settings_build(const struct cli_args *cli, struct agent_config *out, char *err, size_t errlen)
@@ -29,6 +30,13 @@ int settings_build(const struct cli_args *cli, struct agent_config *out, char *e
 		         cli->config_path ? cli->config_path : "(no settings file)");
 		ret = -EINVAL;
 		goto fail;
+	}
+	/* Secret files are read here too, so --check-config (ExecStartPre,
+	 * ExecReload) refuses a bad one before the service is touched. */
+	if (settings_publish(out)) {
+		ret = rdkafka_props_fingerprint(&out->rdkafka, NULL, err, errlen);
+		if (ret)
+			goto fail;
 	}
 	return 0;
 fail:

@@ -18,7 +18,8 @@ static inline bool settings_publish(const struct agent_config *c)
 }
 
 /* Builds out from cli: 0, or a negative errno with out empty and err naming
- * the file, line and key. */
+ * the file, line and key. When publishing, the files kafka.rdkafka names
+ * (rdkafka_props.h) are read and checked as well. */
 int settings_build(const struct cli_args *cli, struct agent_config *out, char *err, size_t errlen);
 
 #endif
