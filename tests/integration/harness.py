@@ -98,8 +98,8 @@ def decode(value):
 class KafkaPeer:
     """The mock cluster in its own process; fault commands go to its stdin."""
 
-    def __init__(self, topics=("tcpstates.v1:6",), brokers=3):
-        args = [KAFKA_PEER, "-b", str(brokers)]
+    def __init__(self, topics=("tcpstates.v1:6",), brokers=3, flags=()):
+        args = [KAFKA_PEER, "-b", str(brokers)] + list(flags)
         for t in topics:
             args += ["-t", t]
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
