@@ -298,7 +298,9 @@ const struct cfg_option config_options[] = {
      OPT_FIELD(compression),
      .names = compressions,
      .desc = "Compression of produced batches. lz4 costs the host the least CPU; zstd "
-             "compresses better."},
+             "compresses better. Against Apache Kafka 4, librdkafka before 2.11.1 sends "
+             "lz4, gzip and snappy batches uncompressed (the agent warns, and "
+             "tcpstates_agent_kafka_compression_disabled is 1); zstd is not affected."},
     {.key = "kafka.rdkafka",
      .type = &cfg_type_map,
      .def = "",
@@ -306,7 +308,14 @@ const struct cfg_option config_options[] = {
      .flags = CFG_F_SECRET_VALUES,
      .desc = "librdkafka producer properties passed through as they are, e.g. "
              "security.protocol or linger.ms. Values of keys that look like secrets are "
-             "never logged."},
+             "never logged. Keep secrets out of this file: NAME_file: PATH sets NAME to "
+             "the file's content (one trailing newline dropped), e.g. "
+             "sasl.password_file: \"${CREDENTIALS_DIRECTORY}/kafka-password\" with "
+             "LoadCredential= in the unit. A leading ${CREDENTIALS_DIRECTORY} is "
+             "expanded in _file, *.location and sasl.kerberos.keytab values. A _file file, "
+             "and the file of ssl.key.location, ssl.keystore.location or "
+             "sasl.kerberos.keytab, is refused if other users can access it, or its "
+             "group unless root owns it. They are read again on every reload."},
     {.key = "kafka.shutdown_timeout_ms",
      .type = &cfg_type_duration_ms,
      .def = "10000",

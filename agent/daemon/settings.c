@@ -31,10 +31,14 @@ int settings_build(const struct cli_args *cli, struct agent_config *out, char *e
 		ret = -EINVAL;
 		goto fail;
 	}
-	/* Secret files are read here too, so --check-config (ExecStartPre,
-	 * ExecReload) refuses a bad one before the service is touched. */
+	/* Secret files are read here too, so a start, a reload and
+	 * --check-config (ExecStartPre, ExecReload) refuse a bad one with the
+	 * same line before the service is touched. */
 	if (settings_publish(out)) {
-		ret = rdkafka_props_fingerprint(&out->rdkafka, NULL, err, errlen);
+		if (cli->action == CLI_CHECK_CONFIG)
+			ret = rdkafka_props_check_outside(&out->rdkafka, err, errlen);
+		else
+			ret = rdkafka_props_fingerprint(&out->rdkafka, NULL, err, errlen);
 		if (ret)
 			goto fail;
 	}

@@ -210,6 +210,62 @@ int rdkafka_props_fingerprint(const struct kv_list *props, uint64_t *fp, char *e
 	return ret;
 }
 
+/* True when value is under ${CREDENTIALS_DIRECTORY} and that directory is
+ * not to be seen from here. */
+static bool credentials_absent(const char *value)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	struct stat st;
+
+	if (strncmp(value, SECRET_CREDENTIALS, strlen(SECRET_CREDENTIALS)) != 0)
+		return false;
+	return !dir || !dir[0] || (stat(dir, &st) < 0 && errno == ENOENT);
+}
+
+int rdkafka_props_check_outside(const struct kv_list *props, char *err, size_t errlen)
+{
+	struct kv_list visible = {0};
+	int ret = 0;
+
+	for (size_t i = 0; props && i < props->count && !ret; i++) {
+		const struct kv *kv = &props->items[i];
+
+		if ((has_suffix(kv->key, FILE_SUFFIX) || names_a_file(kv->key)) &&
+		    credentials_absent(kv->value)) {
+			log_info("kafka.rdkafka.%s: not checked: %s is not available to this "
+			         "process; the agent checks the file when it reads it",
+			         kv->key, SECRET_CREDENTIALS);
+			continue;
+		}
+		ret = kv_list_set(&visible, kv->key, kv->value);
+		if (ret)
+			snprintf(err, errlen, "kafka.rdkafka: out of memory");
+	}
+	/* Both forms of one property are refused even when the file is skipped. */
+	for (size_t i = 0; props && i < props->count && !ret; i++) {
+		const struct kv *kv = &props->items[i];
+		size_t n = strlen(kv->key);
+
+		if (has_suffix(kv->key, FILE_SUFFIX) && !kv_list_find(&visible, kv->key) &&
+		    n > strlen(FILE_SUFFIX)) {
+			char *name = strndup(kv->key, n - strlen(FILE_SUFFIX));
+
+			if (name && kv_list_find(props, name)) {
+				snprintf(
+				    err, errlen,
+				    "kafka.rdkafka.%s: kafka.rdkafka.%s is set as well; keep one",
+				    kv->key, name);
+				ret = -EINVAL;
+			}
+			free(name);
+		}
+	}
+	if (!ret)
+		ret = rdkafka_props_fingerprint(&visible, NULL, err, errlen);
+	kv_list_free(&visible);
+	return ret;
+}
+
 /* Replaces each occurrence of secret in text; the result is cut at size. */
 static void scrub(char *text, size_t size, const char *secret)
 {

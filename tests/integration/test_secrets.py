@@ -13,6 +13,8 @@ naming the properties set, and from librdkafka's own dump of its settings
   - a file readable by other users is refused at start (exit 2), by
     --check-config and by a reload, with one line naming the key, the file
     and the reason, and the running agent keeps going;
+  - --check-config where the credentials directory is absent (ExecReload=
+    under systemd 252 to 256, systemd #35227) skips those files and says so;
   - no log line, no /metrics output and no --check-config output ever holds
     the password, the rotated one, or an inline secret of kafka.rdkafka.
 """
@@ -77,9 +79,9 @@ def metrics_text(port):
         return r.read().decode()
 
 
-def check_config(config_path, expect_rc):
+def check_config(config_path, expect_rc, env=None):
     cc = subprocess.run([harness.AGENT, "--check-config", "--require-brokers", "-c", config_path],
-                        capture_output=True, text=True)
+                        capture_output=True, text=True, env=env)
     check(cc.returncode == expect_rc,
           f"--check-config exit {cc.returncode}, expected {expect_rc}: {cc.stderr}")
     no_secret(cc.stdout + cc.stderr, "--check-config output")
@@ -164,6 +166,11 @@ def run():
             cc = check_config(agent.config_path, 1)
             check(REFUSED.search(cc.stderr) and cc.stderr.count("\n") == 1,
                   f"--check-config says it in one line: {cc.stderr!r}")
+            # systemd 252 to 256 hide the credentials from ExecReload= (#35227).
+            hidden = dict(os.environ, CREDENTIALS_DIRECTORY=os.path.join(workdir, "absent"))
+            cc = check_config(agent.config_path, 0, env=hidden)
+            check("kafka.rdkafka.sasl.password_file: not checked" in cc.stderr,
+                  f"--check-config without the credentials says what it skipped: {cc.stderr!r}")
             no_secret(metrics_text(mport), "/metrics")
         finally:
             check(agent.stop() == 0, "the agent did not stop cleanly")

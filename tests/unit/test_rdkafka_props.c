@@ -263,6 +263,56 @@ static void test_redact(void)
 	kv_list_free(&props);
 }
 
+struct outside_args {
+	struct kv_list *props;
+	int ret;
+	char err[512];
+};
+
+static void outside_cb(void *arg)
+{
+	struct outside_args *a = arg;
+
+	a->err[0] = '\0';
+	a->ret = rdkafka_props_check_outside(a->props, a->err, sizeof(a->err));
+}
+
+/* --check-config where the credentials may be hidden (ExecReload=). */
+static void test_check_outside(void)
+{
+	struct kv_list props = {0};
+	struct outside_args a = {.props = &props};
+	char missing[300];
+
+	write_file("world", SECRET, 0644);
+	CHECK(kv_list_set(&props, "sasl.password_file", "${CREDENTIALS_DIRECTORY}/world") == 0);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	capture_stderr(outside_cb, &a);
+	CHECK(a.ret == 0);
+	CHECK(strstr(captured, "kafka.rdkafka.sasl.password_file: not checked: "
+	                       "${CREDENTIALS_DIRECTORY} is not available") != NULL);
+	snprintf(missing, sizeof(missing), "%s/no-such-dir", dir);
+	setenv("CREDENTIALS_DIRECTORY", missing, 1);
+	capture_stderr(outside_cb, &a);
+	CHECK(a.ret == 0);
+	/* Where the directory is there, its files are checked. */
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	capture_stderr(outside_cb, &a);
+	CHECK(a.ret == -EPERM && strstr(a.err, "(mode 0644)"));
+	unsetenv("CREDENTIALS_DIRECTORY");
+	/* Both forms are refused even when the file is skipped. */
+	CHECK(kv_list_set(&props, "sasl.password", INLINE) == 0);
+	capture_stderr(outside_cb, &a);
+	CHECK(a.ret == -EINVAL && strstr(a.err, "is set as well; keep one"));
+	CHECK(strstr(a.err, INLINE) == NULL);
+	kv_list_free(&props);
+	/* A plain path is always checked. */
+	CHECK(kv_list_set(&props, "ssl.key.location", path_of("world")) == 0);
+	capture_stderr(outside_cb, &a);
+	CHECK(a.ret == -EPERM);
+	kv_list_free(&props);
+}
+
 /* ---- compression_watch ---- */
 
 #define PRODUCE_3_7                                                                                \
@@ -356,6 +406,7 @@ int main(void)
 	test_paths();
 	test_fingerprint();
 	test_redact();
+	test_check_outside();
 	test_compression_watch();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	CHECK(system(cmd) == 0);

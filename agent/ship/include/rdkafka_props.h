@@ -31,6 +31,16 @@
 int rdkafka_props_fingerprint(const struct kv_list *props, uint64_t *fp, char *err, size_t errlen);
 
 /*
+ * rdkafka_props_fingerprint(props, NULL, ...) for a process that may not
+ * see the service's credentials: systemd (252 in Debian 12, 256 still)
+ * hides them from ExecReload= commands that run in a mount namespace
+ * (systemd #35227). A file under ${CREDENTIALS_DIRECTORY} is skipped, with
+ * a note in the log, when that directory is not there; the agent checks it
+ * when it reads it.
+ */
+int rdkafka_props_check_outside(const struct kv_list *props, char *err, size_t errlen);
+
+/*
  * Sets every property of props on conf, files resolved, and logs their names
  * (never a value) at debug level. 0 or -errno with err set.
  */
