@@ -654,6 +654,18 @@ static void test_describe_changes(void)
 	               "labels.\"new\\x0aline\": (unset) -> \"x\\x0dy\"\n");
 	config_free(&a);
 	config_free(&b);
+
+	/* A _file key holds a path, not a secret: the log shows it. */
+	config_init_defaults(&a);
+	config_init_defaults(&b);
+	CHECK(config_set(&a, "kafka.rdkafka.sasl.password_file", "/run/a/pw", err, sizeof(err)) ==
+	      0);
+	CHECK(config_set(&b, "kafka.rdkafka.sasl.password_file", "/run/b/pw", err, sizeof(err)) ==
+	      0);
+	config_describe_changes(&a, &b, out, sizeof(out));
+	CHECK_STR(out, "kafka.rdkafka.sasl.password_file: /run/a/pw -> /run/b/pw\n");
+	config_free(&a);
+	config_free(&b);
 }
 
 /* Values YAML folds, refuses or cuts short unless the writer escapes them. */
