@@ -133,16 +133,16 @@ static int resolve_path(const struct kv *kv, struct resolved *r, uint64_t *fp, c
 
 	/* Only ${CREDENTIALS_DIRECTORY} is expanded: relative paths and
 	 * librdkafka's own words ("probe") are kept as they are. */
-	if (strstr(kv->value, "${")) {
-		ret = secret_path_expand(kv->value, &r->value, why, sizeof(why));
-	} else {
+	if (!strstr(kv->value, "${")) {
 		r->value = strdup(kv->value);
-		ret = r->value ? 0 : -ENOMEM;
-		snprintf(why, sizeof(why), "out of memory");
-	}
-	if (ret) {
-		snprintf(err, errlen, "kafka.rdkafka.%s: %s", kv->key, why);
-		return ret;
+		if (!r->value)
+			return -ENOMEM;
+	} else {
+		ret = secret_path_expand(kv->value, &r->value, why, sizeof(why));
+		if (ret) {
+			snprintf(err, errlen, "kafka.rdkafka.%s: %s", kv->key, why);
+			return ret;
+		}
 	}
 	if (!is_key_material(kv->key))
 		return 0;
