@@ -7,21 +7,7 @@
 #include <unistd.h>
 #include "crc32c.h"
 #include "spool_checkpoint.h"
-
-static void put_le(uint8_t *p, uint64_t v, int bytes)
-{
-	for (int i = 0; i < bytes; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, int bytes)
-{
-	uint64_t v = 0;
-
-	for (int i = bytes - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
+#include "spool_le.h"
 
 /*
  * A full filesystem has no block for the temporary file, yet the checkpoint
@@ -64,9 +50,9 @@ int checkpoint_write(int dirfd, uint64_t segno, uint64_t offset)
 	ssize_t n;
 
 	memcpy(buf, CHECKPOINT_MAGIC, 8);
-	put_le(buf + 8, segno, 8);
-	put_le(buf + 16, offset, 8);
-	put_le(buf + 24, crc32c(0, buf, 24), 4);
+	put_le64(buf + 8, segno);
+	put_le64(buf + 16, offset);
+	put_le32(buf + 24, crc32c(0, buf, 24));
 
 	fd = openat(dirfd, CHECKPOINT_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0) {
@@ -115,12 +101,12 @@ int checkpoint_read(int dirfd, uint64_t *segno, uint64_t *offset)
 		goto cleanup;
 	}
 	if (n != CHECKPOINT_BYTES || memcmp(buf, CHECKPOINT_MAGIC, 8) != 0 ||
-	    get_le(buf + 24, 4) != crc32c(0, buf, 24)) {
+	    get_le32(buf + 24) != crc32c(0, buf, 24)) {
 		err = -EBADMSG;
 		goto cleanup;
 	}
-	*segno = get_le(buf + 8, 8);
-	*offset = get_le(buf + 16, 8);
+	*segno = get_le64(buf + 8);
+	*offset = get_le64(buf + 16);
 cleanup:
 	close(fd);
 	return err;

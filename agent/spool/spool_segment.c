@@ -6,33 +6,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "crc32c.h"
+#include "array.h"
 #include "spool_segment.h"
 
 /* Reads start with this much so consecutive small records cost one pread. */
 #define SEG_CURSOR_CHUNK (256u * 1024)
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
 
 void seg_name(char out[SEG_NAME_BYTES], uint64_t segno)
 {
@@ -55,33 +33,6 @@ bool seg_parse_name(const char *name, uint64_t *segno)
 		return false;
 	*segno = v;
 	return true;
-}
-
-void seg_header_encode(uint8_t out[SEG_HEADER_BYTES])
-{
-	memcpy(out, SEG_MAGIC, 8);
-	put_le32(out + 8, SEG_VERSION);
-	put_le32(out + 12, crc32c(0, out, 12));
-}
-
-bool seg_header_valid(const uint8_t *buf, size_t len)
-{
-	return len >= SEG_HEADER_BYTES && memcmp(buf, SEG_MAGIC, 8) == 0 &&
-	       get_le32(buf + 8) == SEG_VERSION && get_le32(buf + 12) == crc32c(0, buf, 12);
-}
-
-void seg_frame_encode(uint8_t *out, uint64_t seq, const void *key, uint32_t key_len,
-                      const void *value, uint32_t value_len)
-{
-	put_le32(out, 16 + key_len + value_len);
-	put_le64(out + 8, seq);
-	put_le32(out + 16, key_len);
-	put_le32(out + 20, value_len);
-	if (key_len)
-		memcpy(out + SEG_FRAME_OVERHEAD, key, key_len);
-	if (value_len)
-		memcpy(out + SEG_FRAME_OVERHEAD + key_len, value, value_len);
-	put_le32(out + 4, crc32c(0, out + 8, 16 + (size_t)key_len + value_len));
 }
 
 static int write_full(int fd, const void *buf, size_t len)
@@ -194,14 +145,9 @@ static const uint8_t *cursor_fill(struct seg_cursor *c, uint64_t off, size_t nee
 	size_t want = need > SEG_CURSOR_CHUNK ? need : SEG_CURSOR_CHUNK;
 	if (want > limit - off)
 		want = (size_t)(limit - off);
-	if (want > c->cap) {
-		uint8_t *nb = realloc(c->buf, want);
-		if (!nb) {
-			*err = -ENOMEM;
-			return NULL;
-		}
-		c->buf = nb;
-		c->cap = want;
+	if (ARRAY_RESERVE(c->buf, c->cap, want) < 0) {
+		*err = -ENOMEM;
+		return NULL;
 	}
 	size_t got = 0;
 	while (got < want) {
@@ -230,6 +176,7 @@ static const uint8_t *cursor_fill(struct seg_cursor *c, uint64_t off, size_t nee
 /* 1: valid frame at off; 0: not a frame; <0: I/O error. */
 static int frame_at(struct seg_cursor *c, uint64_t off, uint64_t limit, struct seg_frame *f)
 {
+	struct seg_frame_head h;
 	const uint8_t *p;
 	int err;
 
@@ -238,27 +185,15 @@ static int frame_at(struct seg_cursor *c, uint64_t off, uint64_t limit, struct s
 	p = cursor_fill(c, off, SEG_FRAME_OVERHEAD, limit, &err);
 	if (!p)
 		return err;
-	uint32_t len = get_le32(p);
-	uint32_t key_len = get_le32(p + 16);
-	uint32_t value_len = get_le32(p + 20);
-	uint64_t payload = (uint64_t)key_len + value_len;
-	/* Cheap plausibility first: random bytes almost never pass it, so the
-	 * forward scan computes few CRCs. */
-	if (len < 16 || payload != (uint64_t)len - 16 || payload > c->max_payload ||
-	    8 + (uint64_t)len > limit - off)
+	seg_frame_head_decode(p, &h);
+	if (!seg_frame_head_plausible(&h, c->max_payload, limit - off))
 		return 0;
-	p = cursor_fill(c, off, 8 + (size_t)len, limit, &err);
+	p = cursor_fill(c, off, (size_t)seg_frame_bytes(&h), limit, &err);
 	if (!p)
 		return err;
-	if (crc32c(0, p + 8, len) != get_le32(p + 4))
+	if (!seg_frame_crc_ok(p, &h))
 		return 0;
-	f->off = off;
-	f->end = off + 8 + len;
-	f->seq = get_le64(p + 8);
-	f->key_len = key_len;
-	f->value_len = value_len;
-	f->key = p + SEG_FRAME_OVERHEAD;
-	f->value = p + SEG_FRAME_OVERHEAD + key_len;
+	seg_frame_decode(p, off, &h, f);
 	return 1;
 }
 

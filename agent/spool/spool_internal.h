@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The spool's state, shared by the files that implement it:
+ *  - spool.c          open and close, the segment list, degrading, stats
+ *  - spool_recover.c  recovery at open: lock, scan, quarantine, checkpoint
+ *  - spool_writer.c   the writer thread: append, commit, roll, drop-oldest
+ *  - spool_reader.c   the reader thread: next, ack, rewind, the in-flight ring
+ *  - spool_memory.c   the in-memory FIFO (memory-only mode and degraded)
+ *  - spool_sync.c     the background thread: data sync, checkpoint, trimming
+ *
+ * Who touches what:
+ *  - writer thread: wfd, wsize, wbuf, staged list (private); publishes under lock.
+ *  - reader thread: cursor, rfd, rbuf (private); reader position under lock.
+ *  - background thread: data sync (FSYNC_INTERVAL), checkpoint, deleting
+ *    acknowledged segments. Slow I/O is done outside the lock so the writer
+ *    never waits for an fsync it did not ask for.
+ * Everything else lives under sp->lock. Functions named *_locked are called
+ * and return with sp->lock held.
+ */
+#ifndef TCPSTATES_SPOOL_INTERNAL_H
+#define TCPSTATES_SPOOL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "spool.h"
+#include "spool_segment.h"
+
+#define LOG_PREFIX          "spool: "
+#define MEM_RECORD_OVERHEAD (sizeof(struct mem_rec))
+
+/* When records were appended, in 1 s buckets: records up to end were committed at ns or later. */
+struct seg_mark {
+	uint64_t end;
+	uint64_t ns;
+};
+
+struct seg_info {
+	uint64_t segno;
+	uint64_t size;      /* committed bytes; readers never look past them */
+	uint64_t records;   /* valid records at or after the starting position */
+	uint64_t rec_bytes; /* their frame bytes */
+	bool sealed;        /* no more appends */
+	struct seg_mark *marks;
+	size_t nmarks, cap_marks;
+};
+
+struct mem_rec {
+	struct mem_rec *next;
+	uint64_t seq;
+	uint64_t ns;
+	uint32_t key_len;
+	uint32_t value_len;
+	uint8_t data[];
+};
+
+enum inflight_kind { IF_DISK, IF_MEM, IF_MARK };
+
+/* One record handed to the reader (or a segment boundary it crossed). */
+struct inflight {
+	uint64_t segno;
+	uint64_t end; /* frontier position once this and everything before is acked */
+	uint64_t bytes;
+	struct mem_rec *mem;
+	uint8_t kind;
+	bool acked;
+};
+
+struct spool {
+	struct spool_options opts;
+	char *dir;
+	int dirfd;
+	int lockfd; /* flock()ed: one agent per spool directory */
+	uint32_t interval_ms;
+	uint64_t retry_ns;
+	uint64_t open_ns;
+
+	pthread_mutex_t lock;
+	pthread_cond_t readable;
+	pthread_cond_t sync_cond;
+
+	/* --- under lock --- */
+	struct seg_info *segs; /* sorted by segno; the active one is last */
+	size_t nsegs, cap_segs;
+	bool mem_mode;    /* appends go to memory */
+	int active_fd;    /* copy of wfd for the background thread */
+	int *handoff_fds; /* sealed segments waiting for their data sync */
+	size_t nhandoff, cap_handoff;
+	bool data_dirty, dir_dirty;
+
+	struct mem_rec *fifo_head, *fifo_tail; /* committed, unread memory records */
+	uint64_t mem_bytes;                    /* unacked memory records (fifo + in flight) */
+	uint64_t staged_mem_bytes;             /* appended, not committed */
+
+	struct inflight *ring;
+	uint64_t ring_cap; /* power of two */
+	uint64_t head_tok, tail_tok;
+
+	uint64_t rseg, roff; /* reader position */
+	uint64_t hseg, hoff; /* furthest position ever read: corruption is counted once */
+	uint64_t fseg, foff; /* acknowledged frontier */
+	uint64_t cseg, coff; /* frontier last written to the checkpoint */
+	bool frontier_dirty, sync_kick, stop, wake_reader, cp_warned;
+	uint64_t disk_pending; /* committed disk records not yet acked */
+
+	struct spool_stats st;
+
+	/* --- writer private --- */
+	int wfd;
+	uint64_t wsegno, wsize;
+	uint8_t *wbuf;
+	size_t wbuf_len, wbuf_cap;
+	uint64_t wbuf_records, wbuf_first_ns;
+	struct mem_rec *staged_head, *staged_tail;
+	uint64_t last_retry_ns;
+
+	/* --- reader private --- */
+	struct seg_cursor cur;
+	int rfd;
+	uint64_t rfd_segno;
+	uint8_t *rbuf;
+	size_t rbuf_cap;
+
+	pthread_t sync_thread;
+	bool sync_started;
+};
+
+static inline bool pos_before(uint64_t aseg, uint64_t aoff, uint64_t bseg, uint64_t boff)
+{
+	return aseg < bseg || (aseg == bseg && aoff < boff);
+}
+
+static inline struct inflight *ring_slot(struct spool *sp, uint64_t tok)
+{
+	return &sp->ring[tok & (sp->ring_cap - 1)];
+}
+
+/* spool.c: the segment list (under lock) and degrading. */
+size_t seg_lower_bound(const struct spool *sp, uint64_t want);
+struct seg_info *seg_find(struct spool *sp, uint64_t segno);
+int seg_list_add(struct spool *sp, uint64_t segno, uint64_t size, bool sealed);
+void seg_list_remove(struct spool *sp, struct seg_info *seg);
+void seg_add_mark(struct seg_info *seg, uint64_t end, uint64_t ns);
+void degrade_locked(struct spool *sp, int err, const char *what);
+void pending_sub(struct spool *sp, uint64_t bytes);
+
+/* spool_recover.c: called once by spool_open(). 0, or a negative errno after
+ * which the spool serves what it found but cannot write to disk. */
+int spool_recover(struct spool *sp);
+
+/* spool_writer.c */
+int writer_flush(struct spool *sp);
+void handoff_or_close_locked(struct spool *sp, int fd);
+
+/* spool_reader.c */
+int ring_push_locked(struct spool *sp, struct inflight e, uint64_t *tok);
+
+/* spool_memory.c */
+bool mem_make_room_locked(struct spool *sp, uint64_t size);
+struct mem_rec *mem_rec_new(uint64_t seq, const void *key, uint32_t key_len, const void *value,
+                            uint32_t value_len, uint64_t ns);
+void fifo_push_locked(struct spool *sp, struct mem_rec *m);
+void spill_wbuf_locked(struct spool *sp, size_t from);
+int next_memory_locked(struct spool *sp, struct spool_record *rec);
+/* Frees every record held only in memory; returns how many there were. */
+uint64_t mem_release_all_locked(struct spool *sp);
+
+/* spool_sync.c */
+int sync_thread_start(struct spool *sp);
+void sync_data_locked(struct spool *sp);
+void checkpoint_and_trim_locked(struct spool *sp);
+
+#endif

@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The reader thread's side: spool_next() hands out records, disk first and
+ * then memory, each with a token in the in-flight ring; spool_ack() marks
+ * tokens done and moves the acknowledged frontier over their prefix, which
+ * the background thread checkpoints.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "log.h"
+#include "spool_internal.h"
+
+int ring_push_locked(struct spool *sp, struct inflight e, uint64_t *tok)
+{
+	if (sp->tail_tok - sp->head_tok == sp->ring_cap) {
+		uint64_t cap = sp->ring_cap * 2;
+		struct inflight *n = malloc(cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		for (uint64_t t = sp->head_tok; t < sp->tail_tok; t++)
+			n[t & (cap - 1)] = *ring_slot(sp, t);
+		free(sp->ring);
+		sp->ring = n;
+		sp->ring_cap = cap;
+	}
+	*tok = sp->tail_tok++;
+	*ring_slot(sp, *tok) = e;
+	return 0;
+}
+
+/* Moves the frontier over the acknowledged prefix of what was handed out. */
+static void advance_frontier_locked(struct spool *sp)
+{
+	uint64_t old_seg = sp->fseg;
+
+	while (sp->head_tok < sp->tail_tok) {
+		struct inflight *e = ring_slot(sp, sp->head_tok);
+		if (!e->acked)
+			break;
+		if (e->kind != IF_MEM) {
+			sp->fseg = e->segno;
+			sp->foff = e->end;
+			sp->frontier_dirty = true;
+		}
+		sp->head_tok++;
+	}
+	if (sp->fseg != old_seg) {
+		/* A whole segment may be deletable: do not wait for the interval. */
+		sp->sync_kick = true;
+		pthread_cond_signal(&sp->sync_cond);
+	}
+}
+
+static void note_corrupt_locked(struct spool *sp, uint64_t segno, uint64_t from, uint64_t to)
+{
+	if (pos_before(segno, from, sp->hseg, sp->hoff))
+		return; /* seen before a rewind: already logged and counted */
+	char name[SEG_NAME_BYTES];
+	seg_name(name, segno);
+	log_warn(LOG_PREFIX "skipped %llu corrupt bytes in %s/%s at offset %llu",
+	         (unsigned long long)(to - from), sp->dir, name, (unsigned long long)from);
+	sp->st.dropped_corrupt++;
+}
+
+static void reader_moved_locked(struct spool *sp)
+{
+	if (pos_before(sp->hseg, sp->hoff, sp->rseg, sp->roff)) {
+		sp->hseg = sp->rseg;
+		sp->hoff = sp->roff;
+	}
+}
+
+static int push_marker_locked(struct spool *sp, uint64_t segno)
+{
+	uint64_t tok;
+	int err = ring_push_locked(
+	    sp,
+	    (struct inflight){
+	        .segno = segno, .end = SEG_HEADER_BYTES, .kind = IF_MARK, .acked = true},
+	    &tok);
+	if (!err)
+		advance_frontier_locked(sp);
+	return err;
+}
+
+static int reader_open_locked(struct spool *sp, uint64_t segno)
+{
+	char name[SEG_NAME_BYTES];
+
+	if (sp->rfd >= 0 && sp->rfd_segno == segno)
+		return 0;
+	if (sp->rfd >= 0)
+		close(sp->rfd);
+	seg_name(name, segno);
+	sp->rfd = openat(sp->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (sp->rfd < 0)
+		return -errno;
+	sp->rfd_segno = segno;
+	seg_cursor_reset(&sp->cur, sp->rfd);
+	return 0;
+}
+
+/* The reader is through a sealed segment: on to the next one. */
+static void reader_leave_segment_locked(struct spool *sp, uint64_t segno)
+{
+	/* Done with it: an open fd would keep a deleted file's space in use. */
+	if (sp->rfd >= 0 && sp->rfd_segno == segno) {
+		close(sp->rfd);
+		sp->rfd = -1;
+		seg_cursor_reset(&sp->cur, -1);
+	}
+	sp->rseg = segno + 1;
+	sp->roff = 0;
+}
+
+/* Gives up on the rest of a segment that cannot be read, counting it once. */
+static void reader_skip_rest_locked(struct spool *sp, uint64_t segno, uint64_t off, uint64_t limit)
+{
+	if (!pos_before(segno, off, sp->hseg, sp->hoff))
+		sp->st.dropped_corrupt++;
+	sp->roff = limit;
+	reader_moved_locked(sp);
+}
+
+/* Points the reader at the segment holding its position; NULL if none is left. */
+static struct seg_info *reader_segment_locked(struct spool *sp)
+{
+	size_t i = seg_lower_bound(sp, sp->rseg);
+
+	if (i == sp->nsegs)
+		return NULL;
+	struct seg_info *seg = &sp->segs[i];
+	if (seg->segno != sp->rseg) {
+		if (push_marker_locked(sp, seg->segno) < 0)
+			return NULL;
+		sp->rseg = seg->segno;
+		sp->roff = SEG_HEADER_BYTES;
+	}
+	if (sp->roff < SEG_HEADER_BYTES)
+		sp->roff = SEG_HEADER_BYTES;
+	return seg;
+}
+
+/* 1 with *rec filled, 0 if no committed disk record is unread. Lock held. */
+static int next_disk_locked(struct spool *sp, struct spool_record *rec)
+{
+	for (;;) {
+		struct seg_info *seg = reader_segment_locked(sp);
+		if (!seg)
+			return 0;
+		uint64_t segno = seg->segno, limit = seg->size, off = sp->roff;
+		if (off >= limit) {
+			if (!seg->sealed)
+				return 0;
+			reader_leave_segment_locked(sp, segno);
+			continue;
+		}
+		char name[SEG_NAME_BYTES];
+		seg_name(name, segno);
+		int err = reader_open_locked(sp, segno);
+		if (err) {
+			log_warn(LOG_PREFIX "cannot open %s/%s: %s; skipping it", sp->dir, name,
+			         strerror(-err));
+			reader_skip_rest_locked(sp, segno, off, limit);
+			continue;
+		}
+
+		struct seg_frame f;
+		uint64_t bad_from;
+		pthread_mutex_unlock(&sp->lock);
+		int r = seg_cursor_next(&sp->cur, off, limit, &f, &bad_from);
+		pthread_mutex_lock(&sp->lock);
+
+		/* A drop-oldest may have deleted the segment while we read it. */
+		if (!seg_find(sp, segno) || sp->rseg != segno || sp->roff != off)
+			continue;
+		if (r < 0) {
+			log_warn(LOG_PREFIX "reading %s/%s at %llu failed: %s; skipping the rest",
+			         sp->dir, name, (unsigned long long)off, strerror(-r));
+			reader_skip_rest_locked(sp, segno, off, limit);
+			continue;
+		}
+		if (bad_from != UINT64_MAX)
+			note_corrupt_locked(sp, segno, bad_from, r == 1 ? f.off : limit);
+		if (r == 0) {
+			sp->roff = limit;
+			reader_moved_locked(sp);
+			continue;
+		}
+		uint64_t tok;
+		struct inflight e = {
+		    .segno = segno, .end = f.end, .bytes = f.end - f.off, .kind = IF_DISK};
+		if (ring_push_locked(sp, e, &tok) < 0)
+			return 0;
+		sp->roff = f.end;
+		reader_moved_locked(sp);
+		*rec = (struct spool_record){.seq = f.seq,
+		                             .key = f.key,
+		                             .key_len = f.key_len,
+		                             .value = f.value,
+		                             .value_len = f.value_len,
+		                             .token = tok};
+		return 1;
+	}
+}
+
+int spool_next(struct spool *sp, struct spool_record *rec, int timeout_ms)
+{
+	struct timespec deadline;
+	int ret = -EAGAIN;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	if (timeout_ms > 0) {
+		deadline.tv_sec += timeout_ms / 1000;
+		deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
+	}
+
+	pthread_mutex_lock(&sp->lock);
+	for (;;) {
+		if (sp->wake_reader) {
+			sp->wake_reader = false;
+			break;
+		}
+		if (sp->dirfd >= 0 && next_disk_locked(sp, rec) == 1) {
+			ret = 0;
+			break;
+		}
+		if (next_memory_locked(sp, rec) == 1) {
+			ret = 0;
+			break;
+		}
+		if (timeout_ms <= 0 || sp->stop)
+			break;
+		if (pthread_cond_timedwait(&sp->readable, &sp->lock, &deadline) == ETIMEDOUT)
+			timeout_ms = 0; /* one last look, then give up */
+	}
+	pthread_mutex_unlock(&sp->lock);
+	return ret;
+}
+
+void spool_ack(struct spool *sp, uint64_t token, bool delivered)
+{
+	struct mem_rec *m = NULL;
+
+	pthread_mutex_lock(&sp->lock);
+	/* Tokens from before a rewind, or acked twice, are ignored. */
+	if (token >= sp->head_tok && token < sp->tail_tok) {
+		struct inflight *e = ring_slot(sp, token);
+		if (!e->acked && e->kind != IF_MARK) {
+			e->acked = true;
+			pending_sub(sp, e->bytes);
+			if (e->kind == IF_MEM) {
+				sp->mem_bytes -= e->bytes;
+				m = e->mem;
+				e->mem = NULL;
+			} else {
+				sp->disk_pending--;
+			}
+			advance_frontier_locked(sp);
+		}
+	}
+	pthread_mutex_unlock(&sp->lock);
+	free(m);
+}
+
+void spool_rewind(struct spool *sp)
+{
+	pthread_mutex_lock(&sp->lock);
+	/* Newest first, so unacked memory records go back to the FIFO in order. */
+	for (uint64_t t = sp->tail_tok; t-- > sp->head_tok;) {
+		struct inflight *e = ring_slot(sp, t);
+		if (e->kind == IF_MEM && !e->acked) {
+			e->mem->next = sp->fifo_head;
+			sp->fifo_head = e->mem;
+			if (!sp->fifo_tail)
+				sp->fifo_tail = e->mem;
+		} else if (e->kind == IF_DISK && e->acked) {
+			/* Beyond the frontier, so it will be read and acked again. */
+			sp->st.pending_records++;
+			sp->st.pending_bytes += e->bytes;
+			sp->disk_pending++;
+		}
+	}
+	sp->head_tok = sp->tail_tok;
+	sp->rseg = sp->fseg;
+	sp->roff = sp->foff;
+	pthread_mutex_unlock(&sp->lock);
+}
+
+void spool_wakeup(struct spool *sp)
+{
+	pthread_mutex_lock(&sp->lock);
+	sp->wake_reader = true;
+	pthread_cond_broadcast(&sp->readable);
+	pthread_mutex_unlock(&sp->lock);
+}

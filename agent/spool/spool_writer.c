@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The writer thread's side: spool_append() frames records into a buffer,
+ * spool_commit() writes the batch to the active segment, and the writer rolls
+ * to a new segment, drops the oldest unread ones or degrades to memory as
+ * the bounds and the disk say.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "array.h"
+#include "clock.h"
+#include "log.h"
+#include "spool_internal.h"
+
+#define WBUF_INITIAL (64u * 1024)
+
+/* Writes the buffer to the active segment and publishes what reached the file. */
+int writer_flush(struct spool *sp)
+{
+	size_t done = 0, whole, len = sp->wbuf_len;
+	uint64_t nrec = sp->wbuf_records;
+	int err = 0;
+
+	if (!len)
+		return 0;
+	while (done < len) {
+		ssize_t n = write(sp->wfd, sp->wbuf + done, len - done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			break;
+		}
+		done += (size_t)n;
+	}
+	whole = len;
+	if (err) {
+		/* Keep only whole records on disk; the rest goes to memory. */
+		whole = 0;
+		nrec = 0;
+		while (whole + SEG_FRAME_OVERHEAD <= done) {
+			struct seg_frame_head h;
+			seg_frame_head_decode(sp->wbuf + whole, &h);
+			if (whole + seg_frame_bytes(&h) > done)
+				break;
+			whole += (size_t)seg_frame_bytes(&h);
+			nrec++;
+		}
+		if (whole < done && ftruncate(sp->wfd, (off_t)(sp->wsize + whole)) < 0)
+			log_warn(LOG_PREFIX "cannot cut partial record from segment %llu: %s",
+			         (unsigned long long)sp->wsegno, strerror(errno));
+	}
+
+	pthread_mutex_lock(&sp->lock);
+	struct seg_info *seg = seg_find(sp, sp->wsegno);
+	if (seg && whole) {
+		seg->size += whole;
+		seg->records += nrec;
+		seg->rec_bytes += whole;
+		seg_add_mark(seg, seg->size, sp->wbuf_first_ns);
+	}
+	sp->st.disk_bytes += whole;
+	sp->st.written_bytes += whole;
+	sp->disk_pending += nrec;
+	sp->data_dirty = true;
+	sp->wsize += whole;
+	if (err) {
+		degrade_locked(sp, err, "writing a segment");
+		spill_wbuf_locked(sp, whole);
+	} else {
+		sp->wbuf_len = 0;
+		sp->wbuf_records = 0;
+	}
+	pthread_cond_broadcast(&sp->readable);
+	pthread_mutex_unlock(&sp->lock);
+	return err;
+}
+
+/* A sealed segment's fd: FSYNC_INTERVAL hands it to the background thread
+ * for its data sync, the other policies close it at once. */
+void handoff_or_close_locked(struct spool *sp, int fd)
+{
+	if (sp->opts.fsync == FSYNC_INTERVAL) {
+		if (ARRAY_RESERVE(sp->handoff_fds, sp->cap_handoff, sp->nhandoff + 1) == 0) {
+			sp->handoff_fds[sp->nhandoff++] = fd;
+			pthread_cond_signal(&sp->sync_cond);
+			return;
+		}
+		/* Out of memory: sync here rather than lose the guarantee. */
+		fdatasync(fd);
+	}
+	close(fd);
+}
+
+/* Seals the active segment and starts the next one. */
+static int writer_roll(struct spool *sp)
+{
+	uint64_t segno = sp->wsegno + 1;
+	int fd, err;
+
+	fd = seg_create(sp->dirfd, segno);
+	if (fd < 0) {
+		pthread_mutex_lock(&sp->lock);
+		degrade_locked(sp, fd, "creating a segment");
+		pthread_mutex_unlock(&sp->lock);
+		return fd;
+	}
+	if (sp->opts.fsync == FSYNC_ALWAYS && (fdatasync(sp->wfd) < 0 || fsync(sp->dirfd) < 0)) {
+		err = -errno;
+		pthread_mutex_lock(&sp->lock);
+		degrade_locked(sp, err, "syncing a segment");
+		pthread_mutex_unlock(&sp->lock);
+	}
+
+	pthread_mutex_lock(&sp->lock);
+	err = seg_list_add(sp, segno, SEG_HEADER_BYTES, false);
+	if (err) {
+		degrade_locked(sp, err, "starting a segment");
+		pthread_mutex_unlock(&sp->lock);
+		close(fd);
+		char name[SEG_NAME_BYTES];
+		seg_name(name, segno);
+		unlinkat(sp->dirfd, name, 0);
+		return err;
+	}
+	/* seg_list_add may have moved the array: look the old one up again. */
+	struct seg_info *old = seg_find(sp, sp->wsegno);
+	if (old)
+		old->sealed = true;
+	handoff_or_close_locked(sp, sp->wfd);
+	sp->active_fd = fd;
+	sp->dir_dirty = true;
+	sp->st.disk_bytes += SEG_HEADER_BYTES;
+	sp->st.written_bytes += SEG_HEADER_BYTES;
+	pthread_mutex_unlock(&sp->lock);
+
+	sp->wfd = fd;
+	sp->wsegno = segno;
+	sp->wsize = SEG_HEADER_BYTES;
+	return 0;
+}
+
+/* Stops using the disk for new records (called by the writer once it sees mem_mode). */
+static void writer_leave_disk_locked(struct spool *sp)
+{
+	if (sp->wbuf_len)
+		spill_wbuf_locked(sp, 0);
+	if (sp->wfd >= 0) {
+		struct seg_info *seg = seg_find(sp, sp->wsegno);
+		if (seg)
+			seg->sealed = true;
+		sp->active_fd = -1;
+		handoff_or_close_locked(sp, sp->wfd);
+		sp->wfd = -1;
+	}
+}
+
+/*
+ * Deletes unread segments, oldest first, until `need` more bytes fit. Only
+ * segments the reader has not entered are candidates, so nothing in flight
+ * or already delivered is lost this way, and the checkpoint is not involved.
+ */
+static void drop_oldest_disk_locked(struct spool *sp, uint64_t need)
+{
+	size_t i = 0;
+
+	while (i < sp->nsegs && sp->st.disk_bytes + need > sp->opts.max_bytes) {
+		struct seg_info *seg = &sp->segs[i];
+		bool unread = sp->rseg < seg->segno ||
+		              (sp->rseg == seg->segno && sp->roff <= SEG_HEADER_BYTES);
+		if (!seg->sealed || !unread || seg->segno == sp->wsegno) {
+			i++;
+			continue;
+		}
+		char name[SEG_NAME_BYTES];
+		seg_name(name, seg->segno);
+		if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT) {
+			log_warn(LOG_PREFIX "cannot delete %s/%s to make room: %s", sp->dir, name,
+			         strerror(errno));
+			i++;
+			continue;
+		}
+		log_warn(LOG_PREFIX "full: dropped %llu unread records in %s/%s",
+		         (unsigned long long)seg->records, sp->dir, name);
+		sp->st.disk_bytes -= seg->size;
+		sp->st.pending_records -= seg->records;
+		sp->st.pending_bytes -= seg->rec_bytes;
+		sp->st.dropped_full += seg->records;
+		sp->disk_pending -= seg->records;
+		seg_list_remove(sp, seg);
+	}
+}
+
+static int append_memory(struct spool *sp, uint64_t seq, const void *key, uint32_t key_len,
+                         const void *value, uint32_t value_len, uint64_t ns)
+{
+	uint64_t size = MEM_RECORD_OVERHEAD + (uint64_t)key_len + value_len;
+	struct mem_rec *m = mem_rec_new(seq, key, key_len, value, value_len, ns);
+
+	pthread_mutex_lock(&sp->lock);
+	writer_leave_disk_locked(sp);
+	if (!m || !mem_make_room_locked(sp, size)) {
+		sp->st.dropped_full++;
+		pthread_mutex_unlock(&sp->lock);
+		free(m);
+		return -ENOSPC;
+	}
+	sp->staged_mem_bytes += size;
+	sp->st.pending_records++;
+	sp->st.pending_bytes += size;
+	pthread_mutex_unlock(&sp->lock);
+
+	if (sp->staged_tail)
+		sp->staged_tail->next = m;
+	else
+		sp->staged_head = m;
+	sp->staged_tail = m;
+	return 0;
+}
+
+/*
+ * Degraded writer: goes back to disk if a new segment can be started. Only
+ * once nothing is held in memory, since the reader serves disk before memory.
+ */
+static bool retry_disk_locked(struct spool *sp, uint64_t ns)
+{
+	if (sp->dirfd < 0 || sp->wfd >= 0 || sp->mem_bytes || sp->staged_head || sp->fifo_head ||
+	    ns - sp->last_retry_ns < sp->retry_ns)
+		return false;
+	sp->last_retry_ns = ns;
+	uint64_t segno = sp->wsegno > sp->cseg ? sp->wsegno : sp->cseg;
+	if (sp->nsegs && sp->segs[sp->nsegs - 1].segno > segno)
+		segno = sp->segs[sp->nsegs - 1].segno;
+	segno++;
+
+	pthread_mutex_unlock(&sp->lock);
+	int fd = seg_create(sp->dirfd, segno);
+	pthread_mutex_lock(&sp->lock);
+	if (fd < 0)
+		return false;
+	if (seg_list_add(sp, segno, SEG_HEADER_BYTES, false) < 0) {
+		char name[SEG_NAME_BYTES];
+		close(fd);
+		seg_name(name, segno);
+		unlinkat(sp->dirfd, name, 0);
+		return false;
+	}
+	sp->wfd = sp->active_fd = fd;
+	sp->wsegno = segno;
+	sp->wsize = SEG_HEADER_BYTES;
+	sp->dir_dirty = true;
+	sp->st.disk_bytes += SEG_HEADER_BYTES;
+	sp->st.written_bytes += SEG_HEADER_BYTES;
+	sp->mem_mode = false;
+	sp->st.degraded = false;
+	log_info(LOG_PREFIX "%s is writable again; new records go to disk", sp->dir);
+	return true;
+}
+
+int spool_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_len,
+                 const void *value, uint32_t value_len)
+{
+	uint64_t payload = (uint64_t)key_len + value_len;
+	uint64_t frame = SEG_FRAME_OVERHEAD + payload;
+	bool roll;
+
+	if (payload > SPOOL_MAX_RECORD_BYTES)
+		return -EMSGSIZE;
+	if ((key_len && !key) || (value_len && !value))
+		return -EINVAL;
+
+	pthread_mutex_lock(&sp->lock);
+	if (sp->mem_mode && !(sp->st.degraded && retry_disk_locked(sp, clock_monotonic_ns()))) {
+		pthread_mutex_unlock(&sp->lock);
+		return append_memory(sp, seq, key, key_len, value, value_len, clock_monotonic_ns());
+	}
+	roll = sp->wsize + sp->wbuf_len > SEG_HEADER_BYTES &&
+	       sp->wsize + sp->wbuf_len + frame > sp->opts.segment_bytes;
+	uint64_t need = sp->wbuf_len + frame + (roll ? SEG_HEADER_BYTES : 0);
+	if (sp->st.disk_bytes + need > sp->opts.max_bytes &&
+	    sp->opts.full_policy == SPOOL_DROP_OLDEST)
+		drop_oldest_disk_locked(sp, need);
+	if (sp->st.disk_bytes + need > sp->opts.max_bytes) {
+		sp->st.dropped_full++;
+		pthread_mutex_unlock(&sp->lock);
+		return -ENOSPC;
+	}
+	sp->st.pending_records++;
+	sp->st.pending_bytes += frame;
+	pthread_mutex_unlock(&sp->lock);
+
+	if (roll && (writer_flush(sp) < 0 || writer_roll(sp) < 0)) {
+		/* Degraded meanwhile: this record (already counted) goes to memory. */
+		pthread_mutex_lock(&sp->lock);
+		pending_sub(sp, frame);
+		pthread_mutex_unlock(&sp->lock);
+		return append_memory(sp, seq, key, key_len, value, value_len, clock_monotonic_ns());
+	}
+
+	size_t want = sp->wbuf_len + (size_t)frame;
+	if (ARRAY_RESERVE(sp->wbuf, sp->wbuf_cap, want > WBUF_INITIAL ? want : WBUF_INITIAL) < 0) {
+		pthread_mutex_lock(&sp->lock);
+		pending_sub(sp, frame);
+		sp->st.dropped_full++;
+		pthread_mutex_unlock(&sp->lock);
+		return -ENOSPC;
+	}
+	/* The clock is read once per batch, not per record: the batch's first
+	 * record stands for its age. */
+	if (!sp->wbuf_len)
+		sp->wbuf_first_ns = clock_monotonic_ns();
+	seg_frame_encode(sp->wbuf + sp->wbuf_len, seq, key, key_len, value, value_len);
+	sp->wbuf_len += frame;
+	sp->wbuf_records++;
+	return 0;
+}
+
+int spool_commit(struct spool *sp)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&sp->lock);
+	bool mem = sp->mem_mode;
+	if (mem)
+		writer_leave_disk_locked(sp);
+	pthread_mutex_unlock(&sp->lock);
+
+	if (!mem && sp->wbuf_len) {
+		err = writer_flush(sp);
+		if (!err && sp->opts.fsync == FSYNC_ALWAYS && fdatasync(sp->wfd) < 0) {
+			err = -errno;
+			pthread_mutex_lock(&sp->lock);
+			degrade_locked(sp, err, "syncing a segment");
+			pthread_mutex_unlock(&sp->lock);
+		}
+	}
+	if (sp->staged_head) {
+		pthread_mutex_lock(&sp->lock);
+		for (struct mem_rec *m = sp->staged_head, *next; m; m = next) {
+			next = m->next;
+			fifo_push_locked(sp, m);
+		}
+		sp->mem_bytes += sp->staged_mem_bytes;
+		sp->staged_mem_bytes = 0;
+		pthread_cond_broadcast(&sp->readable);
+		pthread_mutex_unlock(&sp->lock);
+		sp->staged_head = sp->staged_tail = NULL;
+	}
+	/* A failed disk write is not a loss: the records moved to memory. */
+	return 0;
+}
