@@ -42,6 +42,7 @@ struct seg_info {
 	uint64_t records;   /* valid records at or after the starting position */
 	uint64_t rec_bytes; /* their frame bytes */
 	bool sealed;        /* no more appends */
+	bool unreadable;    /* the reader failed to open or read it: never deleted */
 	struct seg_mark *marks;
 	size_t nmarks, cap_marks;
 };
@@ -109,6 +110,7 @@ struct spool {
 	/* --- writer private --- */
 	int wfd;
 	uint64_t wsegno, wsize;
+	uint64_t next_segno; /* above every segment name present at open or created since */
 	uint8_t *wbuf;
 	size_t wbuf_len, wbuf_cap;
 	uint64_t wbuf_records, wbuf_first_ns;
@@ -150,6 +152,10 @@ void pending_sub(struct spool *sp, uint64_t bytes);
 int spool_recover(struct spool *sp);
 
 /* spool_writer.c */
+/* Creates segment next_segno (or the first free number after it, if a file
+ * took that name meanwhile) and advances next_segno past it. Writer thread,
+ * or spool_open(). Returns a write fd with *segno set, or a negative errno. */
+int writer_create_segment(struct spool *sp, uint64_t *segno);
 int writer_flush(struct spool *sp);
 void handoff_or_close_locked(struct spool *sp, int fd);
 

@@ -166,6 +166,7 @@ static int next_disk_locked(struct spool *sp, struct spool_record *rec)
 		if (err) {
 			log_warn(LOG_PREFIX "cannot open %s/%s: %s; skipping it", sp->dir, name,
 			         strerror(-err));
+			seg->unreadable = true;
 			reader_skip_rest_locked(sp, segno, off, limit);
 			continue;
 		}
@@ -177,9 +178,11 @@ static int next_disk_locked(struct spool *sp, struct spool_record *rec)
 		pthread_mutex_lock(&sp->lock);
 
 		/* A drop-oldest may have deleted the segment while we read it. */
-		if (!seg_find(sp, segno) || sp->rseg != segno || sp->roff != off)
+		seg = seg_find(sp, segno);
+		if (!seg || sp->rseg != segno || sp->roff != off)
 			continue;
 		if (r < 0) {
+			seg->unreadable = true;
 			log_warn(LOG_PREFIX "reading %s/%s at %llu failed: %s; skipping the rest",
 			         sp->dir, name, (unsigned long long)off, strerror(-r));
 			reader_skip_rest_locked(sp, segno, off, limit);

@@ -200,25 +200,33 @@ static int open_and_lock_dir(struct spool *sp)
 	return err;
 }
 
-/* Moves a segment without a valid header to quarantine/ and says so. */
-static void quarantine_bad_header(struct spool *sp, const char *name)
+/* Moves a segment without a valid header to quarantine/ and says so.
+ * Returns true if it moved, false if it is still in the directory. */
+static bool quarantine_bad_header(struct spool *sp, const char *name)
 {
 	/* Even an empty file is moved, not deleted: we never destroy what we
 	 * cannot read. */
 	int qerr = quarantine(sp, name);
 
-	if (qerr)
+	if (qerr) {
 		log_error(LOG_PREFIX "%s/%s has no valid header and cannot be moved "
-		                     "to %s/: %s; ignoring it",
+		                     "to %s/: %s; leaving it where it is",
 		          sp->dir, name, QUARANTINE_DIR, strerror(-qerr));
-	else
-		log_error(LOG_PREFIX "%s/%s has no valid header; moved it to %s/", sp->dir, name,
-		          QUARANTINE_DIR);
+		sp->st.unreadable_files++;
+		return false;
+	}
+	log_error(LOG_PREFIX "%s/%s has no valid header; moved it to %s/", sp->dir, name,
+	          QUARANTINE_DIR);
 	sp->st.quarantined_files++;
+	return true;
 }
 
-/* Lists the readable segments in sp->segs; *last is the highest of them. */
-static int add_segments(struct spool *sp, const uint64_t *nos, size_t n, uint64_t *last)
+/*
+ * Lists the readable segments in sp->segs. *top is the highest number of a
+ * segment name still in the directory, readable or not: new segments are
+ * numbered above it, so no file the spool could not read is ever replaced.
+ */
+static int add_segments(struct spool *sp, const uint64_t *nos, size_t n, uint64_t *top)
 {
 	for (size_t i = 0; i < n; i++) {
 		char name[SEG_NAME_BYTES];
@@ -226,19 +234,22 @@ static int add_segments(struct spool *sp, const uint64_t *nos, size_t n, uint64_
 		seg_name(name, nos[i]);
 		int err = seg_check(sp->dirfd, name, &size);
 		if (err == -EBADMSG) {
-			quarantine_bad_header(sp, name);
+			if (!quarantine_bad_header(sp, name))
+				*top = nos[i];
 			continue;
 		}
+		*top = nos[i];
 		if (err) {
-			log_error(LOG_PREFIX "cannot read %s/%s: %s; ignoring it", sp->dir, name,
-			          strerror(-err));
+			log_error(LOG_PREFIX "cannot read %s/%s: %s; leaving it where it is, "
+			                     "unread",
+			          sp->dir, name, strerror(-err));
+			sp->st.unreadable_files++;
 			continue;
 		}
 		err = seg_list_add(sp, nos[i], size, true);
 		if (err)
 			return err;
 		sp->st.disk_bytes += size;
-		*last = nos[i];
 	}
 	return 0;
 }
@@ -280,12 +291,11 @@ static bool start_position(struct spool *sp, uint64_t *cp_seg)
 }
 
 /* Never append after a possibly torn tail: always a fresh segment. */
-static int start_active_segment(struct spool *sp, uint64_t segno)
+static int start_active_segment(struct spool *sp)
 {
 	int fd, err;
 
-	sp->wsegno = segno;
-	fd = seg_create(sp->dirfd, sp->wsegno);
+	fd = writer_create_segment(sp, &sp->wsegno);
 	if (fd < 0)
 		return fd;
 	err = seg_list_add(sp, sp->wsegno, SEG_HEADER_BYTES, false);
@@ -304,7 +314,7 @@ static int start_active_segment(struct spool *sp, uint64_t segno)
 
 int spool_recover(struct spool *sp)
 {
-	uint64_t *nos = NULL, cp_seg = 0, last = 0;
+	uint64_t *nos = NULL, cp_seg = 0, top = 0;
 	size_t n = 0;
 	int err;
 
@@ -314,10 +324,11 @@ int spool_recover(struct spool *sp)
 	err = list_segments(sp, &nos, &n);
 	if (err)
 		return err;
-	err = add_segments(sp, nos, n, &last);
+	err = add_segments(sp, nos, n, &top);
 	if (err)
 		goto cleanup;
 	bool have_cp = start_position(sp, &cp_seg);
+	sp->next_segno = (top > cp_seg ? top : cp_seg) + 1;
 
 	/* Have a checkpoint file from the start: on a full disk it can still be
 	 * overwritten in place, which is what lets acknowledged segments go. */
@@ -336,7 +347,7 @@ int spool_recover(struct spool *sp)
 		err = cp_err;
 		goto cleanup;
 	}
-	err = start_active_segment(sp, (last > cp_seg ? last : cp_seg) + 1);
+	err = start_active_segment(sp);
 cleanup:
 	free(nos);
 	return err;

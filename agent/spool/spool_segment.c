@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#define _GNU_SOURCE /* renameat2() */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -52,6 +53,24 @@ static int write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/*
+ * Gives the temporary file its final name unless that name exists: a file
+ * already there may be one the spool could not read, and must survive.
+ * renameat2(RENAME_NOREPLACE) where the filesystem has it, else a hard link
+ * (which refuses an existing name too) and an unlink.
+ */
+static int rename_noreplace(int dirfd, const char *from, const char *to)
+{
+	if (renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	if (linkat(dirfd, from, dirfd, to, 0) < 0)
+		return -errno;
+	unlinkat(dirfd, from, 0);
+	return 0;
+}
+
 int seg_create(int dirfd, uint64_t segno)
 {
 	char name[SEG_NAME_BYTES];
@@ -67,8 +86,8 @@ int seg_create(int dirfd, uint64_t segno)
 		return -errno;
 	seg_header_encode(hdr);
 	err = write_full(fd, hdr, sizeof(hdr));
-	if (!err && renameat(dirfd, SEG_TMP_NAME, dirfd, name) < 0)
-		err = -errno;
+	if (!err)
+		err = rename_noreplace(dirfd, SEG_TMP_NAME, name);
 	if (err) {
 		close(fd);
 		unlinkat(dirfd, SEG_TMP_NAME, 0);
@@ -84,7 +103,9 @@ int seg_check(int dirfd, const char *name, uint64_t *size)
 	ssize_t n;
 	int fd, err = 0;
 
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named like a segment must not hang the open; it is
+	 * not a regular file, so it goes to quarantine. */
+	fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {

@@ -24,8 +24,9 @@ void seg_name(char out[SEG_NAME_BYTES], uint64_t segno);
 /* True if name is exactly 20 digits + ".seg"; stores the number. */
 bool seg_parse_name(const char *name, uint64_t *segno);
 
-/* Creates the segment file exclusively and writes its header. Returns a
- * write fd or a negative errno. */
+/* Creates the segment file and writes its header, never replacing an
+ * existing file. Returns a write fd, -EEXIST if the name is taken, or
+ * another negative errno. */
 int seg_create(int dirfd, uint64_t segno);
 
 /* Reads the header of an existing segment: 0 valid, -EBADMSG garbage or short

@@ -19,6 +19,21 @@ static bool seg_wholly_acked(const struct seg_info *seg, uint64_t cseg, uint64_t
 	return seg->sealed && (seg->segno < cseg || (seg->segno == cseg && coff >= seg->size));
 }
 
+/* The reader could not read this segment: what it holds is not delivered,
+ * so the file stays where it is, out of the spool's accounting. */
+static void forget_unreadable_locked(struct spool *sp, struct seg_info *seg)
+{
+	char name[SEG_NAME_BYTES];
+
+	seg_name(name, seg->segno);
+	log_warn(LOG_PREFIX "leaving %s/%s, which could not be read, where it is; the spool "
+	                    "no longer uses it",
+	         sp->dir, name);
+	sp->st.unreadable_files++;
+	sp->st.disk_bytes -= seg->size;
+	seg_list_remove(sp, seg);
+}
+
 /* Writes the checkpoint if the frontier moved, then deletes segments below it.
  * Called and returns with the lock held; drops it around the I/O. */
 void checkpoint_and_trim_locked(struct spool *sp)
@@ -49,9 +64,16 @@ void checkpoint_and_trim_locked(struct spool *sp)
 	/* Unlink outside the lock; nobody else touches segments below the checkpoint. */
 	uint64_t victims[64];
 	size_t n = 0;
-	for (size_t i = 0; i < sp->nsegs && n < 64; i++) {
-		if (seg_wholly_acked(&sp->segs[i], sp->cseg, sp->coff))
-			victims[n++] = sp->segs[i].segno;
+	for (size_t i = 0; i < sp->nsegs && n < 64;) {
+		struct seg_info *s = &sp->segs[i];
+		if (!seg_wholly_acked(s, sp->cseg, sp->coff)) {
+			i++;
+		} else if (s->unreadable) {
+			forget_unreadable_locked(sp, s);
+		} else {
+			victims[n++] = s->segno;
+			i++;
+		}
 	}
 	if (!n)
 		return;

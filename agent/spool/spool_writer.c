@@ -95,13 +95,34 @@ void handoff_or_close_locked(struct spool *sp, int fd)
 	close(fd);
 }
 
+#define CREATE_ATTEMPTS 16
+
+int writer_create_segment(struct spool *sp, uint64_t *segno)
+{
+	for (int i = 0; i < CREATE_ATTEMPTS; i++) {
+		char name[SEG_NAME_BYTES];
+		int fd = seg_create(sp->dirfd, sp->next_segno);
+		if (fd != -EEXIST) {
+			if (fd >= 0)
+				*segno = sp->next_segno++;
+			return fd;
+		}
+		seg_name(name, sp->next_segno);
+		log_warn(LOG_PREFIX "%s/%s appeared after the spool was opened; leaving it alone "
+		                    "and taking the next number",
+		         sp->dir, name);
+		sp->next_segno++;
+	}
+	return -EEXIST;
+}
+
 /* Seals the active segment and starts the next one. */
 static int writer_roll(struct spool *sp)
 {
-	uint64_t segno = sp->wsegno + 1;
+	uint64_t segno;
 	int fd, err;
 
-	fd = seg_create(sp->dirfd, segno);
+	fd = writer_create_segment(sp, &segno);
 	if (fd < 0) {
 		pthread_mutex_lock(&sp->lock);
 		degrade_locked(sp, fd, "creating a segment");
@@ -231,13 +252,10 @@ static bool retry_disk_locked(struct spool *sp, uint64_t ns)
 	    ns - sp->last_retry_ns < sp->retry_ns)
 		return false;
 	sp->last_retry_ns = ns;
-	uint64_t segno = sp->wsegno > sp->cseg ? sp->wsegno : sp->cseg;
-	if (sp->nsegs && sp->segs[sp->nsegs - 1].segno > segno)
-		segno = sp->segs[sp->nsegs - 1].segno;
-	segno++;
 
+	uint64_t segno;
 	pthread_mutex_unlock(&sp->lock);
-	int fd = seg_create(sp->dirfd, segno);
+	int fd = writer_create_segment(sp, &segno);
 	pthread_mutex_lock(&sp->lock);
 	if (fd < 0)
 		return false;

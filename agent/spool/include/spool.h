@@ -62,7 +62,11 @@ struct spool_stats {
 	                             * frames whose frame or CRC was bad (a region may have
 	                             * held several records) */
 	uint64_t replayed;          /* records found pending at open */
-	uint64_t quarantined_files; /* unreadable files moved aside */
+	uint64_t quarantined_files; /* files moved to quarantine/: no valid header or not a
+	                             * regular file */
+	uint64_t unreadable_files;  /* segment files left where they are, never replaced or
+	                             * deleted: they could not be read (EACCES, EIO, a dangling
+	                             * symlink) or not be moved to quarantine/ */
 	bool degraded;              /* running memory-only because the disk failed */
 };
 

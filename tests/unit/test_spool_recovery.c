@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Recovery at open against what a fleet's disks hold: segments the agent
+ * cannot read (no permission, a dangling symlink, a FIFO, a bad header
+ * that cannot be moved aside).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "check.h"
+#include "log.h"
+#include "spool.h"
+#include "spool_checkpoint.h"
+#include "spool_segment.h"
+#include "spool_util.h"
+
+/* ------------------------------------------------------------------ helpers */
+
+/*
+ * An agent that runs as root without CAP_DAC_OVERRIDE (the packaged unit
+ * drops it) cannot open a file of mode 000. Dropping both DAC capabilities
+ * from the effective set makes root meet the same EACCES.
+ */
+static int drop_dac_capabilities(void)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return -errno;
+	data[0].effective &= ~(1u << CAP_DAC_OVERRIDE | 1u << CAP_DAC_READ_SEARCH);
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return -errno;
+	return 0;
+}
+
+struct file_copy {
+	bool exists;
+	bool is_link;
+	mode_t mode;
+	char link[256];
+	uint8_t *bytes;
+	size_t len;
+};
+
+/* What is at path, read with the test's own privileges. */
+static struct file_copy snapshot(const char *path)
+{
+	struct file_copy c = {0};
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return c;
+	c.exists = true;
+	c.mode = st.st_mode;
+	c.is_link = S_ISLNK(st.st_mode);
+	if (c.is_link) {
+		ssize_t n = readlink(path, c.link, sizeof(c.link) - 1);
+		c.link[n > 0 ? n : 0] = '\0';
+		return c;
+	}
+	if (!S_ISREG(st.st_mode))
+		return c;
+	c.bytes = malloc((size_t)st.st_size + 1);
+	int fd = open(path, O_RDONLY);
+	if (fd >= 0 && c.bytes) {
+		ssize_t n = pread(fd, c.bytes, (size_t)st.st_size, 0);
+		c.len = n > 0 ? (size_t)n : 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return c;
+}
+
+static bool same_file(const struct file_copy *a, const struct file_copy *b)
+{
+	return a->exists == b->exists && a->mode == b->mode && a->is_link == b->is_link &&
+	       !strcmp(a->link, b->link) && a->len == b->len &&
+	       (!a->len || !memcmp(a->bytes, b->bytes, a->len));
+}
+
+/* Runs fn(arg) in a child; its checks count there, its exit status here. A
+ * hang (a reader that spins with the lock held) is killed by the alarm. */
+static void in_child(void (*fn)(const char *), const char *dir, bool drop_dac, unsigned secs)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		alarm(secs);
+		if (drop_dac && drop_dac_capabilities() < 0) {
+			fprintf(stderr, "cannot drop CAP_DAC_OVERRIDE: %s\n", strerror(errno));
+			_exit(3);
+		}
+		fn(dir);
+		_exit(check_failures ? 1 : 0);
+	}
+	int status = 0;
+	CHECK(pid > 0);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	if (WIFSIGNALED(status))
+		fprintf(stderr, "child killed by signal %d (SIGALRM: it hung)\n", WTERMSIG(status));
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* ------------------------------------------------------------------ unreadable segments */
+
+enum unreadable_kind { U_NO_PERMISSION, U_DANGLING_SYMLINK, U_FIFO, U_QUARANTINE_FAILS };
+
+struct unreadable_case {
+	const char *name;
+	enum unreadable_kind kind;
+	uint64_t expect_quarantined;
+	uint64_t expect_unreadable;
+};
+
+static const struct unreadable_case unreadable_cases[] = {
+    {"mode 000 without CAP_DAC_OVERRIDE", U_NO_PERMISSION, 0, 1},
+    {"dangling symlink", U_DANGLING_SYMLINK, 0, 1},
+    {"FIFO named like a segment", U_FIFO, 1, 0},
+    {"bad header, quarantine/ not a directory", U_QUARANTINE_FAILS, 0, 1},
+};
+
+static const struct unreadable_case *current_case;
+static int current_run; /* 1: first open after the damage, 2: the one after */
+
+/*
+ * Opened with segment 2 unusable: the 5 pending records of segment 1 come
+ * back (first run only: it acks them), new records go to a segment above 2, and after acking
+ * everything and closing, segment 2 is still there as it was.
+ */
+static void use_spool_beside_unreadable(const char *dir)
+{
+	struct spool_options o = default_opts(dir);
+	struct spool *sp = open_or_die(&o);
+	struct drained d = {0};
+	struct spool_stats st = stats_of(sp);
+
+	bool moved_before = current_run == 2 && current_case->kind == U_FIFO;
+	CHECK_EQ_U64(st.quarantined_files, moved_before ? 0 : current_case->expect_quarantined);
+	CHECK_EQ_U64(st.unreadable_files, moved_before ? 0 : current_case->expect_unreadable);
+	drain(sp, &d, 0, 0);
+	if (current_run == 1)
+		CHECK(drained_is_range(&d, 5, 5));
+	else
+		CHECK_EQ_U64(d.n, 0);
+	/* Enough to roll over several segments. */
+	append_range(sp, 100, 2000, 0, 50);
+	drained_reset(&d);
+	drain(sp, &d, 0, 0);
+	CHECK(drained_is_range(&d, 100, 2000));
+	spool_close(sp);
+	free(d.seqs);
+}
+
+static void run_unreadable_case(const struct unreadable_case *c)
+{
+	char *dir = make_tmpdir();
+	char seg2[512], p[512];
+	struct file_copy before, after;
+
+	current_case = c;
+	build_corruption_layout(dir);
+	seg_path(seg2, sizeof(seg2), dir, 2);
+	switch (c->kind) {
+	case U_NO_PERMISSION:
+		CHECK_EQ_U64(chmod(seg2, 0), 0);
+		break;
+	case U_DANGLING_SYMLINK:
+		CHECK_EQ_U64(unlink(seg2), 0);
+		CHECK_EQ_U64(symlink("/nonexistent/segment", seg2), 0);
+		break;
+	case U_FIFO:
+		CHECK_EQ_U64(unlink(seg2), 0);
+		CHECK_EQ_U64(mkfifo(seg2, 0640), 0);
+		break;
+	case U_QUARANTINE_FAILS:
+		flip_byte(seg2, 2, 0x20);
+		write_file(dir, "quarantine", "not a directory", 15);
+		break;
+	}
+	before = snapshot(seg2);
+	current_run = 1;
+	in_child(use_spool_beside_unreadable, dir, c->kind == U_NO_PERMISSION, 20);
+	if (c->kind == U_FIFO) {
+		/* A FIFO is not a segment: moved aside (not opened: that would block). */
+		snprintf(p, sizeof(p), "%s/quarantine/00000000000000000002.seg", dir);
+		after = snapshot(p);
+	} else {
+		after = snapshot(seg2);
+	}
+	bool kept = same_file(&before, &after);
+	if (!kept)
+		fprintf(stderr, "unreadable case \"%s\": segment 2 was replaced or deleted\n",
+		        c->name);
+	CHECK(kept);
+	/* A second run (with the same privileges) finds it again and still leaves it. */
+	current_run = 2;
+	in_child(use_spool_beside_unreadable, dir, c->kind == U_NO_PERMISSION, 20);
+	if (c->kind != U_FIFO) {
+		struct file_copy again = snapshot(seg2);
+		CHECK(same_file(&before, &again));
+		free(again.bytes);
+	}
+	free(before.bytes);
+	free(after.bytes);
+	rm_rf(dir);
+	free(dir);
+}
+
+/* A file that takes the next segment's name while the spool runs is skipped
+ * over, not replaced. */
+static void test_name_taken_while_running(void)
+{
+	char *dir = make_tmpdir();
+	struct spool_options o = default_opts(dir);
+	struct spool *sp = open_or_die(&o);
+	uint64_t segs[64];
+	char p[512];
+	struct drained d = {0};
+
+	CHECK_EQ_U64(list_segs(dir, segs, 64), 1);
+	seg_path(p, sizeof(p), dir, segs[0] + 1);
+	write_file(dir, strrchr(p, '/') + 1, "not the spool's", 15);
+	struct file_copy before = snapshot(p);
+	append_range(sp, 0, 2000, 0, 50); /* rolls over several segments */
+	drain(sp, &d, 0, 0);
+	CHECK(drained_is_range(&d, 0, 2000));
+	spool_close(sp);
+	struct file_copy after = snapshot(p);
+	CHECK(same_file(&before, &after));
+	free(before.bytes);
+	free(after.bytes);
+	free(d.seqs);
+	rm_rf(dir);
+	free(dir);
+}
+
+/* Segment 2 was readable at open and is not when the reader gets to it. */
+static void read_after_permission_lost(const char *dir)
+{
+	struct spool_options o = default_opts(dir);
+	struct spool *sp = open_or_die(&o);
+	struct drained d = {0};
+	char seg2[512];
+
+	CHECK_EQ_U64(stats_of(sp).replayed, 15);
+	seg_path(seg2, sizeof(seg2), dir, 2);
+	CHECK_EQ_U64(chmod(seg2, 0), 0);
+	drain(sp, &d, 0, 0);
+	CHECK(drained_is_range(&d, 5, 5));
+	append_range(sp, 100, 2000, 0, 50);
+	drained_reset(&d);
+	drain(sp, &d, 0, 0);
+	CHECK(drained_is_range(&d, 100, 2000));
+	spool_close(sp);
+	free(d.seqs);
+}
+
+/* What the reader could not read is not deleted once the frontier passes it. */
+static void test_unreadable_while_running(void)
+{
+	char *dir = make_tmpdir();
+	char seg2[512];
+
+	build_corruption_layout(dir);
+	seg_path(seg2, sizeof(seg2), dir, 2);
+	struct file_copy before = snapshot(seg2);
+	in_child(read_after_permission_lost, dir, true, 20);
+	/* The child took the permission away; give it back to compare the bytes. */
+	chmod(seg2, before.mode & 07777);
+	struct file_copy after = snapshot(seg2);
+	CHECK(same_file(&before, &after));
+	free(before.bytes);
+	free(after.bytes);
+	rm_rf(dir);
+	free(dir);
+}
+
+int main(void)
+{
+	if (!getenv("TEST_SPOOL_VERBOSE"))
+		log_set_level(LOG_LVL_ERROR);
+	signal(SIGPIPE, SIG_IGN);
+
+	for (size_t i = 0; i < sizeof(unreadable_cases) / sizeof(unreadable_cases[0]); i++)
+		run_unreadable_case(&unreadable_cases[i]);
+	test_name_taken_while_running();
+	test_unreadable_while_running();
+	return check_report("test_spool_recovery");
+}
