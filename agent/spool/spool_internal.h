@@ -110,7 +110,8 @@ struct spool {
 	/* --- writer private --- */
 	int wfd;
 	uint64_t wsegno, wsize;
-	uint64_t next_segno; /* above every segment name present at open or created since */
+	uint64_t next_segno;    /* above every segment name present at open or created since */
+	bool numbers_exhausted; /* next_segno passed SEG_NUMBER_MAX (logged once) */
 	uint8_t *wbuf;
 	size_t wbuf_len, wbuf_cap;
 	uint64_t wbuf_records, wbuf_first_ns;

@@ -200,23 +200,23 @@ static int open_and_lock_dir(struct spool *sp)
 	return err;
 }
 
-/* Moves a segment without a valid header to quarantine/ and says so.
- * Returns true if it moved, false if it is still in the directory. */
-static bool quarantine_bad_header(struct spool *sp, const char *name)
+/*
+ * Moves a segment the spool cannot use (why says what is wrong with it) to
+ * quarantine/, never deleting it, even if empty. Returns true if it moved,
+ * false if it is still in the directory.
+ */
+static bool quarantine_segment(struct spool *sp, const char *name, const char *why)
 {
-	/* Even an empty file is moved, not deleted: we never destroy what we
-	 * cannot read. */
 	int qerr = quarantine(sp, name);
 
 	if (qerr) {
-		log_error(LOG_PREFIX "%s/%s has no valid header and cannot be moved "
-		                     "to %s/: %s; leaving it where it is",
-		          sp->dir, name, QUARANTINE_DIR, strerror(-qerr));
+		log_error(LOG_PREFIX "%s/%s %s and cannot be moved to %s/: %s; leaving it where "
+		                     "it is",
+		          sp->dir, name, why, QUARANTINE_DIR, strerror(-qerr));
 		sp->st.unreadable_files++;
 		return false;
 	}
-	log_error(LOG_PREFIX "%s/%s has no valid header; moved it to %s/", sp->dir, name,
-	          QUARANTINE_DIR);
+	log_error(LOG_PREFIX "%s/%s %s; moved it to %s/", sp->dir, name, why, QUARANTINE_DIR);
 	sp->st.quarantined_files++;
 	return true;
 }
@@ -232,9 +232,20 @@ static int add_segments(struct spool *sp, const uint64_t *nos, size_t n, uint64_
 		char name[SEG_NAME_BYTES];
 		uint64_t size = 0;
 		seg_name(name, nos[i]);
+		if (nos[i] > SEG_NUMBER_MAX) {
+			/* Not written by this spool, and taking it in would make the numbers
+			 * that follow wrap at 2^64. If it cannot be moved it is harmless
+			 * where it is: no new segment can take a number that high. */
+			char why[96];
+			snprintf(why, sizeof(why),
+			         "is numbered beyond %llu, so not a segment of this spool",
+			         (unsigned long long)SEG_NUMBER_MAX);
+			quarantine_segment(sp, name, why);
+			continue;
+		}
 		int err = seg_check(sp->dirfd, name, &size);
 		if (err == -EBADMSG) {
-			if (!quarantine_bad_header(sp, name))
+			if (!quarantine_segment(sp, name, "has no valid header"))
 				*top = nos[i];
 			continue;
 		}
@@ -264,7 +275,13 @@ static bool start_position(struct spool *sp, uint64_t *cp_seg)
 	uint64_t cp_off = 0;
 	int err = checkpoint_read(sp->dirfd, cp_seg, &cp_off);
 
-	if (err && err != -ENOENT)
+	if (!err && *cp_seg > SEG_NUMBER_MAX) {
+		log_error(LOG_PREFIX
+		          "checkpoint in %s names segment %llu, beyond %llu: not this "
+		          "spool's; replaying every segment (duplicates rather than loss)",
+		          sp->dir, (unsigned long long)*cp_seg, (unsigned long long)SEG_NUMBER_MAX);
+		err = -ERANGE;
+	} else if (err && err != -ENOENT)
 		log_error(LOG_PREFIX "checkpoint in %s is unreadable (%s); replaying every "
 		                     "segment (duplicates rather than loss)",
 		          sp->dir, strerror(-err));
@@ -312,6 +329,31 @@ static int start_active_segment(struct spool *sp)
 	return 0;
 }
 
+/*
+ * Once the numbers are used up, the spool runs from memory until what is on
+ * disk has been delivered. At the next open nothing is left to keep in
+ * order with, so numbering starts again above the names still present, from
+ * a checkpoint that says so.
+ */
+static void restart_numbering(struct spool *sp, uint64_t top)
+{
+	uint64_t segno = top + 1;
+	int err = checkpoint_write(sp->dirfd, segno, SEG_HEADER_BYTES);
+
+	if (err) {
+		log_error(LOG_PREFIX "cannot restart the segment numbers in %s: writing the "
+		                     "checkpoint failed: %s",
+		          sp->dir, strerror(-err));
+		return;
+	}
+	log_info(LOG_PREFIX "segment numbers in %s had reached %llu and nothing is pending; "
+	                    "they start again at %llu",
+	         sp->dir, (unsigned long long)SEG_NUMBER_MAX, (unsigned long long)segno);
+	sp->rseg = sp->fseg = sp->cseg = sp->hseg = segno;
+	sp->roff = sp->foff = sp->coff = sp->hoff = SEG_HEADER_BYTES;
+	sp->next_segno = segno;
+}
+
 int spool_recover(struct spool *sp)
 {
 	uint64_t *nos = NULL, cp_seg = 0, top = 0;
@@ -329,6 +371,8 @@ int spool_recover(struct spool *sp)
 		goto cleanup;
 	bool have_cp = start_position(sp, &cp_seg);
 	sp->next_segno = (top > cp_seg ? top : cp_seg) + 1;
+	if (have_cp && sp->next_segno > SEG_NUMBER_MAX && !sp->nsegs && top < SEG_NUMBER_MAX)
+		restart_numbering(sp, top);
 
 	/* Have a checkpoint file from the start: on a full disk it can still be
 	 * overwritten in place, which is what lets acknowledged segments go. */

@@ -77,6 +77,8 @@ int seg_create(int dirfd, uint64_t segno)
 	uint8_t hdr[SEG_HEADER_BYTES];
 	int fd, err;
 
+	if (segno > SEG_NUMBER_MAX)
+		return -EOVERFLOW;
 	/* The header is written under a temporary name and the file renamed into
 	 * place, so a kill at any moment never leaves a segment without its
 	 * header (which the next start would have to quarantine). */

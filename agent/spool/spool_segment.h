@@ -24,6 +24,15 @@ void seg_name(char out[SEG_NAME_BYTES], uint64_t segno);
 /* True if name is exactly 20 digits + ".seg"; stores the number. */
 bool seg_parse_name(const char *name, uint64_t *segno);
 
+/*
+ * Segment numbers only grow, by one per segment. Names above this bound are
+ * not the spool's: no writer reaches it in thousands of years (at a thousand
+ * segments a second it lasts 30,000 years), and it keeps every increment far
+ * from wrapping at 2^64. Such names are quarantined at open, and the spool
+ * never creates one.
+ */
+#define SEG_NUMBER_MAX 999999999999999ull
+
 /* Creates the segment file and writes its header, never replacing an
  * existing file. Returns a write fd, -EEXIST if the name is taken, or
  * another negative errno. */

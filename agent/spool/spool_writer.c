@@ -101,6 +101,17 @@ int writer_create_segment(struct spool *sp, uint64_t *segno)
 {
 	for (int i = 0; i < CREATE_ATTEMPTS; i++) {
 		char name[SEG_NAME_BYTES];
+		if (sp->next_segno > SEG_NUMBER_MAX) {
+			if (!sp->numbers_exhausted)
+				log_error(LOG_PREFIX
+				          "no segment number is left in %s: the next would be "
+				          "beyond %llu; new records are kept in memory only. "
+				          "Numbering starts again at the first start after "
+				          "everything on disk has been delivered",
+				          sp->dir, (unsigned long long)SEG_NUMBER_MAX);
+			sp->numbers_exhausted = true;
+			return -EOVERFLOW;
+		}
 		int fd = seg_create(sp->dirfd, sp->next_segno);
 		if (fd != -EEXIST) {
 			if (fd >= 0)

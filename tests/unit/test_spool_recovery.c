@@ -2,7 +2,8 @@
 /*
  * Recovery at open against what a fleet's disks hold: segments the agent
  * cannot read (no permission, a dangling symlink, a FIFO, a bad header
- * that cannot be moved aside).
+ * that cannot be moved aside), segment numbers at the end of their range,
+ * and adversarial bytes that make a frame scan expensive.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -286,6 +287,184 @@ static void test_unreadable_while_running(void)
 	free(dir);
 }
 
+/* ------------------------------------------------------------------ segment numbers */
+
+/* Writes segment segno by hand, holding records [from, from + n). */
+static void write_segment(const char *dir, uint64_t segno, uint64_t from, uint64_t n)
+{
+	char name[SEG_NAME_BYTES];
+	uint8_t *buf = malloc(SEG_HEADER_BYTES + n * (SEG_FRAME_OVERHEAD + KEY_LEN + 200));
+	size_t len = SEG_HEADER_BYTES;
+
+	seg_header_encode(buf);
+	for (uint64_t s = from; s < from + n; s++) {
+		char key[KEY_LEN];
+		uint8_t value[4096];
+		uint32_t vlen;
+		make_record(s, 0, key, value, &vlen);
+		seg_frame_encode(buf + len, s, key, KEY_LEN, value, vlen);
+		len += SEG_FRAME_OVERHEAD + KEY_LEN + vlen;
+	}
+	seg_name(name, segno);
+	write_file(dir, name, buf, len);
+	free(buf);
+}
+
+static bool only_segments(const char *dir, const uint64_t *want, size_t n)
+{
+	uint64_t got[64];
+	size_t k = list_segs(dir, got, 64);
+	bool ok = k == n;
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = got[i] == want[i];
+	if (!ok) {
+		fprintf(stderr, "segments in %s:", dir);
+		for (size_t i = 0; i < k; i++)
+			fprintf(stderr, " %llu", (unsigned long long)got[i]);
+		fprintf(stderr, "\n");
+	}
+	return ok;
+}
+
+/* Segments 0 and 2^64-1: the second is not the spool's. */
+static void open_with_last_number(const char *dir)
+{
+	struct spool_options o = default_opts(dir);
+	struct spool *sp = open_or_die(&o);
+	struct drained d = {0};
+
+	CHECK_EQ_U64(stats_of(sp).quarantined_files, 1);
+	CHECK_EQ_U64(stats_of(sp).replayed, 10);
+	drain(sp, &d, 0, 0);
+	CHECK(drained_is_range(&d, 0, 10));
+	append_range(sp, 100, 10, 0, 10);
+	drained_reset(&d);
+	drain(sp, &d, 0, 50);
+	CHECK(drained_is_range(&d, 100, 10));
+	CHECK_EQ_U64(stats_of(sp).pending_records, 0);
+	spool_close(sp);
+	free(d.seqs);
+}
+
+static void test_last_segment_number(void)
+{
+	char *dir = make_tmpdir();
+	char q[128];
+
+	write_segment(dir, 0, 0, 10);
+	write_segment(dir, UINT64_MAX, 10, 10);
+	in_child(open_with_last_number, dir, false, 20);
+	snprintf(q, sizeof(q), "quarantine/%020llu.seg", (unsigned long long)UINT64_MAX);
+	CHECK(path_exists(dir, q));
+	rm_rf(dir);
+	free(dir);
+}
+
+/* Appends 49 records over many small segments and leaves them unacknowledged. */
+static void append_near_wrap(const char *dir)
+{
+	struct spool_options o = default_opts(dir);
+	o.segment_bytes = 1024;
+	struct spool *sp = open_or_die(&o);
+
+	CHECK_EQ_U64(append_range(sp, 100, 49, 0, 1), 49);
+	CHECK_EQ_U64(stats_of(sp).pending_records, 49);
+	spool_close(sp);
+}
+
+/* Every one of the 49 comes back exactly once, twice in a row (no ack). */
+static void replay_near_wrap(const char *dir)
+{
+	struct spool_options o = default_opts(dir);
+	o.segment_bytes = 1024;
+
+	for (int round = 0; round < 2; round++) {
+		struct spool *sp = open_or_die(&o);
+		struct spool_record r;
+		struct drained d = {0};
+		CHECK_EQ_U64(stats_of(sp).pending_records, 49);
+		while (d.n < 100 && spool_next(sp, &r, 0) == 0) {
+			CHECK(record_matches(&r, 0));
+			drained_add(&d, r.seq);
+		}
+		CHECK(drained_is_range(&d, 100, 49));
+		spool_rewind(sp);
+		CHECK_EQ_U64(stats_of(sp).pending_records, 49);
+		spool_close(sp);
+		free(d.seqs);
+	}
+}
+
+/* A checkpoint three segments before 2^64, as a foreign or damaged spool
+ * may hold: appending must not wrap into low numbers that the next open
+ * takes for acknowledged. */
+static void test_checkpoint_near_wrap(void)
+{
+	char *dir = make_tmpdir();
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY);
+
+	write_segment(dir, UINT64_MAX - 2, 0, 10);
+	CHECK_EQ_U64(checkpoint_write(dirfd, UINT64_MAX - 2, SEG_HEADER_BYTES), 0);
+	close(dirfd);
+	in_child(append_near_wrap, dir, false, 20);
+	in_child(replay_near_wrap, dir, false, 20);
+	rm_rf(dir);
+	free(dir);
+}
+
+/* The last number the spool may use is taken: it keeps going in memory. */
+static void run_out_of_numbers(const char *dir)
+{
+	struct spool_options o = default_opts(dir);
+	o.segment_bytes = 1024;
+	struct spool *sp = open_or_die(&o);
+	struct drained d = {0};
+
+	const uint64_t want[] = {SEG_NUMBER_MAX - 1, SEG_NUMBER_MAX};
+
+	CHECK(!stats_of(sp).degraded);
+	CHECK_EQ_U64(append_range(sp, 10, 40, 0, 1), 40);
+	CHECK(stats_of(sp).degraded);
+	CHECK(only_segments(dir, want, 2));
+	drain(sp, &d, 0, 0);
+	CHECK(drained_is_range(&d, 0, 50));
+	CHECK_EQ_U64(stats_of(sp).pending_records, 0);
+	spool_close(sp);
+	free(d.seqs);
+}
+
+/* Once everything is delivered, the next open numbers from low again. */
+static void restart_after_run_out(const char *dir)
+{
+	struct spool_options o = default_opts(dir);
+	struct spool *sp = open_or_die(&o);
+	struct drained d = {0};
+	uint64_t segs[4];
+
+	CHECK(!stats_of(sp).degraded);
+	CHECK_EQ_U64(list_segs(dir, segs, 4), 1);
+	CHECK_EQ_U64(segs[0], 1);
+	CHECK_EQ_U64(append_range(sp, 200, 10, 0, 10), 10);
+	drain(sp, &d, 0, 0);
+	CHECK(drained_is_range(&d, 200, 10));
+	spool_close(sp);
+	free(d.seqs);
+}
+
+static void test_numbers_run_out(void)
+{
+	char *dir = make_tmpdir();
+
+	write_segment(dir, SEG_NUMBER_MAX - 1, 0, 10);
+	in_child(run_out_of_numbers, dir, false, 20);
+	/* Everything was acknowledged, so nothing is left, and nothing wrapped. */
+	CHECK(only_segments(dir, NULL, 0));
+	in_child(restart_after_run_out, dir, false, 20);
+	rm_rf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	if (!getenv("TEST_SPOOL_VERBOSE"))
@@ -296,5 +475,8 @@ int main(void)
 		run_unreadable_case(&unreadable_cases[i]);
 	test_name_taken_while_running();
 	test_unreadable_while_running();
+	test_last_segment_number();
+	test_checkpoint_near_wrap();
+	test_numbers_run_out();
 	return check_report("test_spool_recovery");
 }

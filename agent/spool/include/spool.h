@@ -62,8 +62,8 @@ struct spool_stats {
 	                             * frames whose frame or CRC was bad (a region may have
 	                             * held several records) */
 	uint64_t replayed;          /* records found pending at open */
-	uint64_t quarantined_files; /* files moved to quarantine/: no valid header or not a
-	                             * regular file */
+	uint64_t quarantined_files; /* files moved to quarantine/: no valid header, not a
+	                             * regular file, or numbered beyond 999999999999999 */
 	uint64_t unreadable_files;  /* segment files left where they are, never replaced or
 	                             * deleted: they could not be read (EACCES, EIO, a dangling
 	                             * symlink) or not be moved to quarantine/ */
