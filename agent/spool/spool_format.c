@@ -66,11 +66,6 @@ bool seg_frame_head_plausible(const struct seg_frame_head *h, uint32_t max_paylo
 	       payload <= max_payload && seg_frame_bytes(h) <= room;
 }
 
-bool seg_frame_crc_ok(const uint8_t *p, const struct seg_frame_head *h)
-{
-	return crc32c(0, p + SEG_FRAME_CRC_FROM, h->len) == h->crc;
-}
-
 void seg_frame_decode(const uint8_t *p, uint64_t off, const struct seg_frame_head *h,
                       struct seg_frame *f)
 {

@@ -25,7 +25,7 @@
 #define SEG_HEADER_BYTES 16u
 /* Bytes of a frame before its key: length, crc, seq, key_len, value_len. */
 #define SEG_FRAME_OVERHEAD 24u
-/* The CRC covers the frame from this offset to its end. */
+/* The CRC covers the frame from this offset to its end (seg_frame_bytes()). */
 #define SEG_FRAME_CRC_FROM 8u
 
 void seg_header_encode(uint8_t out[SEG_HEADER_BYTES]);
@@ -59,9 +59,6 @@ static inline uint64_t seg_frame_bytes(const struct seg_frame_head *h)
  * computes few CRCs.
  */
 bool seg_frame_head_plausible(const struct seg_frame_head *h, uint32_t max_payload, uint64_t room);
-
-/* True if the CRC of the frame at p (seg_frame_bytes(h) bytes) matches. */
-bool seg_frame_crc_ok(const uint8_t *p, const struct seg_frame_head *h);
 
 /* A decoded frame; key and value point into the bytes it was decoded from. */
 struct seg_frame {

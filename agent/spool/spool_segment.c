@@ -7,11 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "array.h"
 #include "spool_segment.h"
-
-/* Reads start with this much so consecutive small records cost one pread. */
-#define SEG_CURSOR_CHUNK (256u * 1024)
 
 void seg_name(char out[SEG_NAME_BYTES], uint64_t segno)
 {
@@ -129,112 +125,4 @@ int seg_check(int dirfd, const char *name, uint64_t *size)
 cleanup:
 	close(fd);
 	return err;
-}
-
-void seg_cursor_init(struct seg_cursor *c, uint32_t max_payload)
-{
-	memset(c, 0, sizeof(*c));
-	c->fd = -1;
-	c->max_payload = max_payload;
-}
-
-void seg_cursor_reset(struct seg_cursor *c, int fd)
-{
-	c->fd = fd;
-	c->buf_off = 0;
-	c->buf_len = 0;
-}
-
-void seg_cursor_free(struct seg_cursor *c)
-{
-	free(c->buf);
-	c->buf = NULL;
-	c->cap = 0;
-	c->buf_len = 0;
-}
-
-/*
- * Makes [off, off + need) available in the buffer, reading ahead up to limit.
- * Returns a pointer to off, or NULL with *err set (-ENODATA if the file is
- * shorter than limit).
- */
-static const uint8_t *cursor_fill(struct seg_cursor *c, uint64_t off, size_t need, uint64_t limit,
-                                  int *err)
-{
-	*err = 0;
-	if (off >= c->buf_off && off + need <= c->buf_off + c->buf_len)
-		return c->buf + (off - c->buf_off);
-
-	size_t want = need > SEG_CURSOR_CHUNK ? need : SEG_CURSOR_CHUNK;
-	if (want > limit - off)
-		want = (size_t)(limit - off);
-	if (ARRAY_RESERVE(c->buf, c->cap, want) < 0) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	size_t got = 0;
-	while (got < want) {
-		ssize_t n = pread(c->fd, c->buf + got, want - got, (off_t)(off + got));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			c->buf_len = 0;
-			*err = -errno;
-			return NULL;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	c->buf_off = off;
-	c->buf_len = got;
-	if (got < need) {
-		/* The file ends before the size we were told: nothing further is readable. */
-		*err = -ENODATA;
-		return NULL;
-	}
-	return c->buf;
-}
-
-/* 1: valid frame at off; 0: not a frame; <0: I/O error. */
-static int frame_at(struct seg_cursor *c, uint64_t off, uint64_t limit, struct seg_frame *f)
-{
-	struct seg_frame_head h;
-	const uint8_t *p;
-	int err;
-
-	if (limit - off < SEG_FRAME_OVERHEAD)
-		return 0;
-	p = cursor_fill(c, off, SEG_FRAME_OVERHEAD, limit, &err);
-	if (!p)
-		return err;
-	seg_frame_head_decode(p, &h);
-	if (!seg_frame_head_plausible(&h, c->max_payload, limit - off))
-		return 0;
-	p = cursor_fill(c, off, (size_t)seg_frame_bytes(&h), limit, &err);
-	if (!p)
-		return err;
-	if (!seg_frame_crc_ok(p, &h))
-		return 0;
-	seg_frame_decode(p, off, &h, f);
-	return 1;
-}
-
-int seg_cursor_next(struct seg_cursor *c, uint64_t off, uint64_t limit, struct seg_frame *f,
-                    uint64_t *bad_from)
-{
-	*bad_from = UINT64_MAX;
-	for (uint64_t p = off; p < limit; p++) {
-		int r = frame_at(c, p, limit, f);
-		if (r == -ENODATA) {
-			*bad_from = off;
-			return 0;
-		}
-		if (r < 0)
-			return r;
-		if (r == 1)
-			return 1;
-		*bad_from = off;
-	}
-	return 0;
 }

@@ -42,13 +42,21 @@ int seg_create(int dirfd, uint64_t segno);
  * (size stored in *size), other negative errno on I/O failure. */
 int seg_check(int dirfd, const char *name, uint64_t *size);
 
-/* Buffered pread over one file; key/value pointers stay valid until the next call. */
+/*
+ * Reads frames back from one segment file (spool_cursor.c). The bytes are
+ * read once into a window that slides forward over the file, with the
+ * CRC32C of the window's bytes kept every few bytes, so any frame's CRC is
+ * checked without reading its bytes again. Key/value pointers stay valid
+ * until the next call.
+ */
 struct seg_cursor {
 	int fd;
 	uint8_t *buf;
 	size_t cap;
-	uint64_t buf_off;
+	uint64_t buf_off; /* file offset of buf[0] */
 	size_t buf_len;
+	uint32_t *checks; /* checks[j]: CRC32C from the window's origin to buf[j * step] */
+	size_t nchecks, checks_cap;
 	uint32_t max_payload; /* largest key_len + value_len a frame may claim */
 };
 
@@ -61,9 +69,11 @@ void seg_cursor_free(struct seg_cursor *c);
  * Reads the next valid frame at or after off, never looking at bytes at or
  * beyond limit. A frame is valid if its lengths are consistent, it fits below
  * limit and its CRC matches. When the bytes at off are not a valid frame the
- * cursor scans forward one byte at a time for the next valid one; the skipped
- * region [off, f->off) (or [off, limit) when nothing valid follows) is
- * reported through *bad_from (UINT64_MAX when nothing was skipped).
+ * cursor scans forward one byte at a time for the next valid one, at a cost
+ * per offset that does not depend on the lengths the bytes claim, so the
+ * scan is linear in the size of the region; the skipped region [off, f->off)
+ * (or [off, limit) when nothing valid follows) is reported through *bad_from
+ * (UINT64_MAX when nothing was skipped).
  * Returns 1 with *f filled, 0 when no valid frame is left below limit, or a
  * negative errno if pread failed.
  */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* CRC32C against published vectors, and software vs SSE4.2 on random data. */
+/* CRC32C against published vectors, software vs SSE4.2 on random data, and
+ * the CRC of a range computed from two prefixes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,29 @@ int main(void)
 			mismatches++;
 	}
 	CHECK_EQ_U64(mismatches, 0);
+
+	/* The CRC of a range from the CRCs of two prefixes, as the frame scan uses it. */
+	int wrong = 0;
+	for (int round = 0; round < 2000; round++) {
+		size_t s = (size_t)rand() % (cap / 2);
+		size_t e = s + (round < 50 ? (size_t)round : (size_t)rand() % (cap - s));
+		uint32_t at_s = crc32c(0, buf, s), at_e = crc32c(0, buf, e);
+		if ((at_e ^ crc32c_shift(at_s, e - s)) != crc32c(0, buf + s, e - s))
+			wrong++;
+	}
+	CHECK_EQ_U64(wrong, 0);
+	CHECK_EQ_U64(crc32c_shift(0, 12345), 0);
+	/* Beyond the tables (2 MiB): shifting by 3 MiB is shifting by 1 MiB, then 2 MiB. */
+	CHECK_EQ_U64(crc32c_shift(0xE3069283, 3u << 20),
+	             crc32c_shift(crc32c_shift(0xE3069283, 1u << 20), 2u << 20));
+	uint8_t *zeros = calloc(1, (3u << 20) + 9);
+	CHECK(zeros != NULL);
+	if (zeros) {
+		memcpy(zeros, "123456789", 9);
+		CHECK_EQ_U64(crc32c(0, zeros, (3u << 20) + 9),
+		             crc32c_shift(0xE3069283, 3u << 20) ^ crc32c(0, zeros + 9, 3u << 20));
+		free(zeros);
+	}
 	free(buf);
 	return check_report("test_crc32c");
 }
