@@ -52,6 +52,7 @@ static void collect_metrics(void *ctx, struct metrics_snapshot *snap)
 	snap->spool_written_bytes = spool.written_bytes;
 	snap->spool_degraded = spool.degraded;
 	snap->spool_quarantined_files = spool.quarantined_files;
+	snap->spool_unreadable_files = spool.unreadable_files;
 	if (spool.oldest_pending_append_ns && now > spool.oldest_pending_append_ns)
 		snap->oldest_pending_age_s = (now - spool.oldest_pending_append_ns) / 1e9;
 	snap->broker_up = ship.broker_up;

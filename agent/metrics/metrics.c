@@ -130,6 +130,10 @@ int metrics_render(const struct metrics_snapshot *s, char *buf, size_t len)
 	out_u64(&o, "spool_quarantined_files", "gauge",
 	        "Unreadable spool files moved into the quarantine directory.",
 	        s->spool_quarantined_files);
+	out_u64(&o, "spool_unreadable_files", "gauge",
+	        "Segment files the spool could neither read nor move to quarantine/: left in "
+	        "place, never replaced or deleted, and worth an operator's look.",
+	        s->spool_unreadable_files);
 	out_double(&o, "oldest_unacked_event_age_seconds",
 	           "Age of the oldest event not yet acknowledged by Kafka; 0 when none.",
 	           s->oldest_pending_age_s);

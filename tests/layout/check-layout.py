@@ -7,6 +7,9 @@
   agent_stage().
 - No source reaches into another folder with a relative include: a stage's
   private headers are reachable only from its own folder.
+- No file in agent/ is longer than MAX_FILE_LINES, and no function longer
+  than MAX_FUNCTION_LINES (a function is a body from a `{` in column 0 to
+  the `}` in column 0 that closes it, as .clang-format lays them out).
 
 Usage: check-layout.py SOURCE_DIR BUILD_DIR
 """
@@ -15,6 +18,22 @@ import re
 import subprocess
 import sys
 import tempfile
+
+MAX_FILE_LINES = 900
+MAX_FUNCTION_LINES = 100
+
+
+def long_functions(lines):
+    """(first line, length) of every function body over MAX_FUNCTION_LINES."""
+    found, start = [], None
+    for n, line in enumerate(lines, 1):
+        if line.startswith("{"):
+            start = n
+        elif line.startswith("}") and start is not None:
+            if n - start + 1 > MAX_FUNCTION_LINES:
+                found.append((start, n - start + 1))
+            start = None
+    return found
 
 
 def stage_order(src):
@@ -55,6 +74,11 @@ def main():
             if not f.endswith((".c", ".h")):
                 continue
             lines = open(path, encoding="utf-8").read().splitlines()
+            if len(lines) > MAX_FILE_LINES:
+                problems.append(f"{rel}: {len(lines)} lines, more than {MAX_FILE_LINES}")
+            for start, length in long_functions(lines):
+                problems.append(f"{rel}:{start}: a function of {length} lines, more than "
+                                f"{MAX_FUNCTION_LINES}")
             for n, line in enumerate(lines, 1):
                 if re.match(r'\s*#\s*include\s+"\.\./', line):
                     problems.append(f"{rel}:{n}: relative include into another folder")

@@ -38,8 +38,9 @@ struct metrics_snapshot {
 	double oldest_pending_age_s;
 	bool spool_degraded;
 	uint64_t spool_quarantined_files; /* unreadable files moved aside */
+	uint64_t spool_unreadable_files;  /* unreadable files left where they are */
 	bool broker_up;
-	double broker_down_s; /* 0 while up */
+	double broker_down_s;            /* 0 while up */
 	bool kafka_compression_disabled; /* a codec is set, batches go out uncompressed */
 	uint64_t reloads_ok;
 	uint64_t reloads_failed;
