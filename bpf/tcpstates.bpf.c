@@ -48,32 +48,62 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-/* What the program remembers about a socket between two changes. */
-struct sock_owner {
-	__u64 ts_boot_ns; /* time of the last change */
+/*
+ * What the program remembers about a socket between two changes. A
+ * lifecycle starts when the socket leaves CLOSE (connect, listen) or is
+ * cloned from its listener.
+ */
+struct sock_state {
+	__u64 last_ns;  /* time of the last change; 0: never seen */
+	__u64 first_ns; /* first change of this lifecycle; 0: started before the agent */
+	__u64 id;       /* random socket id, on kernels without the socket cookie helper */
 	__u64 cgroup_id;
 	__u32 pid; /* 0: no process context seen yet */
+	__u8 direction;
+	__u8 pad[3];
 	char comm[TCPSTATES_COMM_LEN];
 };
 
 /*
- * LRU so that a flood of sockets that never reach TCP_CLOSE (half-open
- * connections, lost closes) evicts old entries instead of filling the map.
- * Size set by user space (tracer_options.timing_entries).
+ * Set before load. use_socket_cookie: the kernel gives tracing programs
+ * bpf_get_socket_cookie() (Linux >= 5.12); otherwise sockets are named by a
+ * random 64-bit id kept in their state. The verifier drops the branch not
+ * taken, so a kernel without the helper never sees the call.
+ */
+const volatile bool use_socket_cookie = true;
+
+/*
+ * Per-socket state in the socket itself (Linux >= 5.11 for tracing
+ * programs): no hashing, no LRU list, freed with the socket. BPF_F_CLONE
+ * copies a listener's state into each child it accepts, so an accepted
+ * socket starts with its listener's owner at no cost to this program.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct sock_state);
+} sock_states SEC(".maps");
+
+/*
+ * The fallback for Linux 5.10, keyed by socket address. LRU so that a flood
+ * of sockets that never reach TCP_CLOSE (half-open connections, lost closes)
+ * evicts old entries instead of filling the map. Size set by user space
+ * (tracer_options.timing_entries); 1 when the socket storage is in use.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
-	__type(value, struct sock_owner);
+	__type(value, struct sock_state);
 } timing SEC(".maps");
 
 /*
- * Owner of the last socket to listen on a port, so that accepted sockets,
- * born in softirq, report the listening process. With SO_REUSEPORT the most
- * recent listen() wins. Entries are not removed on close: a sibling
- * listener may still be accepting, and the LRU bounds the map. Size set by
- * user space (tracer_options.timing_entries).
+ * The fallback's stand-in for BPF_F_CLONE: the owner of the last socket to
+ * listen on a port, so that accepted sockets, born in softirq, report the
+ * listening process. With SO_REUSEPORT the most recent listen() wins.
+ * Entries are not removed on close: a sibling listener may still be
+ * accepting, and the LRU bounds the map.
  */
 struct listen_key {
 	__u32 netns_ino;
@@ -84,7 +114,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct listen_key);
-	__type(value, struct sock_owner);
+	__type(value, struct sock_state);
 } listeners SEC(".maps");
 
 struct {
@@ -302,16 +332,17 @@ static __always_inline bool filter_drops(__u32 gen, const struct tcpstates_setti
 }
 
 /*
- * tp_btf hands over a typed, trusted socket pointer: plain field accesses
- * compile to single guarded loads that still carry CO-RE relocations (the
- * vmlinux.h types are preserve_access_index). BPF_CORE_READ would make each
- * field a bpf_probe_read_kernel() call, and those calls were most of this
- * program's cost per event.
+ * tp_btf hands over a typed, trusted socket pointer, and bpf_skc_to_tcp_sock()
+ * turns it into a trusted tcp_sock: plain field accesses compile to single
+ * guarded loads that still carry CO-RE relocations (the vmlinux.h types are
+ * preserve_access_index). BPF_CORE_READ would make each field a
+ * bpf_probe_read_kernel() call, and those calls were most of this program's
+ * cost per event. Every byte of the record is written: ring buffer memory
+ * is not zeroed.
  */
-static __always_inline void read_socket(const struct sock *sk, struct tcpstates_event *e)
+static __always_inline void read_socket(const struct tcp_sock *tp, struct tcpstates_event *e)
 {
-	const struct inet_sock *inet = (const struct inet_sock *)sk;
-	const struct sock_common *c = &sk->__sk_common;
+	const struct sock_common *c = &tp->inet_conn.icsk_inet.sk.__sk_common;
 
 	e->family = c->skc_family;
 	/*
@@ -319,103 +350,222 @@ static __always_inline void read_socket(const struct sock *sk, struct tcpstates_
 	 * port and zeroes skc_num before the tracepoint fires. Before connect()
 	 * picks a port, CLOSE->SYN_SENT of an unbound socket reports 0.
 	 */
-	e->sport = bpf_ntohs(BPF_CORE_READ(inet, inet_sport)); /* past struct sock: a probed read */
+	e->sport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
 	e->dport = bpf_ntohs(c->skc_dport);
 	e->netns_ino = c->skc_net.net->ns.inum;
 	if (e->family == AF_INET) {
-		*(__u32 *)e->saddr = c->skc_rcv_saddr;
-		*(__u32 *)e->daddr = c->skc_daddr;
+		__u32 *s = (__u32 *)e->saddr, *d = (__u32 *)e->daddr;
+
+		s[0] = c->skc_rcv_saddr;
+		d[0] = c->skc_daddr;
+		s[1] = s[2] = s[3] = d[1] = d[2] = d[3] = 0;
 	} else {
 		for (int i = 0; i < 4; i++) {
 			((__u32 *)e->saddr)[i] = c->skc_v6_rcv_saddr.in6_u.u6_addr32[i];
 			((__u32 *)e->daddr)[i] = c->skc_v6_daddr.in6_u.u6_addr32[i];
 		}
 	}
+	/* The connection's counters at the moment of the change (tcp_info's sources). */
+	e->bytes_acked = tp->bytes_acked;
+	e->bytes_received = tp->bytes_received;
+	e->segs_out = tp->segs_out;
+	e->segs_in = tp->segs_in;
+	e->total_retrans = tp->total_retrans;
+	e->srtt_us = tp->srtt_us >> 3; /* the kernel keeps it scaled by 8 */
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const int newstate)
+/* The socket's role, known from the change that starts its lifecycle. */
+static __always_inline __u8 direction_at_birth(int newstate)
 {
-	struct tcpstates_event e = {};
-	struct sock_owner owner = {};
-	struct sock_owner *seen, *listener;
-	struct listen_key lkey = {};
-	__u64 skaddr = (__u64)sk;
+	switch (newstate) {
+	case TCP_SYN_SENT:
+		return TCPSTATES_DIR_OUTBOUND;
+	case TCP_SYN_RECV: /* cloned from a listener */
+		return TCPSTATES_DIR_INBOUND;
+	case TCP_LISTEN:
+		return TCPSTATES_DIR_LISTEN;
+	default:
+		return TCPSTATES_DIR_UNSPECIFIED;
+	}
+}
+
+/*
+ * Brings a socket's state up to this change: a new lifecycle, the owner
+ * when the change is a system call of the owner. Writes in place.
+ */
+static __always_inline void update_state(struct sock_state *st, int oldstate, int newstate,
+                                         __u64 now)
+{
+	if (oldstate == TCP_CLOSE || (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV)) {
+		st->last_ns = 0; /* no time in the old state: the socket was not in it */
+		st->first_ns = now;
+		st->direction = direction_at_birth(newstate);
+		if (newstate == TCP_SYN_RECV)
+			st->id = 0; /* a child's copy of its listener's id */
+	}
+	if (!use_socket_cookie && !st->id)
+		st->id = (__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32();
+	if (made_by_owner(oldstate, newstate)) {
+		__u32 pid = bpf_get_current_pid_tgid() >> 32;
+
+		if (pid) {
+			st->pid = pid;
+			st->cgroup_id = bpf_get_current_cgroup_id();
+			bpf_get_current_comm(st->comm, sizeof(st->comm));
+		}
+	}
+}
+
+/* The event's view of the socket state; st NULL: nothing known about the socket. */
+static __always_inline void fill_from_state(struct tcpstates_event *e, const struct sock_state *st,
+                                            const struct sock *sk, __u64 now)
+{
+	if (use_socket_cookie) {
+		/* Read directly when set: most sockets have one after their first change. */
+		__u64 cookie = sk->__sk_common.skc_cookie.counter;
+
+		e->cookie = cookie ? cookie : bpf_get_socket_cookie((void *)sk);
+	} else {
+		e->cookie = st ? st->id : 0;
+	}
+	if (!st) {
+		e->delta_ns = e->duration_ns = e->cgroup_id = 0;
+		e->pid = 0;
+		e->direction = TCPSTATES_DIR_UNSPECIFIED;
+		__builtin_memset(e->comm, 0, sizeof(e->comm));
+		return;
+	}
+	e->delta_ns = st->last_ns ? now - st->last_ns : 0;
+	e->duration_ns = st->first_ns ? now - st->first_ns : 0;
+	e->cgroup_id = st->cgroup_id;
+	e->pid = st->pid;
+	e->direction = st->direction;
+	__builtin_memcpy(e->comm, st->comm, sizeof(e->comm));
+}
+
+/*
+ * Judges the filled record by one generation, read once. Returns the
+ * generation's settings when the event is kept, NULL when it is dropped.
+ */
+static __always_inline const struct tcpstates_settings *judge(const struct tcpstates_event *e)
+{
 	__u32 zero = 0, gen, *genp;
 	struct tcpstates_settings *s;
-	__u32 pid;
 
-	if (sk->sk_protocol != IPPROTO_TCP)
-		return 0;
-	count(TCPSTATES_CNT_SEEN);
-
-	e.skaddr = skaddr;
-	e.ts_boot_ns = bpf_ktime_get_boot_ns();
-	e.oldstate = oldstate;
-	e.newstate = newstate;
-	read_socket(sk, &e);
-
-	seen = bpf_map_lookup_elem(&timing, &skaddr);
-	if (seen) {
-		e.delta_ns = e.ts_boot_ns - seen->ts_boot_ns;
-		owner = *seen;
-	} else if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) {
-		/* A child cloned from its listener: inherit the listener's owner. */
-		lkey.netns_ino = e.netns_ino;
-		lkey.port = e.sport;
-		listener = bpf_map_lookup_elem(&listeners, &lkey);
-		if (listener)
-			owner = *listener;
-	}
-	pid = bpf_get_current_pid_tgid() >> 32;
-	if (pid && made_by_owner(oldstate, newstate)) {
-		owner.pid = pid;
-		owner.cgroup_id = bpf_get_current_cgroup_id();
-		bpf_get_current_comm(owner.comm, sizeof(owner.comm));
-	}
-	owner.ts_boot_ns = e.ts_boot_ns;
-	if (newstate == TCP_LISTEN && owner.pid) {
-		lkey.netns_ino = e.netns_ino;
-		lkey.port = e.sport;
-		bpf_map_update_elem(&listeners, &lkey, &owner, BPF_ANY);
-	}
-	if (newstate == TCP_CLOSE)
-		bpf_map_delete_elem(&timing, &skaddr);
-	else if (seen)
-		/* In place: an LRU update allocates and links a new element, the
-		 * most expensive step of this program. Should the entry have been
-		 * evicted and reused meanwhile, the worst case is one wrong delta. */
-		*seen = owner;
-	else
-		bpf_map_update_elem(&timing, &skaddr, &owner, BPF_ANY);
-	e.pid = owner.pid;
-	e.cgroup_id = owner.cgroup_id;
-	__builtin_memcpy(e.comm, owner.comm, sizeof(e.comm));
-
-	/* One read: the whole event is judged by a single generation. */
 	genp = bpf_map_lookup_elem(&active_gen, &zero);
 	if (!genp)
-		return 0;
+		return NULL;
 	gen = *genp & 1;
 	s = bpf_map_lookup_elem(&settings, &gen);
-	if (!s)
-		return 0;
-	if (filter_drops(gen, s, &e)) {
+	if (!s || filter_drops(gen, s, e))
+		return NULL;
+	return s;
+}
+
+/*
+ * Reserves the record first and fills it in place. With the ring buffer
+ * full the record is built on the stack, only to be judged, so that an
+ * event a filter drops is counted as filtered whatever the ring's state.
+ */
+static __always_inline void emit(const struct tcp_sock *tp, const struct sock_state *st,
+                                 int oldstate, int newstate, __u64 now)
+{
+	const struct sock *sk = &tp->inet_conn.icsk_inet.sk;
+	const struct tcpstates_settings *s;
+	struct tcpstates_event *e;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		struct tcpstates_event tmp;
+
+		tmp.skaddr = (__u64)sk;
+		tmp.oldstate = oldstate;
+		tmp.newstate = newstate;
+		read_socket(tp, &tmp);
+		fill_from_state(&tmp, st, sk, now);
+		count(judge(&tmp) ? TCPSTATES_CNT_RINGBUF_FULL : TCPSTATES_CNT_FILTERED);
+		return;
+	}
+	e->skaddr = (__u64)sk;
+	e->ts_boot_ns = now;
+	e->oldstate = oldstate;
+	e->newstate = newstate;
+	e->pad[0] = e->pad[1] = e->pad[2] = 0;
+	read_socket(tp, e);
+	fill_from_state(e, st, sk, now);
+	s = judge(e);
+	if (!s) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		count(TCPSTATES_CNT_FILTERED);
-		return 0;
+		return;
 	}
-
-	struct tcpstates_event *out = bpf_ringbuf_reserve(&events, sizeof(*out), 0);
-
-	if (!out) {
-		count(TCPSTATES_CNT_RINGBUF_FULL);
-		return 0;
-	}
-	__builtin_memcpy(out, &e, sizeof(e));
 	/* Batch wakeups: user space also drains on its poll timer. */
-	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= s->wakeup_bytes
-	                  ? BPF_RB_FORCE_WAKEUP
-	                  : BPF_RB_NO_WAKEUP;
-	bpf_ringbuf_submit(out, flags);
+	bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= s->wakeup_bytes
+	                          ? BPF_RB_FORCE_WAKEUP
+	                          : BPF_RB_NO_WAKEUP);
+}
+
+/* The state lives in the socket (Linux >= 5.11): chosen at load when the kernel allows it. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_set_state, struct sock *sk, const int oldstate, const int newstate)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	struct sock_state *st;
+	__u64 now;
+
+	if (!tp)
+		return 0; /* not TCP */
+	count(TCPSTATES_CNT_SEEN);
+	now = bpf_ktime_get_boot_ns();
+	/* A socket about to be freed gets no new state. */
+	st = bpf_sk_storage_get(&sock_states, sk, NULL,
+	                        newstate == TCP_CLOSE ? 0 : BPF_SK_STORAGE_GET_F_CREATE);
+	if (st)
+		update_state(st, oldstate, newstate, now);
+	emit(tp, st, oldstate, newstate, now);
+	if (st)
+		st->last_ns = now;
+	return 0;
+}
+
+/* The fallback for Linux 5.10: state in an LRU hash keyed by the socket's address. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_set_state_hash, struct sock *sk, const int oldstate, const int newstate)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	struct sock_state fresh = {}, *st;
+	struct listen_key lkey = {};
+	__u64 skaddr = (__u64)sk, now;
+
+	if (!tp)
+		return 0; /* not TCP */
+	count(TCPSTATES_CNT_SEEN);
+	now = bpf_ktime_get_boot_ns();
+	lkey.netns_ino = sk->__sk_common.skc_net.net->ns.inum;
+	lkey.port = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
+	st = bpf_map_lookup_elem(&timing, &skaddr);
+	if (!st) {
+		/* A child cloned from its listener: start from the listener's owner. */
+		if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) {
+			struct sock_state *l = bpf_map_lookup_elem(&listeners, &lkey);
+
+			if (l)
+				fresh = *l;
+		}
+		st = &fresh;
+	}
+	update_state(st, oldstate, newstate, now);
+	if (newstate == TCP_LISTEN && st->pid)
+		bpf_map_update_elem(&listeners, &lkey, st, BPF_ANY);
+	emit(tp, st, oldstate, newstate, now);
+	st->last_ns = now;
+	if (newstate == TCP_CLOSE)
+		bpf_map_delete_elem(&timing, &skaddr);
+	else if (st == &fresh)
+		bpf_map_update_elem(&timing, &skaddr, &fresh, BPF_ANY);
+	/* Otherwise updated in place: an LRU update allocates and links a new
+	 * element, the most expensive step of this program. Should the entry
+	 * have been evicted and reused meanwhile, the worst case is one wrong
+	 * delta. */
 	return 0;
 }

@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 #include "tcpstates.skel.h"
 #include "filter_config.h"
+#include "kernel_features.h"
 #include "log.h"
 #include "tracer.h"
 
@@ -52,6 +53,7 @@ struct tracer {
 	void *ctx;
 	int poll_interval_ms;
 	uint32_t wakeup_bytes;
+	struct kernel_choice kernel; /* the program variant loaded */
 
 	/* Serialises tracer_apply_filters(); everything below is guarded by it. */
 	pthread_mutex_t apply_lock;
@@ -559,6 +561,48 @@ static int check_options(const struct tracer_options *o)
 	return 0;
 }
 
+/*
+ * One of the two programs is loaded, and the maps of the other shrink to
+ * one entry: the LRU hashes preallocate every element.
+ */
+static int configure_variant(struct tracer *t, const struct tracer_options *opts)
+{
+	uint32_t hash_entries = t->kernel.sk_storage ? 1 : opts->timing_entries;
+	int err;
+
+	t->skel->rodata->use_socket_cookie = t->kernel.socket_cookie;
+	err = bpf_program__set_autoload(t->skel->progs.handle_set_state, t->kernel.sk_storage);
+	if (!err)
+		err = bpf_program__set_autoload(t->skel->progs.handle_set_state_hash,
+		                                !t->kernel.sk_storage);
+	if (!err)
+		err = bpf_map__set_max_entries(t->skel->maps.events, opts->ringbuf_bytes);
+	if (!err)
+		err = bpf_map__set_max_entries(t->skel->maps.timing, hash_entries);
+	if (!err)
+		err = bpf_map__set_max_entries(t->skel->maps.listeners, hash_entries);
+	return err;
+}
+
+static void log_variant(const struct kernel_choice *k)
+{
+	log_info("BPF: per-socket state in %s (%s), socket ids from %s (%s)",
+	         k->sk_storage ? "socket local storage" : "an LRU hash keyed by address",
+	         k->state_forced ? "set by " SOCKET_STATE_ENV : "probed",
+	         k->socket_cookie ? "the kernel's socket cookie" : "a random 64-bit id per socket",
+	         k->id_forced ? "set by " SOCKET_ID_ENV : "probed");
+}
+
+const char *tracer_socket_state(const struct tracer *t)
+{
+	return t->kernel.sk_storage ? "sk_storage" : "hash";
+}
+
+const char *tracer_socket_id(const struct tracer *t)
+{
+	return t->kernel.socket_cookie ? "cookie" : "random";
+}
+
 int tracer_open(struct tracer **out, const struct tracer_options *opts,
                 const struct filter_config *filters, tracer_event_fn fn, void *ctx)
 {
@@ -618,13 +662,12 @@ int tracer_open(struct tracer **out, const struct tracer_options *opts,
 		log_kernel_error("opening the BPF object", err);
 		goto cleanup;
 	}
-	err = bpf_map__set_max_entries(t->skel->maps.events, opts->ringbuf_bytes);
-	if (!err)
-		err = bpf_map__set_max_entries(t->skel->maps.timing, opts->timing_entries);
-	if (!err)
-		err = bpf_map__set_max_entries(t->skel->maps.listeners, opts->timing_entries);
+	err = kernel_features_choose(&t->kernel);
+	if (err)
+		goto cleanup; /* already logged */
+	err = configure_variant(t, opts);
 	if (err) {
-		log_error("sizing BPF maps: %s", strerror(-err));
+		log_error("configuring the BPF object: %s", strerror(-err));
 		goto cleanup;
 	}
 	/* libbpf >= 1.0 raises RLIMIT_MEMLOCK itself on kernels without memcg accounting. */
@@ -647,6 +690,7 @@ int tracer_open(struct tracer **out, const struct tracer_options *opts,
 		log_kernel_error("attaching to tracepoint sock/inet_sock_set_state", err);
 		goto cleanup;
 	}
+	log_variant(&t->kernel);
 	*out = t;
 	return 0;
 

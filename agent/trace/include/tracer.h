@@ -16,7 +16,7 @@ struct filter_config;
 struct tracer_options {
 	uint32_t ringbuf_bytes;    /* power of two, >= page size */
 	uint32_t wakeup_bytes;     /* pending bytes that force a wakeup */
-	uint32_t timing_entries;   /* per-socket LRU map size */
+	uint32_t timing_entries;   /* per-socket LRU map size (the 5.10 fallback) */
 	uint32_t poll_interval_ms; /* how long one tracer_poll() may wait */
 };
 
@@ -42,6 +42,16 @@ int tracer_apply_filters(struct tracer *t, const struct filter_config *filters);
 
 /* Sums the per-CPU counters. Safe to call from any thread. */
 int tracer_read_counters(struct tracer *t, uint64_t out[TCPSTATES_CNT_MAX]);
+
+/*
+ * The program variant loaded, chosen by probing the kernel or forced with
+ * TCPSTATES_BPF_SOCKET_STATE=auto|sk_storage|hash and
+ * TCPSTATES_BPF_SOCKET_ID=auto|cookie|random. Per-socket state:
+ * "sk_storage" (Linux >= 5.11) or "hash"; socket ids: "cookie"
+ * (Linux >= 5.12) or "random". Static strings; any thread.
+ */
+const char *tracer_socket_state(const struct tracer *t);
+const char *tracer_socket_id(const struct tracer *t);
 
 /* Detaches the program: no new events. What is already in the ring buffer
  * can still be drained with tracer_poll(), so nothing accepted is lost. */
