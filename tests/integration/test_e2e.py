@@ -123,11 +123,31 @@ def check_reference_consumer(bootstrap, expected, ns_inode):
           and inst[0]["messages"] == expected, f"summary {summary}")
 
 
+# The program variants: what the kernel probe picks, and the Linux 5.10
+# fallback (per-socket state in an LRU hash, random socket ids), forced.
+VARIANTS = [
+    ({}, r"BPF: per-socket state in .* \(probed\)", ("sk_storage", "hash")),
+    ({"TCPSTATES_BPF_SOCKET_STATE": "hash", "TCPSTATES_BPF_SOCKET_ID": "random"},
+     r"per-socket state in an LRU hash keyed by address \(set by TCPSTATES_BPF_SOCKET_STATE\), "
+     r"socket ids from a random 64-bit id per socket", ("hash",)),
+]
+
+
 def main():
+    for env, announced, impls in VARIANTS:
+        for k in ("TCPSTATES_BPF_SOCKET_STATE", "TCPSTATES_BPF_SOCKET_ID"):
+            os.environ.pop(k, None)
+        os.environ.update(env)
+        log(f"program variant: {env or 'probed'}")
+        run_variant(announced, impls)
+
+
+def run_variant(announced, impls):
     with harness.KafkaPeer() as peer, harness.NetNs("e2e") as ns, harness.tempdir() as d:
         mport = harness.free_port_block()
         cfg = harness.publish_config(peer.bootstrap, os.path.join(d, "spool"), mport, ns.inode)
         agent = harness.Agent([], config_text=cfg, workdir=d)
+        agent.wait_for_log(announced, timeout=5)
         consumer = harness.Consumer(peer.bootstrap, "tcpstates.v1")
         t0 = time.time_ns()
         v4 = ns.traffic(PORT, CONNECTIONS, "4")
@@ -165,6 +185,9 @@ def main():
         check(m["tcpstates_agent_events_published_total"] == expected, f"published {m}")
         harness.check_balance(mport)
         check(harness.dropped(m, "ringbuf_full") == 0, "ring buffer drops")
+        loaded = [i for i in ("sk_storage", "hash")
+                  if m.get(f'tcpstates_agent_bpf_socket_state{{impl="{i}"}}') == 1]
+        check(len(loaded) == 1 and loaded[0] in impls, f"bpf_socket_state {loaded}")
 
         start = time.time()
         rc = agent.stop()

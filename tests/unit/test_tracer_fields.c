@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The per-connection fields of the event, against the real BPF program: one
+ * loopback connection moves exactly N bytes one way and M the other, and
+ * every event of its three sockets (listener, client, accepted) must carry
+ * the socket's identity (the cookie SO_COOKIE reports, or a random id on the
+ * fallback), its direction, its lifecycle duration and the tcp_sock
+ * counters at the change. Runs each program variant: the one the kernel
+ * probe picks, and the Linux 5.10 fallback forced from the environment.
+ * Needs root.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "check.h"
+#include "filter_config.h"
+#include "log.h"
+#include "tracer.h"
+
+#ifndef SO_COOKIE
+#define SO_COOKIE 57
+#endif
+
+enum {
+	ESTABLISHED = 1,
+	SYN_SENT,
+	SYN_RECV,
+	FIN_WAIT1,
+	FIN_WAIT2,
+	TIME_WAIT,
+	CLOSE,
+	CLOSE_WAIT,
+	LAST_ACK,
+	LISTEN
+};
+
+#define CLIENT_BYTES 1000 /* N: client to server */
+#define SERVER_BYTES 3000 /* M: server to client */
+#define MAX_EVENTS   4096
+
+static const struct tracer_options opts = {
+    .ringbuf_bytes = 1 << 20,
+    .wakeup_bytes = 64 << 10,
+    .timing_entries = 8192,
+    .poll_interval_ms = 5,
+};
+
+static struct tcpstates_event events[MAX_EVENTS];
+static size_t nevents;
+
+/* Runs on the thread that calls tracer_poll(): this one. */
+static void record(void *ctx, const struct tcpstates_event *e)
+{
+	(void)ctx;
+	if (nevents < MAX_EVENTS)
+		events[nevents++] = *e;
+}
+
+static uint64_t boot_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static uint64_t cookie_of(int fd)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len))
+		return 0;
+	return cookie;
+}
+
+static uint16_t port_of(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return 0;
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static bool io_exact(int fd, char *buf, size_t len, bool writing)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t n =
+		    writing ? write(fd, buf + done, len - done) : read(fd, buf + done, len - done);
+
+		if (n <= 0)
+			return false;
+		done += (size_t)n;
+	}
+	return true;
+}
+
+struct connection {
+	int family;
+	uint16_t lport, cport;
+	uint64_t lcookie, ccookie, acookie;
+	uint64_t t0, t1; /* CLOCK_BOOTTIME around the connection */
+};
+
+static void bind_loopback(int fd, int family)
+{
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+
+	if (family == AF_INET)
+		CHECK(bind(fd, (struct sockaddr *)&a4, sizeof(a4)) == 0);
+	else
+		CHECK(bind(fd, (struct sockaddr *)&a6, sizeof(a6)) == 0);
+}
+
+/* The client: connect, send N, receive M, close first. */
+static void client_main(int cfd, int go_rd, const struct connection *c)
+{
+	struct sockaddr_in a4 = {.sin_family = AF_INET,
+	                         .sin_port = htons(c->lport),
+	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6,
+	                          .sin6_port = htons(c->lport),
+	                          .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	static char buf[SERVER_BYTES];
+	char go;
+	int err;
+
+	if (read(go_rd, &go, 1) != 1)
+		_exit(2);
+	err = c->family == AF_INET ? connect(cfd, (struct sockaddr *)&a4, sizeof(a4))
+	                           : connect(cfd, (struct sockaddr *)&a6, sizeof(a6));
+	if (err || !io_exact(cfd, memset(buf, 'n', CLIENT_BYTES), CLIENT_BYTES, true) ||
+	    !io_exact(cfd, buf, SERVER_BYTES, false))
+		_exit(3);
+	close(cfd);
+	_exit(0);
+}
+
+/* One connection; the client is a child process so that its close is its own. */
+static int run_connection(struct connection *c, struct tracer *t, int family)
+{
+	static char buf[CLIENT_BYTES > SERVER_BYTES ? CLIENT_BYTES : SERVER_BYTES];
+	struct filter_config fc = {0};
+	struct port_range ports[2];
+	int lfd, cfd, afd, go[2], status;
+	struct stat st;
+	uint32_t netns;
+	pid_t pid;
+
+	memset(c, 0, sizeof(*c));
+	c->family = family;
+	if (stat("/proc/thread-self/ns/net", &st))
+		return -errno;
+	netns = (uint32_t)st.st_ino;
+	lfd = socket(family, SOCK_STREAM, 0);
+	cfd = socket(family, SOCK_STREAM, 0);
+	if (lfd < 0 || cfd < 0 || pipe(go))
+		return -errno;
+	bind_loopback(lfd, family);
+	bind_loopback(cfd, family);
+	c->lport = port_of(lfd);
+	c->cport = port_of(cfd);
+	c->lcookie = cookie_of(lfd);
+	c->ccookie = cookie_of(cfd);
+	ports[0] = (struct port_range){c->lport, c->lport};
+	ports[1] = (struct port_range){c->cport, c->cport};
+	fc.local_ports_include.items = ports;
+	fc.local_ports_include.count = 2;
+	fc.netns_include.items = &netns;
+	fc.netns_include.count = 1;
+	CHECK(tracer_apply_filters(t, &fc) == 0);
+	pid = fork();
+	if (pid == 0) {
+		close(lfd);
+		client_main(cfd, go[0], c);
+	}
+	close(cfd);
+	c->t0 = boot_ns();
+	CHECK(listen(lfd, 4) == 0);
+	CHECK(write(go[1], "g", 1) == 1);
+	afd = accept(lfd, NULL, NULL);
+	CHECK(afd >= 0);
+	c->acookie = cookie_of(afd);
+	CHECK(io_exact(afd, buf, CLIENT_BYTES, false));
+	CHECK(io_exact(afd, memset(buf, 'm', SERVER_BYTES), SERVER_BYTES, true));
+	CHECK(read(afd, buf, 1) == 0); /* the client closed first */
+	close(afd);
+	close(lfd);
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	c->t1 = boot_ns();
+	close(go[0]);
+	close(go[1]);
+	return 0;
+}
+
+enum role { LISTENER, CLIENT, ACCEPTED, ROLES };
+static const char *const role_names[ROLES] = {"listener", "client", "accepted"};
+
+static int role_of(const struct connection *c, const struct tcpstates_event *e)
+{
+	if (e->family != c->family)
+		return -1;
+	if (e->sport == c->cport && e->dport == c->lport)
+		return CLIENT;
+	if (e->sport == c->lport && e->dport == c->cport)
+		return ACCEPTED;
+	if (e->sport == c->lport && (e->newstate == LISTEN || e->oldstate == LISTEN))
+		return LISTENER;
+	return -1;
+}
+
+/*
+ * Expected counters at a change, from the kernel's accounting (tcp_info's):
+ * the client's SYN and each side's FIN take one sequence number, counted in
+ * bytes_acked once acknowledged and in the peer's bytes_received once
+ * received; the accepted socket starts past the SYNs.
+ */
+static void check_counters(int role, const struct tcpstates_event *e)
+{
+	if (role == CLIENT && e->newstate == FIN_WAIT1) {
+		CHECK_EQ_U64(e->bytes_acked, CLIENT_BYTES + 1);
+		CHECK_EQ_U64(e->bytes_received, SERVER_BYTES);
+	} else if (role == CLIENT && e->newstate == CLOSE) {
+		CHECK_EQ_U64(e->bytes_acked, CLIENT_BYTES + 2);
+		CHECK_EQ_U64(e->bytes_received, SERVER_BYTES + 1);
+	} else if (role == ACCEPTED && e->newstate == CLOSE_WAIT) {
+		CHECK_EQ_U64(e->bytes_acked, SERVER_BYTES);
+		CHECK_EQ_U64(e->bytes_received, CLIENT_BYTES + 1);
+	} else if (role == ACCEPTED && e->newstate == CLOSE) {
+		CHECK_EQ_U64(e->bytes_acked, SERVER_BYTES + 1);
+		CHECK_EQ_U64(e->bytes_received, CLIENT_BYTES + 1);
+	}
+	/* Past the handshake. The accepted socket sent nothing itself before
+	 * ESTABLISHED: its request socket sent the SYN-ACK. */
+	if (role != LISTENER && e->oldstate != SYN_SENT && e->oldstate != LISTEN &&
+	    e->oldstate != CLOSE) {
+		CHECK(e->srtt_us > 0 && e->srtt_us < 1000000);
+		CHECK(e->segs_in > 0);
+		CHECK(e->segs_out > 0 || e->oldstate == SYN_RECV);
+	}
+	if (role == LISTENER) {
+		CHECK_EQ_U64(e->bytes_acked, 0);
+		CHECK_EQ_U64(e->bytes_received, 0);
+	}
+	CHECK_EQ_U64(e->total_retrans, 0); /* loopback loses nothing */
+}
+
+static void check_connection(const struct connection *c, bool cookie)
+{
+	static const uint8_t directions[ROLES] = {TCPSTATES_DIR_LISTEN, TCPSTATES_DIR_OUTBOUND,
+	                                          TCPSTATES_DIR_INBOUND};
+	const uint64_t cookies[ROLES] = {c->lcookie, c->ccookie, c->acookie};
+	const struct tcpstates_event *first[ROLES] = {0};
+	size_t seen[ROLES] = {0};
+
+	for (size_t i = 0; i < nevents; i++) {
+		const struct tcpstates_event *e = &events[i];
+		int role = role_of(c, e);
+
+		if (role < 0)
+			continue;
+		if (!first[role]) {
+			first[role] = e;
+			CHECK_EQ_U64(e->duration_ns, 0);
+			CHECK(e->ts_boot_ns >= c->t0 && e->ts_boot_ns <= c->t1);
+		} else {
+			/* Every change of one socket carries one identity. */
+			CHECK_EQ_U64(e->cookie, first[role]->cookie);
+			CHECK_EQ_U64(e->duration_ns, e->ts_boot_ns - first[role]->ts_boot_ns);
+			CHECK(e->duration_ns <= c->t1 - c->t0);
+		}
+		if (cookie)
+			CHECK_EQ_U64(e->cookie, cookies[role]);
+		CHECK(e->cookie != 0 && e->cookie != e->skaddr);
+		CHECK_EQ_U64(e->direction, directions[role]);
+		check_counters(role, e);
+		seen[role]++;
+	}
+	CHECK_EQ_U64(seen[LISTENER], 2);
+	CHECK_EQ_U64(seen[CLIENT], 5);
+	CHECK_EQ_U64(seen[ACCEPTED], 5);
+	if (first[LISTENER] && first[CLIENT] && first[ACCEPTED]) {
+		CHECK(first[LISTENER]->cookie != first[CLIENT]->cookie);
+		CHECK(first[CLIENT]->cookie != first[ACCEPTED]->cookie);
+		CHECK(first[LISTENER]->cookie != first[ACCEPTED]->cookie);
+	}
+	for (int r = 0; r < ROLES; r++)
+		if (first[r])
+			printf("     %s: %zu events, id %016llx, direction %u\n", role_names[r],
+			       seen[r], (unsigned long long)first[r]->cookie, first[r]->direction);
+}
+
+static bool kernel_at_least(unsigned major, unsigned minor)
+{
+	struct utsname u;
+	unsigned ma, mi;
+
+	if (uname(&u) || sscanf(u.release, "%u.%u", &ma, &mi) != 2)
+		return false;
+	return ma > major || (ma == major && mi >= minor);
+}
+
+/* state, id: the environment overrides, NULL for auto. */
+static void run_variant(const char *state, const char *id)
+{
+	struct tracer *t = NULL;
+	struct connection c;
+	int before = check_failures;
+
+	if (state)
+		setenv("TCPSTATES_BPF_SOCKET_STATE", state, 1);
+	else
+		unsetenv("TCPSTATES_BPF_SOCKET_STATE");
+	if (id)
+		setenv("TCPSTATES_BPF_SOCKET_ID", id, 1);
+	else
+		unsetenv("TCPSTATES_BPF_SOCKET_ID");
+	CHECK(tracer_open(&t, &opts, NULL, record, NULL) == 0);
+	if (!t)
+		return;
+	if (state)
+		CHECK_STR(tracer_socket_state(t), state);
+	else if (kernel_at_least(5, 11))
+		CHECK_STR(tracer_socket_state(t), "sk_storage"); /* the probe found it */
+	if (id)
+		CHECK_STR(tracer_socket_id(t), id);
+	else if (kernel_at_least(5, 12))
+		CHECK_STR(tracer_socket_id(t), "cookie");
+	for (int family = AF_INET; family; family = family == AF_INET ? AF_INET6 : 0) {
+		printf("%s/%s %s:\n", tracer_socket_state(t), tracer_socket_id(t),
+		       family == AF_INET ? "IPv4" : "IPv6");
+		CHECK(run_connection(&c, t, family) == 0);
+		nevents = 0;
+		for (int i = 0; i < 200 && nevents < 12; i++)
+			CHECK(tracer_poll(t) >= 0);
+		CHECK(tracer_poll(t) >= 0);
+		check_connection(&c, strcmp(tracer_socket_id(t), "cookie") == 0);
+	}
+	printf("%s variant %s/%s\n", check_failures == before ? "ok  " : "FAIL",
+	       tracer_socket_state(t), tracer_socket_id(t));
+	tracer_close(t);
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (geteuid() != 0) {
+		printf("test_tracer_fields: skipped: it loads BPF programs and must run as root\n");
+		return CHECK_SKIP;
+	}
+	log_set_level(LOG_LVL_WARN);
+	run_variant(NULL, NULL);             /* what the probe picks */
+	run_variant("hash", "random");       /* Linux 5.10 */
+	run_variant("sk_storage", "random"); /* Linux 5.11 */
+	setenv("TCPSTATES_BPF_SOCKET_STATE", "btree", 1);
+	{
+		struct tracer *t = NULL;
+
+		CHECK_EQ_U64(tracer_open(&t, &opts, NULL, record, NULL), -EINVAL);
+		CHECK(t == NULL);
+		printf("ok   an unknown TCPSTATES_BPF_SOCKET_STATE is refused\n");
+	}
+	return check_report("test_tracer_fields");
+}
