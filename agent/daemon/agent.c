@@ -34,6 +34,7 @@ static void collect_metrics(void *ctx, struct metrics_snapshot *snap)
 	spool_get_stats(a->spool, &spool);
 	shipper_get_counters(a->shipper, &ship);
 
+	snap->bpf_socket_state = tracer_socket_state(a->tracer);
 	snap->kernel_seen = kernel[TCPSTATES_CNT_SEEN];
 	snap->dropped[DROP_FILTERED] = kernel[TCPSTATES_CNT_FILTERED];
 	snap->dropped[DROP_RINGBUF_FULL] = kernel[TCPSTATES_CNT_RINGBUF_FULL];

@@ -146,6 +146,13 @@ int metrics_render(const struct metrics_snapshot *s, char *buf, size_t len)
 	        "names a codec (Kafka 4 brokers with librdkafka before 2.11.1).",
 	        s->kafka_compression_disabled ? 1 : 0);
 
+	if (s->bpf_socket_state) {
+		out_header(
+		    &o, "bpf_socket_state", "gauge",
+		    "Where the BPF program keeps per-socket state (1 for the variant loaded).");
+		out_printf(&o, METRIC_PREFIX "bpf_socket_state{impl=\"%s\"} 1\n",
+		           s->bpf_socket_state);
+	}
 	out_header(&o, "config_reloads_total", "counter", "Configuration reloads, by result.");
 	out_printf(&o, METRIC_PREFIX "config_reloads_total{result=\"success\"} %llu\n",
 	           (unsigned long long)s->reloads_ok);
