@@ -1,18 +1,32 @@
 """The overhead benchmark: a loopback connect/accept/close loop, untraced and
-traced with the agent publishing every event to the Kafka peer, interleaved.
+traced, interleaved, in a network namespace of its own.
 
-Prints the connection rates and their ratio, events expected against events
-delivered (the topic's end offsets, asked with kcat outside the agent), the
-agent's CPU time per event and its peak RSS. It is a measurement, not a test:
-it asserts nothing and always prints what it saw.
+Configurations, each run once a round:
+  untraced          the loop alone (run before every traced configuration)
+  program only      the agent runs, its filter matches no namespace: every
+                    event ends in the kernel (reserved, judged, discarded)
+  default config    the agent with no filter at all, printing its table to
+                    /dev/null: the program's cost as installed
+  publish, memory   every event of the namespace published to the Kafka peer,
+                    memory-only buffer
+  publish, spool    the same with the disk spool on
 
-Usage: /usr/bin/python3 tests/bench/bench.py [--seconds S] [--rounds N]
+For each it prints the connection rate and its ratio to untraced, the BPF
+program's own time per event (kernel.bpf_stats_enabled: run_time_ns / run_cnt
+of the agent's program, read from its fdinfo), the agent's CPU time per
+event (all threads, librdkafka's included), the agent's VmHWM read from its
+own /proc status just before it is stopped, and events expected against
+delivered: by the agent's delivery reports (events_published_total) and by
+the topic's end offsets asked with kcat, both reported. It is a measurement,
+not a test: it asserts nothing and always prints what it saw.
+
+Usage: /usr/bin/python3 tests/bench/bench.py [--seconds S] [--rounds N] [--nice N]
 """
 
 import argparse
 import os
-import statistics
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -24,6 +38,7 @@ BUILD = os.environ.get("TEST_BINDIR", os.path.join(os.path.dirname(__file__), ".
 CONNLOOP = os.path.join(BUILD, "tests", "connloop")
 PORT = 5001
 PARTITIONS = 12
+STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
 
 
 def run_loop(ns, seconds):
@@ -39,11 +54,33 @@ def proc_cpu_s(pid):
 
 
 def proc_hwm_kib(pid):
+    """The process's own peak resident set. Not a child's ru_maxrss from
+    wait4(): that also counts what the parent had resident when it forked."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return 0
+
+
+def prog_stats(pid):
+    """(run_time_ns, run_cnt) summed over the BPF programs the process holds."""
+    progs = {}
+    fddir = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(fddir):
+        try:
+            with open(os.path.join(fddir, fd)) as f:
+                info = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        if "run_time_ns" in info and "prog_id" in info:
+            progs[info["prog_id"].strip()] = (int(info["run_time_ns"]), int(info["run_cnt"]))
+    return (sum(t for t, _ in progs.values()), sum(c for _, c in progs.values()))
+
+
+def ns_per_event(before, after):
+    runs = after[1] - before[1]
+    return (after[0] - before[0]) / runs if runs else 0.0
 
 
 def topic_end_offsets(bootstrap, topic, partitions):
@@ -59,6 +96,13 @@ def topic_end_offsets(bootstrap, topic, partitions):
     return sum(int(line.rsplit(" ", 1)[1]) for line in out.splitlines() if " offset " in line)
 
 
+def all_accounted(m):
+    """Every event the kernel kept is published or counted as dropped."""
+    drops = sum(harness.dropped(m, r) for r in harness.DROP_REASONS if r != "filtered")
+    kept = m["tcpstates_agent_kernel_events_total"] - harness.dropped(m, "filtered")
+    return m["tcpstates_agent_events_published_total"] + drops >= kept
+
+
 def traced_round(peer, ns, tag, seconds, spool, metrics_port, nice=0):
     topic = f"bench-{tag}"
     peer.command(f"topic {topic} {PARTITIONS}")
@@ -67,89 +111,126 @@ def traced_round(peer, ns, tag, seconds, spool, metrics_port, nice=0):
                                      metrics_port, ns.inode, topic=topic)
         prefix = ["nice", "-n", str(nice)] if nice else []
         agent = harness.Agent([], config_text=cfg, workdir=d, prefix=prefix)
-        cpu0 = proc_cpu_s(agent.proc.pid)
+        pid = agent.proc.pid
+        cpu0, bpf0 = proc_cpu_s(pid), prog_stats(pid)
         conns, rate = run_loop(ns, seconds)
-        m = harness.wait_metrics(
-            metrics_port,
-            lambda m: m["tcpstates_agent_events_published_total"]
-            + sum(harness.dropped(m, r) for r in harness.DROP_REASONS if r != "filtered")
-            >= m["tcpstates_agent_kernel_events_total"] - harness.dropped(m, "filtered"),
-            timeout=300, what="every event published")
-        cpu = proc_cpu_s(agent.proc.pid) - cpu0
-        hwm = proc_hwm_kib(agent.proc.pid)
+        bpf1 = prog_stats(pid)
+        m = harness.wait_metrics(metrics_port, all_accounted, timeout=300,
+                                 what="every event published")
+        cpu = proc_cpu_s(pid) - cpu0
+        hwm = proc_hwm_kib(pid)
         agent.stop()
     expected = int(m["tcpstates_agent_kernel_events_total"]) - harness.dropped(m, "filtered")
-    delivered = topic_end_offsets(peer.bootstrap, topic, PARTITIONS)
+    reported = int(m["tcpstates_agent_events_published_total"])
+    drops = sum(harness.dropped(m, r) for r in harness.DROP_REASONS if r != "filtered")
     return {
-        "conns": conns, "rate": rate, "expected": expected, "delivered": delivered,
+        "conns": conns, "rate": rate, "expected": expected, "reported": reported,
+        "offsets": topic_end_offsets(peer.bootstrap, topic, PARTITIONS), "drops": drops,
         "ringbuf_full": harness.dropped(m, "ringbuf_full"),
         "spool_full": harness.dropped(m, "spool_full"),
-        "cpu_us_per_event": cpu * 1e6 / max(expected, 1), "hwm_kib": hwm,
+        "cpu_us_per_event": cpu * 1e6 / max(reported, 1), "hwm_kib": hwm,
+        "bpf_ns": ns_per_event(bpf0, bpf1),
         "spool_bytes": m.get("tcpstates_agent_spool_written_bytes_total", 0),
     }
 
 
-def kernel_only_round(ns, seconds):
-    """The BPF program alone: the agent runs, but its filter matches no
-    namespace, so every event ends in the kernel. The floor of the overhead."""
-    agent = harness.Agent([], config_text="filters:\n  netns:\n    include: [1]\n")
-    conns, rate = run_loop(ns, seconds)
-    agent.stop()
-    return rate
+def unpublished_round(ns, seconds, config_text):
+    """The agent without a broker: its table goes to /dev/null."""
+    with harness.tempdir() as d:
+        agent = harness.Agent([], config_text=config_text, workdir=d,
+                              prefix=["sh", "-c", 'exec "$@" >/dev/null', "sh"])
+        pid = agent.proc.pid
+        bpf0 = prog_stats(pid)
+        conns, rate = run_loop(ns, seconds)
+        bpf1 = prog_stats(pid)
+        hwm = proc_hwm_kib(pid)
+        agent.stop()
+    return {"rate": rate, "bpf_ns": ns_per_event(bpf0, bpf1), "hwm_kib": hwm}
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=4)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--nice", type=int, default=0,
-                    help="run the publishing agent at this nice level, as a unit's Nice= would")
-    args = ap.parse_args()
-    harness.require_root()
+def median(rs, key):
+    return statistics.median(x[key] for x in rs)
 
-    with harness.KafkaPeer() as peer, harness.NetNs("bench") as ns:
-        port = harness.free_port_block()
-        results = {"memory": [], "spool": []}
-        untraced, kernel_only = [], []
-        for r in range(args.rounds):
-            untraced.append(run_loop(ns, args.seconds)[1])
-            kernel_only.append(kernel_only_round(ns, args.seconds))
-            print(f"round {r} kernel: untraced {untraced[-1]:8.0f}/s traced {kernel_only[-1]:8.0f}/s",
-                  flush=True)
-            for mode in ("memory", "spool"):
-                untraced.append(run_loop(ns, args.seconds)[1])
-                res = traced_round(peer, ns, f"{mode}-{r}", args.seconds, mode == "spool", port,
-                                   args.nice)
-                results[mode].append(res)
-                print(f"round {r} {mode:6}: untraced {untraced[-1]:8.0f}/s traced {res['rate']:8.0f}/s "
-                      f"expected {res['expected']} delivered {res['delivered']}", flush=True)
 
+def report(args, untraced, results):
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
                          capture_output=True, text=True).stdout.strip()
     # Medians: on a small VM one round in five can be off by 20% either way.
     base = statistics.median(untraced)
     print()
-    print(f"machine: {os.cpu_count()} CPUs ({cpu}), kernel {platform.release()}")
-    print(f"untraced: {base:.0f} connections/s (median of {len(untraced)} runs of {args.seconds:g}s)")
-    rate = statistics.median(kernel_only)
-    print(f"BPF program only, every event filtered in the kernel: {rate:.0f} connections/s, "
-          f"ratio {rate / base:.3f}")
-    for mode, rs in results.items():
-        rate = statistics.median(x["rate"] for x in rs)
-        exp = sum(x["expected"] for x in rs)
-        dlv = sum(x["delivered"] for x in rs)
-        line = (f"traced, {mode:6}: {rate:.0f} connections/s, ratio {rate / base:.3f}; "
-                f"events expected {exp}, delivered {dlv}, lost {exp - dlv}; "
-                f"ringbuf_full {sum(x['ringbuf_full'] for x in rs)}, "
-                f"spool_full {sum(x['spool_full'] for x in rs)}; "
-                f"agent CPU {sum(x['cpu_us_per_event'] for x in rs) / len(rs):.2f} us/event; "
-                f"peak RSS {max(x['hwm_kib'] for x in rs) / 1024:.1f} MiB")
+    print(f"machine: {os.cpu_count()} CPUs ({cpu}), kernel {platform.release()}, "
+          f"{time.strftime('%Y-%m-%d')}; load average at the end "
+          f"{open('/proc/loadavg').read().split()[0]}")
+    print(f"{'configuration':16} {'conn/s':>8} {'ratio':>6} {'BPF ns/ev':>9} "
+          f"{'CPU us/ev':>9} {'VmHWM MiB':>9}  events expected / delivered (reports, offsets)")
+    print(f"{'untraced':16} {base:8.0f} {1:6.3f}   (median of {len(untraced)} runs "
+          f"of {args.seconds:g}s)")
+    for name, rs in results.items():
+        rate = median(rs, "rate")
+        line = (f"{name:16} {rate:8.0f} {rate / base:6.3f} {median(rs, 'bpf_ns'):9.0f} ")
+        if "expected" in rs[0]:
+            exp = sum(x["expected"] for x in rs)
+            rep = sum(x["reported"] for x in rs)
+            off = sum(x["offsets"] for x in rs)
+            drops = sum(x["drops"] for x in rs)
+            exact = all(x["expected"] == x["reported"] + x["drops"] for x in rs)
+            line += (f"{median(rs, 'cpu_us_per_event'):9.2f} "
+                     f"{max(x['hwm_kib'] for x in rs) / 1024:9.1f}  {exp} / {rep}, {off}; "
+                     f"drops {drops} (ringbuf_full {sum(x['ringbuf_full'] for x in rs)}, "
+                     f"spool_full {sum(x['spool_full'] for x in rs)}); "
+                     f"expected = delivered + drops in every round: {'yes' if exact else 'NO'}")
+        else:
+            line += f"{'':9} {max(x['hwm_kib'] for x in rs) / 1024:9.1f}"
         print(line)
-        if mode == "spool":
-            secs = sum(x["conns"] / x["rate"] for x in rs)
-            written = sum(x["spool_bytes"] for x in rs)
-            print(f"spool: {written / max(exp, 1):.1f} bytes written per event, "
-                  f"{written / secs / 1e6:.2f} MB/s while the loop ran")
+    rs = results["publish, spool"]
+    secs = sum(x["conns"] / x["rate"] for x in rs)
+    written = sum(x["spool_bytes"] for x in rs)
+    print(f"spool: {written / max(sum(x['expected'] for x in rs), 1):.1f} bytes written per "
+          f"event, {written / secs / 1e6:.2f} MB/s while the loop ran")
+    print("BPF ns/ev and CPU us/ev are medians over rounds; VmHWM the largest round.")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--nice", type=int, default=0,
+                    help="run the publishing agent at this nice level, as a unit's Nice= would")
+    args = ap.parse_args()
+    harness.require_root()
+    with open(STATS_SYSCTL) as f:
+        stats_was = f.read().strip()
+    with open(STATS_SYSCTL, "w") as f:
+        f.write("1")
+    try:
+        with harness.KafkaPeer() as peer, harness.NetNs("bench") as ns:
+            run_rounds(args, peer, ns)
+    finally:
+        with open(STATS_SYSCTL, "w") as f:
+            f.write(stats_was)
+
+
+def run_rounds(args, peer, ns):
+    port = harness.free_port_block()
+    names = ("program only", "default config", "publish, memory", "publish, spool")
+    results = {n: [] for n in names}
+    untraced = []
+    for r in range(args.rounds):
+        for name in names:
+            untraced.append(run_loop(ns, args.seconds)[1])
+            if name == "program only":
+                res = unpublished_round(ns, args.seconds, "filters:\n  netns:\n    include: [1]\n")
+            elif name == "default config":
+                res = unpublished_round(ns, args.seconds, None)
+            else:
+                res = traced_round(peer, ns, f"{r}-{name[9:]}", args.seconds,
+                                   name.endswith("spool"), port, args.nice)
+            results[name].append(res)
+            extra = (f" expected {res['expected']} delivered {res['reported']}/{res['offsets']}"
+                     if "expected" in res else "")
+            print(f"round {r} {name:16}: untraced {untraced[-1]:8.0f}/s traced "
+                  f"{res['rate']:8.0f}/s BPF {res['bpf_ns']:4.0f} ns/event{extra}", flush=True)
+    report(args, untraced, results)
 
 
 if __name__ == "__main__":
