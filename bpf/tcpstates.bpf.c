@@ -258,20 +258,37 @@ static __always_inline bool port_rejects(__u32 gen, __u16 port, __u8 inc_bit, __
 	return has_include && !(b & inc_bit);
 }
 
-static __always_inline bool addr_rejects(void *trie, __u32 gen, __u16 family, const __u8 *addr,
-                                         bool has_include)
+/*
+ * What the filters judge, gathered before any ring buffer space is taken:
+ * an event a filter drops costs no reservation. The addresses and the
+ * owner are read from the socket and its state only if a filter names them.
+ */
+struct filter_view {
+	const struct sock_common *c;
+	const struct sock_state *st; /* NULL: owner unknown */
+	__u32 netns_ino;
+	__u16 family, sport, dport;
+	__u8 oldstate, newstate;
+};
+
+/* The socket's local or remote address, looked up in its LPM trie. */
+static __always_inline bool addr_rejects(void *trie, __u32 gen, const struct filter_view *v,
+                                         bool local, bool has_include)
 {
+	const struct sock_common *c = v->c;
 	struct tcpstates_lpm_key key = {};
 
 	key.prefixlen = 32 + 128;
 	key.gen = bpf_htonl(gen);
-	if (family == AF_INET) {
+	if (v->family == AF_INET) {
 		/* ::ffff:a.b.c.d, the form user space stores IPv4 CIDRs in. */
 		key.addr[10] = 0xff;
 		key.addr[11] = 0xff;
-		__builtin_memcpy(&key.addr[12], addr, 4);
+		*(__u32 *)&key.addr[12] = local ? c->skc_rcv_saddr : c->skc_daddr;
 	} else {
-		__builtin_memcpy(key.addr, addr, 16);
+		for (int i = 0; i < 4; i++)
+			((__u32 *)key.addr)[i] = local ? c->skc_v6_rcv_saddr.in6_u.u6_addr32[i]
+			                               : c->skc_v6_daddr.in6_u.u6_addr32[i];
 	}
 	return set_rejects(bpf_map_lookup_elem(trie, &key), has_include);
 }
@@ -279,44 +296,44 @@ static __always_inline bool addr_rejects(void *trie, __u32 gen, __u16 family, co
 /* Cheapest and most selective dimensions first; a dimension with neither
  * include nor exclude entries costs no map lookup at all. */
 static __always_inline bool filter_drops(__u32 gen, const struct tcpstates_settings *s,
-                                         const struct tcpstates_event *e)
+                                         const struct filter_view *v)
 {
 	__u32 inc = s->include_flags;
 	__u32 used = inc | s->exclude_flags;
 
-	if (s->family && s->family != e->family)
+	if (s->family && s->family != v->family)
 		return true;
 	if (s->states_mask &&
-	    !(((1U << (e->oldstate & 31)) | (1U << (e->newstate & 31))) & s->states_mask))
+	    !(((1U << (v->oldstate & 31)) | (1U << (v->newstate & 31))) & s->states_mask))
 		return true;
 	if (used & TCPSTATES_INC_NETNS) {
-		struct tcpstates_u32_key nk = {.gen = gen, .value = e->netns_ino};
+		struct tcpstates_u32_key nk = {.gen = gen, .value = v->netns_ino};
 
 		if (set_rejects(bpf_map_lookup_elem(&netns, &nk), inc & TCPSTATES_INC_NETNS))
 			return true;
 	}
 	if ((used & TCPSTATES_INC_LPORT) &&
-	    port_rejects(gen, e->sport, TCPSTATES_PORT_LOCAL_INCLUDE, TCPSTATES_PORT_LOCAL_EXCLUDE,
+	    port_rejects(gen, v->sport, TCPSTATES_PORT_LOCAL_INCLUDE, TCPSTATES_PORT_LOCAL_EXCLUDE,
 	                 inc & TCPSTATES_INC_LPORT))
 		return true;
 	if ((used & TCPSTATES_INC_RPORT) &&
-	    port_rejects(gen, e->dport, TCPSTATES_PORT_REMOTE_INCLUDE,
+	    port_rejects(gen, v->dport, TCPSTATES_PORT_REMOTE_INCLUDE,
 	                 TCPSTATES_PORT_REMOTE_EXCLUDE, inc & TCPSTATES_INC_RPORT))
 		return true;
 	if ((used & TCPSTATES_INC_LADDR) &&
-	    addr_rejects(&local_addrs, gen, e->family, e->saddr, inc & TCPSTATES_INC_LADDR))
+	    addr_rejects(&local_addrs, gen, v, true, inc & TCPSTATES_INC_LADDR))
 		return true;
 	if ((used & TCPSTATES_INC_RADDR) &&
-	    addr_rejects(&remote_addrs, gen, e->family, e->daddr, inc & TCPSTATES_INC_RADDR))
+	    addr_rejects(&remote_addrs, gen, v, false, inc & TCPSTATES_INC_RADDR))
 		return true;
 	if (used & TCPSTATES_INC_PID) {
-		struct tcpstates_u32_key pk = {.gen = gen, .value = e->pid};
+		struct tcpstates_u32_key pk = {.gen = gen, .value = v->st ? v->st->pid : 0};
 
 		if (set_rejects(bpf_map_lookup_elem(&pids, &pk), inc & TCPSTATES_INC_PID))
 			return true;
 	}
 	if (used & TCPSTATES_INC_CGROUP) {
-		struct tcpstates_u64_key gk = {.gen = gen, .value = e->cgroup_id};
+		struct tcpstates_u64_key gk = {.gen = gen, .value = v->st ? v->st->cgroup_id : 0};
 
 		if (set_rejects(bpf_map_lookup_elem(&cgroups, &gk), inc & TCPSTATES_INC_CGROUP))
 			return true;
@@ -324,7 +341,8 @@ static __always_inline bool filter_drops(__u32 gen, const struct tcpstates_setti
 	if (used & TCPSTATES_INC_COMM) {
 		struct tcpstates_comm_key ck = {.gen = gen};
 
-		__builtin_memcpy(ck.comm, e->comm, sizeof(ck.comm));
+		if (v->st)
+			__builtin_memcpy(ck.comm, v->st->comm, sizeof(ck.comm));
 		if (set_rejects(bpf_map_lookup_elem(&comms, &ck), inc & TCPSTATES_INC_COMM))
 			return true;
 	}
@@ -340,20 +358,38 @@ static __always_inline bool filter_drops(__u32 gen, const struct tcpstates_setti
  * cost per event. Every byte of the record is written: ring buffer memory
  * is not zeroed.
  */
-static __always_inline void read_socket(const struct tcp_sock *tp, struct tcpstates_event *e)
+static __always_inline void read_view(const struct tcp_sock *tp, const struct sock_state *st,
+                                      int oldstate, int newstate, struct filter_view *v)
 {
 	const struct sock_common *c = &tp->inet_conn.icsk_inet.sk.__sk_common;
 
-	e->family = c->skc_family;
+	v->c = c;
+	v->st = st;
+	v->family = c->skc_family;
 	/*
 	 * inet_sport rather than skc_num: moving to TCP_CLOSE releases the
 	 * port and zeroes skc_num before the tracepoint fires. Before connect()
 	 * picks a port, CLOSE->SYN_SENT of an unbound socket reports 0.
 	 */
-	e->sport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
-	e->dport = bpf_ntohs(c->skc_dport);
-	e->netns_ino = c->skc_net.net->ns.inum;
-	if (e->family == AF_INET) {
+	v->sport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
+	v->dport = bpf_ntohs(c->skc_dport);
+	v->netns_ino = c->skc_net.net->ns.inum;
+	v->oldstate = oldstate;
+	v->newstate = newstate;
+}
+
+static __always_inline void fill_socket(const struct tcp_sock *tp, const struct filter_view *v,
+                                        struct tcpstates_event *e)
+{
+	const struct sock_common *c = v->c;
+
+	e->family = v->family;
+	e->sport = v->sport;
+	e->dport = v->dport;
+	e->netns_ino = v->netns_ino;
+	e->oldstate = v->oldstate;
+	e->newstate = v->newstate;
+	if (v->family == AF_INET) {
 		__u32 *s = (__u32 *)e->saddr, *d = (__u32 *)e->daddr;
 
 		s[0] = c->skc_rcv_saddr;
@@ -444,10 +480,10 @@ static __always_inline void fill_from_state(struct tcpstates_event *e, const str
 }
 
 /*
- * Judges the filled record by one generation, read once. Returns the
- * generation's settings when the event is kept, NULL when it is dropped.
+ * Judges the event by one generation, read once. Returns the generation's
+ * settings when the event is kept, NULL when it is dropped.
  */
-static __always_inline const struct tcpstates_settings *judge(const struct tcpstates_event *e)
+static __always_inline const struct tcpstates_settings *judge(const struct filter_view *v)
 {
 	__u32 zero = 0, gen, *genp;
 	struct tcpstates_settings *s;
@@ -457,15 +493,15 @@ static __always_inline const struct tcpstates_settings *judge(const struct tcpst
 		return NULL;
 	gen = *genp & 1;
 	s = bpf_map_lookup_elem(&settings, &gen);
-	if (!s || filter_drops(gen, s, e))
+	if (!s || filter_drops(gen, s, v))
 		return NULL;
 	return s;
 }
 
 /*
- * Reserves the record first and fills it in place. With the ring buffer
- * full the record is built on the stack, only to be judged, so that an
- * event a filter drops is counted as filtered whatever the ring's state.
+ * Judges first, then reserves the record and fills it in place: no copy
+ * of the event, and no ring buffer work for an event a filter drops (a
+ * reservation discarded again cost more than the whole filtered path).
  */
 static __always_inline void emit(const struct tcp_sock *tp, const struct sock_state *st,
                                  int oldstate, int newstate, __u64 now)
@@ -473,32 +509,24 @@ static __always_inline void emit(const struct tcp_sock *tp, const struct sock_st
 	const struct sock *sk = &tp->inet_conn.icsk_inet.sk;
 	const struct tcpstates_settings *s;
 	struct tcpstates_event *e;
+	struct filter_view v;
 
+	read_view(tp, st, oldstate, newstate, &v);
+	s = judge(&v);
+	if (!s) {
+		count(TCPSTATES_CNT_FILTERED);
+		return;
+	}
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		struct tcpstates_event tmp;
-
-		tmp.skaddr = (__u64)sk;
-		tmp.oldstate = oldstate;
-		tmp.newstate = newstate;
-		read_socket(tp, &tmp);
-		fill_from_state(&tmp, st, sk, now);
-		count(judge(&tmp) ? TCPSTATES_CNT_RINGBUF_FULL : TCPSTATES_CNT_FILTERED);
+		count(TCPSTATES_CNT_RINGBUF_FULL);
 		return;
 	}
 	e->skaddr = (__u64)sk;
 	e->ts_boot_ns = now;
-	e->oldstate = oldstate;
-	e->newstate = newstate;
 	e->pad[0] = e->pad[1] = e->pad[2] = 0;
-	read_socket(tp, e);
+	fill_socket(tp, &v, e);
 	fill_from_state(e, st, sk, now);
-	s = judge(e);
-	if (!s) {
-		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
-		count(TCPSTATES_CNT_FILTERED);
-		return;
-	}
 	/* Batch wakeups: user space also drains on its poll timer. */
 	bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= s->wakeup_bytes
 	                          ? BPF_RB_FORCE_WAKEUP
