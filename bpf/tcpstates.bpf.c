@@ -498,6 +498,29 @@ static __always_inline const struct tcpstates_settings *judge(const struct filte
 	return s;
 }
 
+/* A record's footprint in the ring: the event and the ring's 8-byte header. */
+#define RECORD_BYTES (sizeof(struct tcpstates_event) + 8)
+
+/*
+ * Batch wakeups: user space drains on its poll timer, and is woken early
+ * each time another wakeup_bytes of records are pending (every event when
+ * wakeup_bytes is 0). Only when the pending total crosses a multiple of
+ * wakeup_bytes: a wakeup is an irq_work self-IPI, a VM exit on a virtual
+ * machine, and asking for one with every event while the agent was behind
+ * made it more than half of the program's time. Should concurrent CPUs
+ * step over a crossing unseen, the next one or the poll timer wakes it.
+ */
+static __always_inline __u64 wakeup_flag(const struct tcpstates_settings *s)
+{
+	__u64 w = s->wakeup_bytes, avail, before;
+
+	if (!w)
+		return BPF_RB_FORCE_WAKEUP;
+	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	before = avail > RECORD_BYTES ? avail - RECORD_BYTES : 0;
+	return avail >= w && avail / w != before / w ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 /*
  * Judges first, then reserves the record and fills it in place: no copy
  * of the event, and no ring buffer work for an event a filter drops (a
@@ -527,10 +550,7 @@ static __always_inline void emit(const struct tcp_sock *tp, const struct sock_st
 	e->pad[0] = e->pad[1] = e->pad[2] = 0;
 	fill_socket(tp, &v, e);
 	fill_from_state(e, st, sk, now);
-	/* Batch wakeups: user space also drains on its poll timer. */
-	bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= s->wakeup_bytes
-	                          ? BPF_RB_FORCE_WAKEUP
-	                          : BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(e, wakeup_flag(s));
 }
 
 /* The state lives in the socket (Linux >= 5.11): chosen at load when the kernel allows it. */

@@ -357,6 +357,55 @@ static void run_variant(const char *state, const char *id)
 	tracer_close(t);
 }
 
+static void *poll_once(void *arg)
+{
+	struct tracer *t = arg;
+	uint64_t start = boot_ns();
+
+	while (nevents == 0 && boot_ns() - start < 20000000000ull)
+		if (tracer_poll(t) < 0)
+			break;
+	return NULL;
+}
+
+/*
+ * The program wakes a sleeping agent once wakeup_bytes are pending, long
+ * before its poll timer: here 4 KiB, about 25 records, while the timer is
+ * 10 s. Three connections make 36 records.
+ */
+static void test_early_wakeup(void)
+{
+	struct tracer_options o = opts;
+	struct tracer *t = NULL;
+	struct connection c;
+	pthread_t poller;
+	uint64_t start, waited;
+
+	o.poll_interval_ms = 10000;
+	o.wakeup_bytes = 4096;
+	unsetenv("TCPSTATES_BPF_SOCKET_STATE");
+	unsetenv("TCPSTATES_BPF_SOCKET_ID");
+	CHECK(tracer_open(&t, &o, NULL, record, NULL) == 0);
+	if (!t)
+		return;
+	CHECK(run_connection(&c, t, AF_INET) == 0); /* the filter now keeps only its ports */
+	while (tracer_poll(t) > 0)
+		;
+	nevents = 0;
+	CHECK(pthread_create(&poller, NULL, poll_once, t) == 0);
+	usleep(200000); /* the poller is asleep in epoll_wait() */
+	start = boot_ns();
+	for (int i = 0; i < 3; i++)
+		CHECK(run_connection(&c, t, AF_INET) == 0);
+	pthread_join(poller, NULL);
+	waited = (boot_ns() - start) / 1000000;
+	CHECK(nevents >= 24 && waited < 5000);
+	printf("%s early wakeup: %zu events after %llu ms (poll timer 10000 ms)\n",
+	       nevents >= 24 && waited < 5000 ? "ok  " : "FAIL", nevents,
+	       (unsigned long long)waited);
+	tracer_close(t);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -368,6 +417,7 @@ int main(void)
 	run_variant(NULL, NULL);             /* what the probe picks */
 	run_variant("hash", "random");       /* Linux 5.10 */
 	run_variant("sk_storage", "random"); /* Linux 5.11 */
+	test_early_wakeup();
 	setenv("TCPSTATES_BPF_SOCKET_STATE", "btree", 1);
 	{
 		struct tracer *t = NULL;
