@@ -78,6 +78,13 @@ def prog_stats(pid):
     return (sum(t for t, _ in progs.values()), sum(c for _, c in progs.values()))
 
 
+def tracers_attached():
+    """TCP state tracers loaded on the host right now (any agent's program,
+    another benchmark's or test's): each slows the loop, untraced runs too."""
+    out = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True).stdout
+    return sum(1 for line in out.splitlines() if " name handle_set_state" in line)
+
+
 def ns_per_event(before, after):
     runs = after[1] - before[1]
     return (after[0] - before[0]) / runs if runs else 0.0
@@ -152,7 +159,7 @@ def median(rs, key):
     return statistics.median(x[key] for x in rs)
 
 
-def report(args, untraced, results):
+def report(args, untraced, results, others):
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
                          capture_output=True, text=True).stdout.strip()
     # Medians: on a small VM one round in five can be off by 20% either way.
@@ -161,6 +168,8 @@ def report(args, untraced, results):
     print(f"machine: {os.cpu_count()} CPUs ({cpu}), kernel {platform.release()}, "
           f"{time.strftime('%Y-%m-%d')}; load average at the end "
           f"{open('/proc/loadavg').read().split()[0]}")
+    print(f"other TCP state tracers loaded before the untraced runs: {min(others)} to "
+          f"{max(others)} (they slow untraced and traced runs alike)")
     print(f"{'configuration':16} {'conn/s':>8} {'ratio':>6} {'BPF ns/ev':>9} "
           f"{'CPU us/ev':>9} {'VmHWM MiB':>9}  events expected / delivered (reports, offsets)")
     print(f"{'untraced':16} {base:8.0f} {1:6.3f}   (median of {len(untraced)} runs "
@@ -214,9 +223,10 @@ def run_rounds(args, peer, ns):
     port = harness.free_port_block()
     names = ("program only", "default config", "publish, memory", "publish, spool")
     results = {n: [] for n in names}
-    untraced = []
+    untraced, others = [], []
     for r in range(args.rounds):
         for name in names:
+            others.append(tracers_attached())
             untraced.append(run_loop(ns, args.seconds)[1])
             if name == "program only":
                 res = unpublished_round(ns, args.seconds, "filters:\n  netns:\n    include: [1]\n")
@@ -228,9 +238,10 @@ def run_rounds(args, peer, ns):
             results[name].append(res)
             extra = (f" expected {res['expected']} delivered {res['reported']}/{res['offsets']}"
                      if "expected" in res else "")
-            print(f"round {r} {name:16}: untraced {untraced[-1]:8.0f}/s traced "
+            print(f"round {r} {name:16}: untraced {untraced[-1]:8.0f}/s "
+                  f"(other tracers {others[-1]}) traced "
                   f"{res['rate']:8.0f}/s BPF {res['bpf_ns']:4.0f} ns/event{extra}", flush=True)
-    report(args, untraced, results)
+    report(args, untraced, results, others)
 
 
 if __name__ == "__main__":
