@@ -17,7 +17,8 @@ of the agent's program, read from its fdinfo), the agent's CPU time per
 event (all threads, librdkafka's included), the agent's VmHWM read from its
 own /proc status just before it is stopped, and events expected against
 delivered: by the agent's delivery reports (events_published_total) and by
-the topic's end offsets asked with kcat, both reported. It is a measurement,
+the topic's end offsets asked with kcat, both reported, and the p50 and p99
+of the delivery latency from the agent's histogram. It is a measurement,
 not a test: it asserts nothing and always prints what it saw.
 
 Usage: /usr/bin/python3 tests/bench/bench.py [--seconds S] [--rounds N] [--nice N]
@@ -103,6 +104,28 @@ def topic_end_offsets(bootstrap, topic, partitions):
     return sum(int(line.rsplit(" ", 1)[1]) for line in out.splitlines() if " offset " in line)
 
 
+LATENCY = "tcpstates_agent_delivery_latency_seconds"
+
+
+def latency_quantile(m, q):
+    """histogram_quantile() over the agent's delivery latency histogram (the
+    kernel's timestamp of an event to its delivery report), interpolating
+    linearly inside a bucket as Prometheus does. None without samples."""
+    buckets = sorted((float(k.split('le="')[1].rstrip('"}')), v) for k, v in m.items()
+                     if k.startswith(LATENCY + "_bucket{"))
+    if not buckets or buckets[-1][1] == 0:
+        return None
+    rank = q * buckets[-1][1]
+    lower, below = 0.0, 0.0
+    for bound, cumulative in buckets:
+        if cumulative >= rank:
+            if bound == float("inf"):
+                return lower
+            return lower + (bound - lower) * (rank - below) / max(cumulative - below, 1)
+        lower, below = bound, cumulative
+    return lower
+
+
 def all_accounted(m):
     """Every event the kernel kept is published or counted as dropped."""
     drops = sum(harness.dropped(m, r) for r in harness.DROP_REASONS if r != "filtered")
@@ -137,6 +160,8 @@ def traced_round(peer, ns, tag, seconds, spool, metrics_port, nice=0):
         "spool_full": harness.dropped(m, "spool_full"),
         "cpu_us_per_event": cpu * 1e6 / max(reported, 1), "hwm_kib": hwm,
         "bpf_ns": ns_per_event(bpf0, bpf1),
+        "p50_ms": 1e3 * (latency_quantile(m, 0.5) or float("nan")),
+        "p99_ms": 1e3 * (latency_quantile(m, 0.99) or float("nan")),
         "spool_bytes": m.get("tcpstates_agent_spool_written_bytes_total", 0),
     }
 
@@ -185,6 +210,8 @@ def report(args, untraced, results, others):
             exact = all(x["expected"] == x["reported"] + x["drops"] for x in rs)
             line += (f"{median(rs, 'cpu_us_per_event'):9.2f} "
                      f"{max(x['hwm_kib'] for x in rs) / 1024:9.1f}  {exp} / {rep}, {off}; "
+                     f"latency p50 {median(rs, 'p50_ms'):.1f} ms, "
+                     f"p99 {max(x['p99_ms'] for x in rs):.1f} ms; "
                      f"drops {drops} (ringbuf_full {sum(x['ringbuf_full'] for x in rs)}, "
                      f"spool_full {sum(x['spool_full'] for x in rs)}); "
                      f"expected = delivered + drops in every round: {'yes' if exact else 'NO'}")
@@ -196,7 +223,9 @@ def report(args, untraced, results, others):
     written = sum(x["spool_bytes"] for x in rs)
     print(f"spool: {written / max(sum(x['expected'] for x in rs), 1):.1f} bytes written per "
           f"event, {written / secs / 1e6:.2f} MB/s while the loop ran")
-    print("BPF ns/ev and CPU us/ev are medians over rounds; VmHWM the largest round.")
+    print("BPF ns/ev, CPU us/ev and latency p50 are medians over rounds; VmHWM and latency p99 "
+          "the largest round. Latency: the kernel's timestamp of an event to its delivery "
+          "report, from the agent's histogram (buckets 1 ms to 10 s, interpolated).")
 
 
 def main():
@@ -237,6 +266,7 @@ def run_rounds(args, peer, ns):
                                    name.endswith("spool"), port, args.nice)
             results[name].append(res)
             extra = (f" expected {res['expected']} delivered {res['reported']}/{res['offsets']}"
+                     f" p50 {res['p50_ms']:.1f} ms p99 {res['p99_ms']:.1f} ms"
                      if "expected" in res else "")
             print(f"round {r} {name:16}: untraced {untraced[-1]:8.0f}/s "
                   f"(other tracers {others[-1]}) traced "
