@@ -7,10 +7,13 @@
  * fallback), its direction, its lifecycle duration and the tcp_sock
  * counters at the change. Runs each program variant: the one the kernel
  * probe picks, and the Linux 5.10 fallback forced from the environment.
- * Needs root.
+ * Then: the early wakeup of a sleeping agent, and total_retrans after a
+ * SYN dropped in a network namespace of the test's own. Needs root.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -406,6 +409,78 @@ static void test_early_wakeup(void)
 	tracer_close(t);
 }
 
+/*
+ * Retransmits: in a network namespace of its own, a connect() to an address
+ * behind a veth whose peer drops every frame (a neighbour entry for a MAC
+ * nobody has) sends its SYN again after the 1 s initial RTO. The change
+ * into CLOSE at close() must carry total_retrans >= 1.
+ */
+static void test_retransmits(void)
+{
+	static const char *const setup[] = {
+	    "ip netns add %s",
+	    "ip -n %s link add v0 type veth peer name v1",
+	    "ip -n %s link set v0 up",
+	    "ip -n %s link set v1 up",
+	    "ip -n %s addr add 10.99.0.1/24 dev v0",
+	    "ip -n %s neigh add 10.99.0.2 lladdr 02:00:00:00:00:02 dev v0 nud permanent",
+	};
+	char name[64], cmd[256], path[128];
+	struct filter_config fc = {0};
+	struct tracer *t = NULL;
+	uint32_t retrans = 0, ino;
+	struct stat st;
+	int status, ok = 1;
+	pid_t pid;
+
+	snprintf(name, sizeof(name), "tcpst-retrans-%d", (int)getpid());
+	for (size_t i = 0; i < sizeof(setup) / sizeof(setup[0]) && ok; i++) {
+		snprintf(cmd, sizeof(cmd), setup[i], name);
+		ok = system(cmd) == 0;
+	}
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	CHECK(ok && stat(path, &st) == 0);
+	ino = (uint32_t)st.st_ino;
+	fc.netns_include.items = &ino;
+	fc.netns_include.count = 1;
+	unsetenv("TCPSTATES_BPF_SOCKET_STATE");
+	CHECK(ok && tracer_open(&t, &opts, &fc, record, NULL) == 0);
+	if (t) {
+		pid = fork();
+		if (pid == 0) {
+			struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(80)};
+			int nsfd = open(path, O_RDONLY), fd;
+
+			inet_pton(AF_INET, "10.99.0.2", &a.sin_addr);
+			if (nsfd < 0 || setns(nsfd, CLONE_NEWNET))
+				_exit(2);
+			fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+			if (fd < 0 ||
+			    (connect(fd, (struct sockaddr *)&a, sizeof(a)) && errno != EINPROGRESS))
+				_exit(3);
+			usleep(1500000); /* past the first SYN retransmission */
+			close(fd);
+			_exit(0);
+		}
+		CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		      WEXITSTATUS(status) == 0);
+		nevents = 0;
+		for (int i = 0; i < 100 && nevents < 2; i++)
+			CHECK(tracer_poll(t) >= 0);
+		CHECK_EQ_U64(nevents, 2);
+		for (size_t i = 0; i < nevents; i++)
+			if (events[i].oldstate == SYN_SENT && events[i].newstate == CLOSE)
+				retrans = events[i].total_retrans;
+		CHECK(retrans >= 1);
+		tracer_close(t);
+	}
+	printf("%s retransmits: SYN_SENT->CLOSE after a dropped SYN carries total_retrans %u\n",
+	       retrans >= 1 ? "ok  " : "FAIL", retrans);
+	snprintf(cmd, sizeof(cmd), "ip netns del %s", name);
+	if (system(cmd) != 0)
+		fprintf(stderr, "warning: could not remove network namespace %s\n", name);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -418,6 +493,7 @@ int main(void)
 	run_variant("hash", "random");       /* Linux 5.10 */
 	run_variant("sk_storage", "random"); /* Linux 5.11 */
 	test_early_wakeup();
+	test_retransmits();
 	setenv("TCPSTATES_BPF_SOCKET_STATE", "btree", 1);
 	{
 		struct tracer *t = NULL;
