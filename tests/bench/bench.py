@@ -195,13 +195,17 @@ def report(args, untraced, results, others):
           f"{open('/proc/loadavg').read().split()[0]}")
     print(f"other TCP state tracers loaded before the untraced runs: {min(others)} to "
           f"{max(others)} (they slow untraced and traced runs alike)")
-    print(f"{'configuration':16} {'conn/s':>8} {'ratio':>6} {'BPF ns/ev':>9} "
+    print(f"{'configuration':16} {'conn/s':>8} {'ratio':>6} {'paired':>6} {'BPF ns/ev':>9} "
           f"{'CPU us/ev':>9} {'VmHWM MiB':>9}  events expected / delivered (reports, offsets)")
-    print(f"{'untraced':16} {base:8.0f} {1:6.3f}   (median of {len(untraced)} runs "
+    print(f"{'untraced':16} {base:8.0f} {1:6.3f} {1:6.3f}   (median of {len(untraced)} runs "
           f"of {args.seconds:g}s)")
     for name, rs in results.items():
         rate = median(rs, "rate")
-        line = (f"{name:16} {rate:8.0f} {rate / base:6.3f} {median(rs, 'bpf_ns'):9.0f} ")
+        # Paired: each traced run against the untraced run just before it,
+        # which drifts less than the median of all untraced runs.
+        paired = statistics.median(x["rate"] / x["untraced"] for x in rs)
+        line = (f"{name:16} {rate:8.0f} {rate / base:6.3f} {paired:6.3f} "
+                f"{median(rs, 'bpf_ns'):9.0f} ")
         if "expected" in rs[0]:
             exp = sum(x["expected"] for x in rs)
             rep = sum(x["reported"] for x in rs)
@@ -223,6 +227,8 @@ def report(args, untraced, results, others):
     written = sum(x["spool_bytes"] for x in rs)
     print(f"spool: {written / max(sum(x['expected'] for x in rs), 1):.1f} bytes written per "
           f"event, {written / secs / 1e6:.2f} MB/s while the loop ran")
+    print("ratio: the median traced rate over the median untraced one; paired: the median of "
+          "each traced run over the untraced run just before it.")
     print("BPF ns/ev, CPU us/ev and latency p50 are medians over rounds; VmHWM and latency p99 "
           "the largest round. Latency: the kernel's timestamp of an event to its delivery "
           "report, from the agent's histogram (buckets 1 ms to 10 s, interpolated).")
@@ -264,6 +270,7 @@ def run_rounds(args, peer, ns):
             else:
                 res = traced_round(peer, ns, f"{r}-{name[9:]}", args.seconds,
                                    name.endswith("spool"), port, args.nice)
+            res["untraced"] = untraced[-1]
             results[name].append(res)
             extra = (f" expected {res['expected']} delivered {res['reported']}/{res['offsets']}"
                      f" p50 {res['p50_ms']:.1f} ms p99 {res['p99_ms']:.1f} ms"
