@@ -22,7 +22,8 @@ enum tcpstates_direction {
 struct tcpstates_event {
 	__u64 skaddr;     /* kernel address of struct sock: the local table only, never published */
 	__u64 cookie;     /* socket cookie (or a random per-socket id where the kernel has
-	                   * none): the published identity; 0 until the program fills it */
+	                   * none): the published identity; 0 only on the random-id fallback
+	                   * for a socket whose state is unknown (first seen at its close) */
 	__u64 ts_boot_ns; /* bpf_ktime_get_boot_ns() at the change */
 	__u64 delta_ns;   /* time spent in oldstate; 0 when this socket was not seen before */
 	__u64 duration_ns;    /* time since the first change seen for this socket; 0 = unknown */
