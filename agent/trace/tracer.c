@@ -3,6 +3,7 @@
  * Loads the tcpstates BPF program, keeps its filter maps in step with a
  * struct filter_config and drains its ring buffer.
  */
+#define _GNU_SOURCE /* vasprintf */
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -69,14 +70,15 @@ struct tracer {
  * in one line that says what to do, and that line is the one operators need. */
 static int libbpf_to_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[512];
-	size_t n;
+	char *text = NULL, *line, *save = NULL;
 
-	vsnprintf(line, sizeof(line), fmt, ap);
-	n = strlen(line);
-	if (n && line[n - 1] == '\n')
-		line[n - 1] = '\0';
-	log_debug("%s", line);
+	(void)level;
+	/* One message can be a whole verifier log: one log line per line of it. */
+	if (vasprintf(&text, fmt, ap) < 0)
+		return 0;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		log_debug("%s", line);
+	free(text);
 	return 0;
 }
 
@@ -94,8 +96,13 @@ static bool kernel_older_than(unsigned int major, unsigned int minor)
 static void log_kernel_error(const char *what, int err)
 {
 	switch (err) {
-	case -EPERM:
 	case -EACCES:
+		/* bpf() says EPERM for missing privileges; EACCES is the verifier's refusal. */
+		log_error("%s: the kernel's verifier refused the program (%s): rerun with log "
+		          "level debug to see its log",
+		          what, strerror(-err));
+		break;
+	case -EPERM:
 		if (kernel_older_than(5, 11))
 			log_error("%s: %s: run as root or with CAP_BPF, CAP_PERFMON and "
 			          "CAP_SYS_RESOURCE, and raise RLIMIT_MEMLOCK "
