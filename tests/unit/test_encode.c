@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,6 +352,132 @@ static void test_max_size_and_enospc(void)
 	encoder_free(enc);
 }
 
+/* The wire type protobuf uses for a field of this descriptor type. */
+static int wire_type_of(ProtobufCType t)
+{
+	switch (t) {
+	case PROTOBUF_C_TYPE_STRING:
+	case PROTOBUF_C_TYPE_BYTES:
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return 2;
+	case PROTOBUF_C_TYPE_FIXED64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return 1;
+	case PROTOBUF_C_TYPE_FIXED32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_FLOAT:
+		return 5;
+	default:
+		return 0;
+	}
+}
+
+static size_t read_varint(const uint8_t *p, size_t len, uint64_t *v)
+{
+	*v = 0;
+	for (size_t i = 0; i < len && i < 10; i++) {
+		*v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+		if (!(p[i] & 0x80))
+			return i + 1;
+	}
+	return 0;
+}
+
+/*
+ * Walks the encoder's output tag by tag: every field number it writes must
+ * exist in the generated descriptor of tcpstates.proto with the wire type of
+ * its declared type, and appear once. This is what keeps the encoder's own
+ * field-number table honest: the .proto is the only source.
+ */
+static void check_wire_against_descriptor(const uint8_t *buf, size_t len, bool *written,
+                                          size_t nwritten)
+{
+	const ProtobufCMessageDescriptor *d = &tcpstates__v1__tcp_state_event__descriptor;
+	size_t off = 0;
+
+	while (off < len) {
+		const ProtobufCFieldDescriptor *f;
+		uint64_t tag, v;
+		size_t n = read_varint(buf + off, len - off, &tag);
+		uint32_t number = (uint32_t)(tag >> 3);
+		int wire = (int)(tag & 7);
+
+		CHECK(n > 0);
+		if (!n)
+			return;
+		off += n;
+		f = protobuf_c_message_descriptor_get_field(d, number);
+		if (!f) {
+			fprintf(stderr, "encoder writes field %u, which tcpstates.proto lacks\n",
+			        number);
+			CHECK(f != NULL);
+			return;
+		}
+		if (wire != wire_type_of(f->type))
+			fprintf(stderr, "field %u (%s): wire type %d, the .proto says %d\n", number,
+			        f->name, wire, wire_type_of(f->type));
+		CHECK_EQ_U64(wire, wire_type_of(f->type));
+		CHECK(f->label != PROTOBUF_C_LABEL_REPEATED);
+		CHECK(number < nwritten && !written[number]);
+		if (number < nwritten)
+			written[number] = true;
+		if (wire == 0) {
+			n = read_varint(buf + off, len - off, &v);
+		} else if (wire == 2) {
+			n = read_varint(buf + off, len - off, &v);
+			if (n && v <= len - off - n)
+				n += (size_t)v;
+			else
+				n = 0;
+		} else {
+			n = 0; /* the encoder writes no fixed-width field */
+		}
+		CHECK(n > 0);
+		if (!n)
+			return;
+		off += n;
+	}
+}
+
+/* An event with every field set (non-zero), so each one must reach the wire. */
+static struct tcpstates_event make_full(void)
+{
+	struct tcpstates_event e = make_v4();
+
+	e.ts_boot_ns = 99;
+	return e;
+}
+
+static void test_field_numbers_match_descriptor(void)
+{
+	const ProtobufCMessageDescriptor *d = &tcpstates__v1__tcp_state_event__descriptor;
+	struct host_info host = make_host(true);
+	struct tcpstates_event e = make_full();
+	struct encoder *enc = NULL;
+	bool written[64] = {0};
+	uint8_t buf[2048];
+	int n;
+
+	CHECK_EQ_U64(encoder_new(&enc, &host, INSTANCE), 0);
+	if (!enc)
+		return;
+	n = encode_event(enc, &e, 42, 1700000000123456789ull, buf, sizeof(buf));
+	CHECK(n > 0);
+	if (n > 0)
+		check_wire_against_descriptor(buf, (size_t)n, written, 64);
+	/* ... and the encoder knows every field the .proto declares. */
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		bool w = d->fields[i].id < 64 && written[d->fields[i].id];
+
+		if (!w)
+			fprintf(stderr, "tcpstates.proto field %u (%s) is never encoded\n",
+			        d->fields[i].id, d->fields[i].name);
+		CHECK(w);
+	}
+	encoder_free(enc);
+}
+
 static void test_key(void)
 {
 	struct host_info host = make_host(false);
@@ -372,6 +499,7 @@ int main(void)
 	test_size_matches_protobuf_c();
 	test_no_labels_and_empty_fields();
 	test_max_size_and_enospc();
+	test_field_numbers_match_descriptor();
 	test_key();
 	return check_report("test_encode");
 }
