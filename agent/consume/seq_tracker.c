@@ -17,7 +17,8 @@ struct instance {
 	uint64_t min_seq, max_seq;
 	uint64_t lo; /* window is [lo, max_seq]; everything below is settled */
 	uint64_t missing, gaps;
-	bool in_gap; /* the last settled seq was missing: a run continues */
+	bool in_gap;      /* the last settled seq was missing: a run continues */
+	bool all_settled; /* settled through UINT64_MAX, which lo cannot express */
 	uint64_t seen[];
 };
 
@@ -81,26 +82,35 @@ static void settle_missing_run(struct instance *in, uint64_t n)
 	in->in_gap = true;
 }
 
-/* Settles every seq in [lo, upto): it is either seen or lost for good. */
-static void settle_below(const struct seq_tracker *t, struct instance *in, uint64_t upto)
+/*
+ * Settles every seq in [lo, last]: it is either seen or lost for good. The
+ * bound is inclusive so that last can be UINT64_MAX without wrapping.
+ */
+static void settle_through(const struct seq_tracker *t, struct instance *in, uint64_t last)
 {
-	uint64_t end = upto < in->max_seq + 1 ? upto : in->max_seq + 1;
+	uint64_t end = last < in->max_seq ? last : in->max_seq;
 
-	for (uint64_t s = in->lo; s < end; s++) {
+	if (in->all_settled || last < in->lo)
+		return;
+	for (uint64_t s = in->lo; s <= end; s++) {
 		if (s < in->min_seq) {
-			continue;
+			/* nothing below the first seq is owed */
 		} else if (seen_test(t, in, s)) {
 			in->in_gap = false;
 			seen_set(t, in, s, false);
 		} else {
 			settle_missing_run(in, 1);
 		}
+		if (s == end)
+			break;
 	}
 	/* A jump far ahead: everything between is one missing run. */
-	if (upto > in->max_seq + 1)
-		settle_missing_run(in, upto - (in->max_seq + 1));
-	if (upto > in->lo)
-		in->lo = upto;
+	if (last > in->max_seq)
+		settle_missing_run(in, last - in->max_seq);
+	if (last == UINT64_MAX)
+		in->all_settled = true;
+	else
+		in->lo = last + 1;
 }
 
 static enum seq_verdict instance_record(const struct seq_tracker *t, struct instance *in,
@@ -116,12 +126,12 @@ static enum seq_verdict instance_record(const struct seq_tracker *t, struct inst
 	}
 	if (seq > in->max_seq) {
 		if (seq - in->lo >= t->window)
-			settle_below(t, in, seq - t->window + 1);
+			settle_through(t, in, seq - t->window);
 		in->max_seq = seq;
 		seen_set(t, in, seq, true);
 		return SEQ_NEW;
 	}
-	if (seq < in->lo) {
+	if (seq < in->lo || in->all_settled) {
 		/* Already settled: it cannot be told apart from a redelivery. */
 		in->late++;
 		return SEQ_LATE;
@@ -186,7 +196,7 @@ void seq_tracker_finish(struct seq_tracker *t)
 		struct instance *in = t->instances[i];
 
 		if (in->messages)
-			settle_below(t, in, in->max_seq + 1);
+			settle_through(t, in, in->max_seq);
 	}
 }
 

@@ -286,6 +286,38 @@ static void test_empty(void)
 	seq_tracker_free(NULL);
 }
 
+/* The last seqs below 2^64: settling up to UINT64_MAX must not wrap to 0. */
+static void test_top_of_range(void)
+{
+	struct seq_tracker *t = tracker(SEQ_TRACKER_DEFAULT_WINDOW);
+	struct seq_instance_summary s;
+	int wrong = 0;
+
+	CHECK_EQ_U64(FEED(t, "a", SEQ_NEW, UINT64_MAX - 2, UINT64_MAX), 0);
+	CHECK_EQ_U64(FEED(t, "a", SEQ_DUPLICATE, UINT64_MAX), 0);
+	seq_tracker_finish(t);
+	s = summary(t, 0);
+	check_counts(&s, 3, UINT64_MAX - 2, UINT64_MAX, 1, 1, 1, 0);
+	seq_tracker_finish(t);
+	s = summary(t, 0);
+	check_counts(&s, 3, UINT64_MAX - 2, UINT64_MAX, 1, 1, 1, 0);
+	seq_tracker_free(t);
+
+	/* Sliding a small window all the way up, with holes on the way. */
+	t = tracker(SMALL_WINDOW);
+	for (uint64_t seq = UINT64_MAX - 199;; seq++) {
+		if (seq != UINT64_MAX - 150 && seq != UINT64_MAX - 1)
+			wrong += seq_tracker_observe(t, "a", "h", seq) != SEQ_NEW;
+		if (seq == UINT64_MAX)
+			break;
+	}
+	CHECK_EQ_U64(wrong, 0);
+	seq_tracker_finish(t);
+	s = summary(t, 0);
+	check_counts(&s, 198, UINT64_MAX - 199, UINT64_MAX, 2, 2, 0, 0);
+	seq_tracker_free(t);
+}
+
 int main(void)
 {
 	test_bad_windows();
@@ -299,5 +331,6 @@ int main(void)
 	test_first_and_last_seq();
 	test_several_instances();
 	test_empty();
+	test_top_of_range();
 	return check_report("test_seq_tracker");
 }
