@@ -3,7 +3,7 @@
  * tcpstates.v1.TcpStateEvent encoder for the per-event path.
  *
  * The per-event fields are written by hand as protobuf wire format (a few
- * varints and two short byte strings), then the encoder appends a tail it
+ * varints and short byte strings), then the encoder appends a tail it
  * built once with protobuf-c: agent_instance_id (field 14) and the packed
  * Host message (field 15). Protobuf parsers accept fields in any order, so
  * the result is an ordinary TcpStateEvent, and no allocation happens per
@@ -38,23 +38,37 @@ enum {
 	F_HOST = 15,
 	F_NETNS_INODE = 16,
 	F_CGROUP_ID = 17,
+	F_BYTES_ACKED = 18,
+	F_BYTES_RECEIVED = 19,
+	F_SEGS_OUT = 20,
+	F_SEGS_IN = 21,
+	F_TOTAL_RETRANS = 22,
+	F_SRTT_US = 23,
+	F_CONNECTION_DURATION_NS = 24,
+	F_DIRECTION = 25,
+	F_CGROUP_PATH = 26,
+	F_CONTAINER_ID = 27,
+	F_POD_UID = 28,
 };
 
 enum { WIRE_VARINT = 0, WIRE_LEN = 2 };
 
 #define VARINT_MAX 10
 #define TAG_MAX    3 /* field numbers below 2^18 */
+#define LEN_MAX    2 /* string lengths below 2^14 */
 /* Invalid bytes become U+FFFD (3 bytes each). */
-#define COMM_UTF8_MAX (TCPSTATES_COMM_LEN * 3)
+#define UTF8_MAX(n) ((n)*3)
 
 /*
- * Worst case of the hand-written part: 13 varint fields with their tags,
- * two 16-byte addresses and the comm string, each with a tag and a one-byte
- * length.
+ * Worst case of the hand-written part: 20 varint fields with their tags,
+ * two 16-byte addresses, and the four strings, each with a tag and a length.
  */
+#define VARINT_FIELDS       20
+#define STRING_FIELD_MAX(n) (TAG_MAX + LEN_MAX + UTF8_MAX(n))
 #define FIXED_MAX                                                                                  \
-	(13 * (TAG_MAX + VARINT_MAX) + 2 * (TAG_MAX + 1 + TCPSTATES_ADDR_LEN) +                    \
-	 (TAG_MAX + 1 + COMM_UTF8_MAX))
+	(VARINT_FIELDS * (TAG_MAX + VARINT_MAX) + 2 * (TAG_MAX + 1 + TCPSTATES_ADDR_LEN) +         \
+	 STRING_FIELD_MAX(TCPSTATES_COMM_LEN) + STRING_FIELD_MAX(ENCODE_CGROUP_PATH_MAX) +         \
+	 STRING_FIELD_MAX(ENCODE_CONTAINER_ID_MAX) + STRING_FIELD_MAX(ENCODE_POD_UID_MAX))
 
 struct encoder {
 	uint8_t *tail; /* field 14 + field 15, ready to append */
@@ -105,7 +119,13 @@ static size_t utf8_sanitize(const char *s, size_t n, char *out)
 	size_t end = strnlen(s, n), i = 0, o = 0;
 
 	while (i < end) {
-		size_t l = utf8_seq_len(u + i, end - i, NULL);
+		size_t l;
+
+		if (u[i] < 0x80) { /* the common case, without a call */
+			out[o++] = (char)u[i++];
+			continue;
+		}
+		l = utf8_seq_len(u + i, end - i, NULL);
 
 		if (l) {
 			memcpy(out + o, u + i, l);
@@ -252,11 +272,23 @@ size_t encoder_max_size(const struct encoder *enc)
 	return FIXED_MAX + enc->tail_len;
 }
 
+/* A string field, sanitized to UTF-8; "" (and any s longer than max) is not written. */
+static uint8_t *put_string_field(uint8_t *p, uint32_t field, const char *s, size_t max)
+{
+	char out[UTF8_MAX(ENCODE_CGROUP_PATH_MAX)];
+	size_t n;
+
+	if (!s || !*s || strnlen(s, max + 1) > max)
+		return p;
+	n = utf8_sanitize(s, max, out);
+	return put_bytes_field(p, field, out, n);
+}
+
 int encode_event(struct encoder *enc, const struct tcpstates_event *e, uint64_t seq,
-                 uint64_t wall_ns, uint8_t *buf, size_t buflen)
+                 uint64_t wall_ns, const struct encode_cgroup *cg, uint8_t *buf, size_t buflen)
 {
 	uint8_t fixed[FIXED_MAX], *p = fixed;
-	char comm[COMM_UTF8_MAX];
+	char comm[UTF8_MAX(TCPSTATES_COMM_LEN)];
 	size_t addr_len, comm_len, len;
 
 	switch (e->family) {
@@ -282,12 +314,27 @@ int encode_event(struct encoder *enc, const struct tcpstates_event *e, uint64_t 
 	comm_len = utf8_sanitize(e->comm, sizeof(e->comm), comm);
 	if (comm_len)
 		p = put_bytes_field(p, F_COMM, comm, comm_len);
-	p = put_uint_field(p, F_SOCKET_ID, e->skaddr);
+	/* The cookie, never the kernel address (skaddr stays on the host). */
+	p = put_uint_field(p, F_SOCKET_ID, e->cookie);
 	p = put_uint_field(p, F_TIMESTAMP_NS, wall_ns);
 	p = put_uint_field(p, F_PREV_STATE_DURATION_NS, e->delta_ns);
 	p = put_uint_field(p, F_SEQ, seq);
 	p = put_uint_field(p, F_NETNS_INODE, e->netns_ino);
 	p = put_uint_field(p, F_CGROUP_ID, e->cgroup_id);
+	p = put_uint_field(p, F_BYTES_ACKED, e->bytes_acked);
+	p = put_uint_field(p, F_BYTES_RECEIVED, e->bytes_received);
+	p = put_uint_field(p, F_SEGS_OUT, e->segs_out);
+	p = put_uint_field(p, F_SEGS_IN, e->segs_in);
+	p = put_uint_field(p, F_TOTAL_RETRANS, e->total_retrans);
+	p = put_uint_field(p, F_SRTT_US, e->srtt_us);
+	p = put_uint_field(p, F_CONNECTION_DURATION_NS, e->duration_ns);
+	/* enum tcpstates_direction has the values of ConnectionDirection. */
+	p = put_uint_field(p, F_DIRECTION, e->direction);
+	if (cg) {
+		p = put_string_field(p, F_CGROUP_PATH, cg->path, ENCODE_CGROUP_PATH_MAX);
+		p = put_string_field(p, F_CONTAINER_ID, cg->container_id, ENCODE_CONTAINER_ID_MAX);
+		p = put_string_field(p, F_POD_UID, cg->pod_uid, ENCODE_POD_UID_MAX);
+	}
 
 	len = (size_t)(p - fixed);
 	if (len + enc->tail_len > buflen)
@@ -310,7 +357,7 @@ int encode_key(const struct host_info *host, const struct tcpstates_event *e, ch
 	memcpy(buf, name, len);
 	buf[len] = '/';
 	for (int i = 0; i < 16; i++)
-		buf[len + 1 + i] = hex[(e->skaddr >> (60 - 4 * i)) & 0xf];
+		buf[len + 1 + i] = hex[(e->cookie >> (60 - 4 * i)) & 0xf];
 	buf[len + 17] = '\0';
 	return (int)(len + 17);
 }

@@ -105,6 +105,49 @@ static void json_enum(FILE *out, const ProtobufCEnumDescriptor *d, int value)
 		fprintf(out, "%d", value);
 }
 
+static void json_host(FILE *out, const Tcpstates__V1__Host *h)
+{
+	fputs(",\"host\":{\"hostname\":", out);
+	event_json_write_cstring(out, h->hostname);
+	fputs(",\"machineId\":", out);
+	event_json_write_cstring(out, h->machine_id);
+	fputs(",\"bootId\":", out);
+	event_json_write_cstring(out, h->boot_id);
+	fputs(",\"kernelRelease\":", out);
+	event_json_write_cstring(out, h->kernel_release);
+	fputs(",\"agentVersion\":", out);
+	event_json_write_cstring(out, h->agent_version);
+	fputs(",\"labels\":{", out);
+	for (size_t i = 0; i < h->n_labels; i++) {
+		if (i)
+			fputc(',', out);
+		event_json_write_cstring(out, h->labels[i]->key);
+		fputc(':', out);
+		event_json_write_cstring(out, h->labels[i]->value);
+	}
+	fputs("}}", out);
+}
+
+/* Fields 16 and up: namespace, cgroup, the connection's counters and its container. */
+static void json_connection(FILE *out, const Tcpstates__V1__TcpStateEvent *e)
+{
+	fprintf(out,
+	        ",\"netnsInode\":%" PRIu32 ",\"cgroupId\":\"%" PRIu64 "\",\"bytesAcked\":\"%" PRIu64
+	        "\",\"bytesReceived\":\"%" PRIu64 "\",\"segsOut\":%" PRIu32 ",\"segsIn\":%" PRIu32
+	        ",\"totalRetrans\":%" PRIu32 ",\"srttUs\":%" PRIu32
+	        ",\"connectionDurationNs\":\"%" PRIu64 "\"",
+	        e->netns_inode, e->cgroup_id, e->bytes_acked, e->bytes_received, e->segs_out,
+	        e->segs_in, e->total_retrans, e->srtt_us, e->connection_duration_ns);
+	fputs(",\"direction\":", out);
+	json_enum(out, &tcpstates__v1__connection_direction__descriptor, e->direction);
+	fputs(",\"cgroupPath\":", out);
+	event_json_write_cstring(out, e->cgroup_path);
+	fputs(",\"containerId\":", out);
+	event_json_write_cstring(out, e->container_id);
+	fputs(",\"podUid\":", out);
+	event_json_write_cstring(out, e->pod_uid);
+}
+
 int event_json_write(FILE *out, const Tcpstates__V1__TcpStateEvent *e)
 {
 	fputs("{\"oldState\":", out);
@@ -127,30 +170,9 @@ int event_json_write(FILE *out, const Tcpstates__V1__TcpStateEvent *e)
 	        e->socket_id, e->timestamp_ns, e->prev_state_duration_ns, e->seq);
 	fputs(",\"agentInstanceId\":", out);
 	event_json_write_cstring(out, e->agent_instance_id);
-	if (e->host) {
-		const Tcpstates__V1__Host *h = e->host;
-
-		fputs(",\"host\":{\"hostname\":", out);
-		event_json_write_cstring(out, h->hostname);
-		fputs(",\"machineId\":", out);
-		event_json_write_cstring(out, h->machine_id);
-		fputs(",\"bootId\":", out);
-		event_json_write_cstring(out, h->boot_id);
-		fputs(",\"kernelRelease\":", out);
-		event_json_write_cstring(out, h->kernel_release);
-		fputs(",\"agentVersion\":", out);
-		event_json_write_cstring(out, h->agent_version);
-		fputs(",\"labels\":{", out);
-		for (size_t i = 0; i < h->n_labels; i++) {
-			if (i)
-				fputc(',', out);
-			event_json_write_cstring(out, h->labels[i]->key);
-			fputc(':', out);
-			event_json_write_cstring(out, h->labels[i]->value);
-		}
-		fputs("}}", out);
-	}
-	fprintf(out, ",\"netnsInode\":%" PRIu32 ",\"cgroupId\":\"%" PRIu64 "\"}\n", e->netns_inode,
-	        e->cgroup_id);
+	if (e->host)
+		json_host(out, e->host);
+	json_connection(out, e);
+	fputs("}\n", out);
 	return ferror(out) ? -EIO : 0;
 }

@@ -102,7 +102,7 @@ void pipeline_on_event(void *ctx, const struct tcpstates_event *e)
 		return;
 	}
 
-	len = encode_event(p->encoder, e, seq, wall_ns, p->encode_buf, p->encode_buf_len);
+	len = encode_event(p->encoder, e, seq, wall_ns, NULL, p->encode_buf, p->encode_buf_len);
 	klen = encode_key(p->host, e, key, sizeof(key));
 	if (len < 0 || klen < 0) {
 		/* The seq is spent on purpose: consumers see a gap, the metric says why. */

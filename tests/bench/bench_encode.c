@@ -191,7 +191,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_encode: setup failed\n");
 		return 1;
 	}
-	na = encode_event(enc, &e, 42, 1700000000123456789ull, a, sizeof(a));
+	na = encode_event(enc, &e, 42, 1700000000123456789ull, NULL, a, sizeof(a));
 	nb = pbc_encode(&pe, &e, 42, 1700000000123456789ull, b, sizeof(b), 1);
 	if (na <= 0 || nb <= 0 || !same_message(a, na, b, nb)) {
 		fprintf(stderr, "bench_encode: the two encoders disagree\n");
@@ -207,7 +207,7 @@ int main(int argc, char **argv)
 				e.delta_ns = (uint64_t)i;
 				if (v == 0)
 					n = encode_event(enc, &e, i + 1, 1700000000123456789ull + i,
-					                 a, sizeof(a));
+					                 NULL, a, sizeof(a));
 				else
 					n = pbc_encode(&pe, &e, i + 1, 1700000000123456789ull + i,
 					               a, sizeof(a), v == 2);

@@ -69,7 +69,7 @@ def test_compat(tmp):
 
     breaking = [
         ("delete a field", lambda t: sub(t, "uint32 pid = 8;", ""), "removed without reserving"),
-        ("renumber a field", lambda t: sub(t, "uint32 pid = 8;", "uint32 pid = 18;"), "renumbered"),
+        ("renumber a field", lambda t: sub(t, "uint32 pid = 8;", "uint32 pid = 40;"), "renumbered"),
         ("change a field's type", lambda t: sub(t, "uint32 pid = 8;", "uint64 pid = 8;"), "type"),
         ("change signedness", lambda t: sub(t, "uint64 seq = 13;", "int64 seq = 13;"), "type"),
         ("rename a field", lambda t: sub(t, "uint32 pid = 8;", "uint32 process_id = 8;"), "renamed"),
@@ -91,8 +91,8 @@ def test_compat(tmp):
          "removed without reserving"),
     ]
     additive = [
-        ("add a field", lambda t: sub(t, "uint64 cgroup_id = 17;",
-                                      "uint64 cgroup_id = 17;\n  uint32 uid = 18;")),
+        ("add a field", lambda t: sub(t, "string pod_uid = 28;",
+                                      "string pod_uid = 28;\n  uint32 uid = 29;")),
         ("add an enum value", lambda t: sub(t, "TCP_STATE_NEW_SYN_RECV = 12;",
                                             "TCP_STATE_NEW_SYN_RECV = 12;\n  TCP_STATE_BOUND_INACTIVE = 13;")),
         ("add a message", lambda t: t + "\nmessage Batch {\n  repeated TcpStateEvent events = 1;\n}\n"),
@@ -111,19 +111,19 @@ def test_compat(tmp):
         check(rc == 0, "checker accepts: %s (rc %d: %s)" % (what, rc, out.strip()))
 
     # Reservations made by a release bind every later schema.
-    reserved_text = sub(base, "uint64 cgroup_id = 17;",
-                        'uint64 cgroup_id = 17;\n  reserved 18, 20 to 22;\n  reserved "uid";')
+    reserved_text = sub(base, "string pod_uid = 28;",
+                        'string pod_uid = 28;\n  reserved 29, 31 to 33;\n  reserved "uid";')
     rel = compile_set(with_proto(tmp, "reserving", reserved_text), os.path.join(tmp, "rel.desc"))
     cases = [
-        ("reuse a reserved number", sub(base, "uint64 cgroup_id = 17;",
-                                        'uint64 cgroup_id = 17;\n  reserved 18;\n  reserved "uid";\n'
-                                        "  uint32 gid = 21;"), 1, "reuses reserved number 21"),
-        ("reuse a reserved name", sub(base, "uint64 cgroup_id = 17;",
-                                      "uint64 cgroup_id = 17;\n  reserved 18, 20 to 22;\n"
-                                      "  uint32 uid = 19;"), 1, "reuses reserved name"),
+        ("reuse a reserved number", sub(base, "string pod_uid = 28;",
+                                        'string pod_uid = 28;\n  reserved 29;\n  reserved "uid";\n'
+                                        "  uint32 gid = 32;"), 1, "reuses reserved number 32"),
+        ("reuse a reserved name", sub(base, "string pod_uid = 28;",
+                                      "string pod_uid = 28;\n  reserved 29, 31 to 33;\n"
+                                      "  uint32 uid = 30;"), 1, "reuses reserved name"),
         ("drop a reservation", base, 1, "no longer reserved"),
-        ("keep the reservations and add a field", sub(reserved_text, "reserved 18, 20 to 22;",
-                                                      "reserved 18, 20 to 22;\n  uint32 gid = 23;"),
+        ("keep the reservations and add a field", sub(reserved_text, "reserved 29, 31 to 33;",
+                                                      "reserved 29, 31 to 33;\n  uint32 gid = 34;"),
          0, "compatible"),
     ]
     for i, (what, text, want_rc, expect) in enumerate(cases):
@@ -177,7 +177,9 @@ def test_json_schema():
 
     v6 = Event(old_state=7, new_state=13, family=10, local_addr=bytes(16),
                remote_addr=bytes(range(16)), local_port=65535, socket_id=2**64 - 1,
-               timestamp_ns=1, seq=2**64 - 1, agent_instance_id="00000000-0000-4000-8000-000000000000")
+               timestamp_ns=1, seq=2**64 - 1, agent_instance_id="00000000-0000-4000-8000-000000000000",
+               bytes_acked=2**64 - 1, segs_in=2**32 - 1, direction=3, pod_uid=
+               "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", cgroup_path="/kubepods.slice")
     v6.host.hostname = "h"
     for name, m, defaults in [("IPv4 example", msg, False), ("IPv6, unknown state 13", v6, True),
                               ("IPv6, defaults omitted", v6, False)]:
@@ -204,6 +206,15 @@ def test_json_schema():
         ("uppercase instance id", lambda d: d.update(agentInstanceId=d["agentInstanceId"].upper())),
         ("label value not a string", lambda d: d["host"]["labels"].update(env=1)),
         ("comm too long", lambda d: d.update(comm="x" * 17)),
+        ("bytesAcked as a number", lambda d: d.update(bytesAcked=5)),
+        ("srttUs as a string", lambda d: d.update(srttUs="5")),
+        ("known direction as a number", lambda d: d.update(direction=1)),
+        ("direction of another enum", lambda d: d.update(direction="TCP_STATE_LISTEN")),
+        ("short container id", lambda d: d.update(containerId="4c01db0b339c")),
+        ("uppercase container id", lambda d: d.update(containerId=d["containerId"].upper())),
+        ("pod UID with underscores", lambda d: d.update(
+            podUid="0a1b2c3d_4e5f_4a6b_8c7d_9e0f1a2b3c4d")),
+        ("relative cgroup path", lambda d: d.update(cgroupPath="system.slice")),
     ]
     for what, edit in bad:
         d = copy.deepcopy(example)

@@ -5,6 +5,7 @@
  * descriptor set the build produced (a strict parser: it rejects invalid
  * UTF-8 and malformed wire data).
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -18,6 +19,18 @@
 #include "tcpstates/v1/tcpstates.pb-c.h"
 
 #define INSTANCE "3f1c2a9e-7b4d-4e5f-8a6b-0c1d2e3f4a5b"
+#define CID      "4c01db0b339c3f15ab3d6e8f4e7c7d1a2b9f0e1d2c3b4a5968778695a4b3c2d1"
+#define POD      "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+#define CGPATH                                                                                     \
+	"/kubepods.slice/kubepods-burstable.slice/"                                                \
+	"kubepods-burstable-pod0a1b2c3d_4e5f_4a6b_8c7d_9e0f1a2b3c4d.slice/cri-containerd-" CID     \
+	".scope"
+
+static const struct encode_cgroup v4_cgroup = {
+    .path = CGPATH,
+    .container_id = CID,
+    .pod_uid = POD,
+};
 
 static struct kv label_items[] = {
     {.key = "env", .value = "prod"},
@@ -45,7 +58,16 @@ static struct tcpstates_event make_v4(void)
 {
 	struct tcpstates_event e = {
 	    .skaddr = 0xffff9bf61bb62bc0ull,
+	    .cookie = 73519,
 	    .ts_boot_ns = 123456789,
+	    .duration_ns = 5000000007ull,
+	    .bytes_acked = 1234567,
+	    .bytes_received = 89012345678ull,
+	    .segs_out = 1001,
+	    .segs_in = 1002,
+	    .total_retrans = 3,
+	    .srtt_us = 225794,
+	    .direction = TCPSTATES_DIR_OUTBOUND,
 	    .delta_ns = 225794123,
 	    .cgroup_id = 0x1234567890ull,
 	    .pid = 164978,
@@ -67,6 +89,8 @@ static struct tcpstates_event make_v6(void)
 {
 	struct tcpstates_event e = {
 	    .skaddr = 0xffff9bf6d8ee88c0ull,
+	    .cookie = 8,
+	    .direction = TCPSTATES_DIR_LISTEN,
 	    .family = AF_INET6,
 	    .sport = 6379,
 	    .oldstate = 7,
@@ -100,13 +124,26 @@ static void check_unpacked_v4(const uint8_t *buf, int len, bool labels)
 	CHECK_EQ_U64(m->remote_port, 443);
 	CHECK_EQ_U64(m->pid, 164978);
 	CHECK_STR(m->comm, "node");
-	CHECK_EQ_U64(m->socket_id, 0xffff9bf61bb62bc0ull);
+	/* The cookie is published; the kernel address is not. */
+	CHECK_EQ_U64(m->socket_id, 73519);
 	CHECK_EQ_U64(m->timestamp_ns, 1700000000123456789ull);
 	CHECK_EQ_U64(m->prev_state_duration_ns, 225794123);
 	CHECK_EQ_U64(m->seq, 1);
 	CHECK_STR(m->agent_instance_id, INSTANCE);
 	CHECK_EQ_U64(m->netns_inode, 4026531840u);
 	CHECK_EQ_U64(m->cgroup_id, 0x1234567890ull);
+	CHECK_EQ_U64(m->bytes_acked, 1234567);
+	CHECK_EQ_U64(m->bytes_received, 89012345678ull);
+	CHECK_EQ_U64(m->segs_out, 1001);
+	CHECK_EQ_U64(m->segs_in, 1002);
+	CHECK_EQ_U64(m->total_retrans, 3);
+	CHECK_EQ_U64(m->srtt_us, 225794);
+	CHECK_EQ_U64(m->connection_duration_ns, 5000000007ull);
+	CHECK_EQ_U64(m->direction,
+	             TCPSTATES__V1__CONNECTION_DIRECTION__CONNECTION_DIRECTION_OUTBOUND);
+	CHECK_STR(m->cgroup_path, CGPATH);
+	CHECK_STR(m->container_id, CID);
+	CHECK_STR(m->pod_uid, POD);
 	CHECK(m->host != NULL);
 	if (m->host) {
 		CHECK_STR(m->host->hostname, "web-01.example");
@@ -146,6 +183,14 @@ static void check_unpacked_v6(const uint8_t *buf, int len)
 	CHECK_EQ_U64(m->prev_state_duration_ns, 0);
 	CHECK_EQ_U64(m->cgroup_id, 0);
 	CHECK_EQ_U64(m->seq, 18446744073709551615ull);
+	CHECK_EQ_U64(m->socket_id, 8);
+	CHECK_EQ_U64(m->direction,
+	             TCPSTATES__V1__CONNECTION_DIRECTION__CONNECTION_DIRECTION_LISTEN);
+	CHECK_EQ_U64(m->bytes_acked, 0);
+	CHECK_EQ_U64(m->srtt_us, 0);
+	CHECK_STR(m->cgroup_path, "");
+	CHECK_STR(m->container_id, "");
+	CHECK_STR(m->pod_uid, "");
 	tcpstates__v1__tcp_state_event__free_unpacked(m, NULL);
 }
 
@@ -171,7 +216,11 @@ static const char py_decoder[] =
     "        m.local_port, m.remote_port, m.pid, m.comm, m.socket_id, m.timestamp_ns,\n"
     "        m.prev_state_duration_ns, m.seq, m.agent_instance_id, h.hostname, h.machine_id,\n"
     "        h.boot_id, h.kernel_release, h.agent_version, labels, m.netns_inode,\n"
-    "        m.cgroup_id))\n";
+    "        m.cgroup_id))\n"
+    "    print('%d %d %d %d %d %d %d %d %s %s %s' % (\n"
+    "        m.bytes_acked, m.bytes_received, m.segs_out, m.segs_in, m.total_retrans,\n"
+    "        m.srtt_us, m.connection_duration_ns, m.direction, m.cgroup_path or '-',\n"
+    "        m.container_id or '-', m.pod_uid or '-'))\n";
 
 static void check_python_decodes(const uint8_t *v4, int v4len, const uint8_t *v6, int v6len)
 {
@@ -207,17 +256,22 @@ static void check_python_decodes(const uint8_t *v4, int v4len, const uint8_t *v6
 		goto out;
 	while (fgets(line, sizeof(line), p)) {
 		line[strcspn(line, "\n")] = '\0';
-		if (lines == 0)
+		if (lines == 1)
 			CHECK_STR(line,
-			          "2 1 2 c0a8580f 34b21102 41596 443 164978 node ffff9bf61bb62bc0 "
-			          "1700000000123456789 225794123 1 " INSTANCE
-			          " web-01.example 0123456789abcdef0123456789abcdef "
-			          "b3e0c9d2-1111-4222-8333-944455556666 6.1.0-18-amd64 0.1.0 "
-			          "[env=prod,rack=r\xc3\xa9-12] 4026531840 78187493520");
+			          "1234567 89012345678 1001 1002 3 225794 5000000007 1 " CGPATH
+			          " " CID " " POD);
+		else if (lines == 3)
+			CHECK_STR(line, "0 0 0 0 0 0 0 3 - - -");
+		else if (lines == 0)
+			CHECK_STR(line, "2 1 2 c0a8580f 34b21102 41596 443 164978 node 11f2f "
+			                "1700000000123456789 225794123 1 " INSTANCE
+			                " web-01.example 0123456789abcdef0123456789abcdef "
+			                "b3e0c9d2-1111-4222-8333-944455556666 6.1.0-18-amd64 0.1.0 "
+			                "[env=prod,rack=r\xc3\xa9-12] 4026531840 78187493520");
 		else
 			CHECK_STR(line, "7 10 10 20010db8000000000000000000000001 "
 			                "00000000000000000000000000000000 6379 0 229832 "
-			                "redis\xef\xbf\xbdserver-abc ffff9bf6d8ee88c0 0 0 "
+			                "redis\xef\xbf\xbdserver-abc 8 0 0 "
 			                "18446744073709551615 " INSTANCE
 			                " web-01.example 0123456789abcdef0123456789abcdef "
 			                "b3e0c9d2-1111-4222-8333-944455556666 6.1.0-18-amd64 0.1.0 "
@@ -225,7 +279,7 @@ static void check_python_decodes(const uint8_t *v4, int v4len, const uint8_t *v6
 		lines++;
 	}
 	CHECK_EQ_U64(pclose(p), 0);
-	CHECK_EQ_U64(lines, 2);
+	CHECK_EQ_U64(lines, 4);
 out:
 	unlink(script_path);
 }
@@ -241,13 +295,22 @@ static void test_round_trip(void)
 	CHECK_EQ_U64(encoder_new(&enc, &host, INSTANCE), 0);
 	if (!enc)
 		return;
-	n4 = encode_event(enc, &v4, 1, 1700000000123456789ull, b4, sizeof(b4));
+	n4 = encode_event(enc, &v4, 1, 1700000000123456789ull, &v4_cgroup, b4, sizeof(b4));
 	CHECK(n4 > 0);
 	CHECK((size_t)n4 <= encoder_max_size(enc));
 	/* protobuf-c's own packer must agree on the size of the same message. */
-	if (n4 > 0)
+	if (n4 > 0) {
+		uint8_t addr[10];
+		size_t alen = 0;
+
 		check_unpacked_v4(b4, n4, true);
-	n6 = encode_event(enc, &v6, UINT64_MAX, 0, b6, sizeof(b6));
+		/* The kernel address appears nowhere, in any encoding of it. */
+		for (uint64_t v = v4.skaddr; v; v >>= 7)
+			addr[alen++] = (uint8_t)(v >= 0x80 ? (v | 0x80) : v);
+		CHECK(!memmem(b4, n4, addr, alen));
+		CHECK(!memmem(b4, n4, &v4.skaddr, sizeof(v4.skaddr)));
+	}
+	n6 = encode_event(enc, &v6, UINT64_MAX, 0, NULL, b6, sizeof(b6));
 	CHECK(n6 > 0);
 	if (n6 > 0)
 		check_unpacked_v6(b6, n6);
@@ -268,7 +331,7 @@ static void test_size_matches_protobuf_c(void)
 	CHECK_EQ_U64(encoder_new(&enc, &host, INSTANCE), 0);
 	if (!enc)
 		return;
-	n = encode_event(enc, &v4, 42, 1700000000123456789ull, buf, sizeof(buf));
+	n = encode_event(enc, &v4, 42, 1700000000123456789ull, &v4_cgroup, buf, sizeof(buf));
 	CHECK(n > 0);
 	m = n > 0 ? tcpstates__v1__tcp_state_event__unpack(NULL, n, buf) : NULL;
 	CHECK(m != NULL);
@@ -295,7 +358,7 @@ static void test_no_labels_and_empty_fields(void)
 	CHECK_EQ_U64(encoder_new(&enc, &host, INSTANCE), 0);
 	if (!enc)
 		return;
-	n = encode_event(enc, &v4, 7, 5, buf, sizeof(buf));
+	n = encode_event(enc, &v4, 7, 5, &(struct encode_cgroup){.path = ""}, buf, sizeof(buf));
 	CHECK(n > 0);
 	if (n > 0) {
 		Tcpstates__V1__TcpStateEvent *m =
@@ -319,36 +382,46 @@ static void test_no_labels_and_empty_fields(void)
 
 static void test_max_size_and_enospc(void)
 {
+	static char path[ENCODE_CGROUP_PATH_MAX + 2], cid[ENCODE_CONTAINER_ID_MAX + 1],
+	    pod[ENCODE_POD_UID_MAX + 1];
+	struct encode_cgroup cg = {.path = path, .container_id = cid, .pod_uid = pod};
 	struct host_info host = make_host(true);
 	struct tcpstates_event e = make_v6();
 	struct encoder *enc = NULL;
-	uint8_t buf[2048];
+	static uint8_t buf[8192];
 	size_t max;
 	int n;
 
 	CHECK_EQ_U64(encoder_new(&enc, &host, INSTANCE), 0);
 	if (!enc)
 		return;
-	/* Every field at its largest: 10-byte varints, a fully invalid comm. */
+	/* Every field at its largest: 10-byte varints, fully invalid strings. */
 	memset(&e, 0xff, sizeof(e));
 	e.family = AF_INET6;
+	memset(path, 0xff, ENCODE_CGROUP_PATH_MAX);
+	memset(cid, 0xff, ENCODE_CONTAINER_ID_MAX);
+	memset(pod, 0xff, ENCODE_POD_UID_MAX);
 	max = encoder_max_size(enc);
-	n = encode_event(enc, &e, UINT64_MAX, UINT64_MAX, buf, sizeof(buf));
+	n = encode_event(enc, &e, UINT64_MAX, UINT64_MAX, &cg, buf, sizeof(buf));
 	CHECK(n > 0);
 	CHECK((size_t)n <= max);
 	CHECK(max < sizeof(buf));
 
 	/* One byte short fails cleanly and writes nothing past the end. */
 	memset(buf, 0xaa, sizeof(buf));
-	CHECK_EQ_U64(encode_event(enc, &e, UINT64_MAX, UINT64_MAX, buf, n - 1), -ENOSPC);
+	CHECK_EQ_U64(encode_event(enc, &e, UINT64_MAX, UINT64_MAX, &cg, buf, n - 1), -ENOSPC);
 	CHECK_EQ_U64(buf[n - 1], 0xaa);
-	CHECK_EQ_U64(encode_event(enc, &e, UINT64_MAX, UINT64_MAX, buf, 0), -ENOSPC);
-	CHECK_EQ_U64(encode_event(enc, &e, UINT64_MAX, UINT64_MAX, buf, n), n);
+	CHECK_EQ_U64(encode_event(enc, &e, UINT64_MAX, UINT64_MAX, &cg, buf, 0), -ENOSPC);
+	CHECK_EQ_U64(encode_event(enc, &e, UINT64_MAX, UINT64_MAX, &cg, buf, n), n);
+
+	/* A path longer than the bound is left out, not cut. */
+	path[ENCODE_CGROUP_PATH_MAX] = 'x';
+	CHECK(encode_event(enc, &e, 1, 1, &cg, buf, sizeof(buf)) < n - 3000);
 
 	e.family = 1; /* AF_UNIX is not TCP */
-	CHECK_EQ_U64(encode_event(enc, &e, 1, 1, buf, sizeof(buf)), -EINVAL);
+	CHECK_EQ_U64(encode_event(enc, &e, 1, 1, NULL, buf, sizeof(buf)), -EINVAL);
 	e.family = 0;
-	CHECK_EQ_U64(encode_event(enc, &e, 1, 1, buf, sizeof(buf)), -EINVAL);
+	CHECK_EQ_U64(encode_event(enc, &e, 1, 1, NULL, buf, sizeof(buf)), -EINVAL);
 	encoder_free(enc);
 }
 
@@ -462,7 +535,7 @@ static void test_field_numbers_match_descriptor(void)
 	CHECK_EQ_U64(encoder_new(&enc, &host, INSTANCE), 0);
 	if (!enc)
 		return;
-	n = encode_event(enc, &e, 42, 1700000000123456789ull, buf, sizeof(buf));
+	n = encode_event(enc, &e, 42, 1700000000123456789ull, &v4_cgroup, buf, sizeof(buf));
 	CHECK(n > 0);
 	if (n > 0)
 		check_wire_against_descriptor(buf, (size_t)n, written, 64);
@@ -485,8 +558,12 @@ static void test_key(void)
 	char key[64];
 
 	CHECK_EQ_U64(encode_key(&host, &e, key, sizeof(key)), strlen("web-01.example/") + 16);
-	CHECK_STR(key, "web-01.example/ffff9bf61bb62bc0");
-	e.skaddr = 0x1234;
+	/* The cookie, never the kernel address. */
+	CHECK_STR(key, "web-01.example/0000000000011f2f");
+	e.cookie = 0xffffffff00001234ull;
+	CHECK(encode_key(&host, &e, key, sizeof(key)) > 0);
+	CHECK_STR(key, "web-01.example/ffffffff00001234");
+	e.cookie = 0x1234;
 	CHECK(encode_key(&host, &e, key, sizeof(key)) > 0);
 	CHECK_STR(key, "web-01.example/0000000000001234");
 	CHECK_EQ_U64(encode_key(&host, &e, key, 31), -ENOSPC);

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
+
+#define CID "4c01db0b339c3f15ab3d6e8f4e7c7d1a2b9f0e1d2c3b4a5968778695a4b3c2d1"
 #include "event_json.h"
 
 /* What event_json_write produced for e, as a malloc'ed string. */
@@ -79,6 +81,17 @@ static void test_ipv4_event(void)
 	e.host = &host;
 	e.netns_inode = 4026531840u;
 	e.cgroup_id = 7;
+	e.bytes_acked = 1234567;
+	e.bytes_received = UINT64_MAX;
+	e.segs_out = 1001;
+	e.segs_in = UINT32_MAX;
+	e.total_retrans = 3;
+	e.srtt_us = 225794;
+	e.connection_duration_ns = 5000000007ull;
+	e.direction = TCPSTATES__V1__CONNECTION_DIRECTION__CONNECTION_DIRECTION_INBOUND;
+	e.cgroup_path = "/system.slice/docker-" CID ".scope";
+	e.container_id = CID;
+	e.pod_uid = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 
 	got = json_of(&e, &ret);
 	CHECK_EQ_U64(ret, 0);
@@ -94,7 +107,13 @@ static void test_ipv4_event(void)
 	    "\"host\":{\"hostname\":\"web-01\",\"machineId\":\"0123456789abcdef0123456789abcdef\","
 	    "\"bootId\":\"b3e0c9d2-1111-4222-8333-944455556666\","
 	    "\"kernelRelease\":\"6.1.0-18-amd64\",\"agentVersion\":\"0.1.0\",\"labels\":{}},"
-	    "\"netnsInode\":4026531840,\"cgroupId\":\"7\"}\n");
+	    "\"netnsInode\":4026531840,\"cgroupId\":\"7\",\"bytesAcked\":\"1234567\","
+	    "\"bytesReceived\":\"18446744073709551615\",\"segsOut\":1001,"
+	    "\"segsIn\":4294967295,\"totalRetrans\":3,\"srttUs\":225794,"
+	    "\"connectionDurationNs\":\"5000000007\","
+	    "\"direction\":\"CONNECTION_DIRECTION_INBOUND\","
+	    "\"cgroupPath\":\"/system.slice/docker-" CID ".scope\",\"containerId\":\"" CID "\","
+	    "\"podUid\":\"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d\"}\n");
 	free(got);
 }
 
@@ -146,7 +165,11 @@ static void test_ipv6_event_with_labels(void)
 	    "\"host\":{\"hostname\":\"db-02\",\"machineId\":\"\",\"bootId\":\"\","
 	    "\"kernelRelease\":\"\",\"agentVersion\":\"\","
 	    "\"labels\":{\"env\":\"prod\",\"quote\\\"key\":\"line\\nbreak\\\\\xc3\xbc\\u001f\"}},"
-	    "\"netnsInode\":0,\"cgroupId\":\"0\"}\n");
+	    "\"netnsInode\":0,\"cgroupId\":\"0\","
+	    "\"bytesAcked\":\"0\",\"bytesReceived\":\"0\",\"segsOut\":0,\"segsIn\":0,"
+	    "\"totalRetrans\":0,\"srttUs\":0,\"connectionDurationNs\":\"0\","
+	    "\"direction\":\"CONNECTION_DIRECTION_UNSPECIFIED\",\"cgroupPath\":\"\","
+	    "\"containerId\":\"\",\"podUid\":\"\"}\n");
 	free(got);
 }
 
@@ -167,7 +190,11 @@ static void test_defaults(void)
 	          "\"family\":\"ADDRESS_FAMILY_UNSPECIFIED\",\"localAddr\":\"\","
 	          "\"remoteAddr\":\"\",\"localPort\":0,\"remotePort\":0,\"pid\":0,\"comm\":\"\","
 	          "\"socketId\":\"0\",\"timestampNs\":\"0\",\"prevStateDurationNs\":\"0\","
-	          "\"seq\":\"0\",\"agentInstanceId\":\"\",\"netnsInode\":0,\"cgroupId\":\"0\"}\n");
+	          "\"seq\":\"0\",\"agentInstanceId\":\"\",\"netnsInode\":0,\"cgroupId\":\"0\","
+	          "\"bytesAcked\":\"0\",\"bytesReceived\":\"0\",\"segsOut\":0,\"segsIn\":0,"
+	          "\"totalRetrans\":0,\"srttUs\":0,\"connectionDurationNs\":\"0\","
+	          "\"direction\":\"CONNECTION_DIRECTION_UNSPECIFIED\",\"cgroupPath\":\"\","
+	          "\"containerId\":\"\",\"podUid\":\"\"}\n");
 	free(got);
 }
 

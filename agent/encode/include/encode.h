@@ -14,15 +14,37 @@
 
 struct encoder;
 
+/* Longest strings the encoder writes; a longer one is left out, as unknown. */
+#define ENCODE_CGROUP_PATH_MAX  1024
+#define ENCODE_CONTAINER_ID_MAX 64
+#define ENCODE_POD_UID_MAX      36
+
+/*
+ * What user space resolved from the event's cgroup id (fields 26 to 28).
+ * Any member may be NULL or "" when not applicable.
+ */
+struct encode_cgroup {
+	const char *path;
+	const char *container_id;
+	const char *pod_uid;
+};
+
 /* Caches the encoded host message; rebuild it when the labels change. */
 int encoder_new(struct encoder **out, const struct host_info *host, const char *instance_id);
 void encoder_free(struct encoder *enc);
 
-/* Returns the encoded length, or -ENOSPC if buf is too small, -EINVAL on a bad event. */
+/*
+ * Encodes e with its seq, wall-clock time and resolved cgroup (cg may be
+ * NULL). Returns the encoded length, or -ENOSPC if buf is too small, -EINVAL
+ * on a bad event.
+ */
 int encode_event(struct encoder *enc, const struct tcpstates_event *e, uint64_t seq,
-                 uint64_t wall_ns, uint8_t *buf, size_t buflen);
+                 uint64_t wall_ns, const struct encode_cgroup *cg, uint8_t *buf, size_t buflen);
 
-/* "hostname/skaddr-in-hex": keeps one connection's events in one partition. */
+/*
+ * "hostname/<socket cookie as 16 hex digits>": keeps one connection's events
+ * in one partition, and spreads connections over all of them.
+ */
 int encode_key(const struct host_info *host, const struct tcpstates_event *e, char *buf,
                size_t buflen);
 
