@@ -3,8 +3,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include "event_json.h"
 #include "log.h"
 #include "pipeline.h"
+
+/* Without a cgroup v2 hierarchy the events go out with empty container fields. */
+static void open_cgroups(struct pipeline *p)
+{
+	int err = cgroup_resolver_open(&p->cgroups, NULL);
+
+	if (err)
+		log_warn("cgroup v2 hierarchy not usable (%s): cgroup_path, container_id and "
+		         "pod_uid stay empty",
+		         err == -ENOENT ? "no cgroup2 mount in /proc/self/mountinfo"
+		                        : strerror(-err));
+	else
+		log_info("cgroup paths resolved from the cgroup2 mount at %s",
+		         cgroup_resolver_root(p->cgroups));
+}
 
 int pipeline_init(struct pipeline *p, const struct host_info *host, const char *instance_id,
                   struct spool *spool, FILE *table_out, const struct table_options *table)
@@ -18,10 +34,11 @@ int pipeline_init(struct pipeline *p, const struct host_info *host, const char *
 	if (table)
 		p->table = *table;
 	clock_map_refresh(&p->clock);
-	if (!spool) {
+	if (!spool && !p->table.json) {
 		p->host = host;
 		return 0;
 	}
+	open_cgroups(p);
 	err = pipeline_set_host(p, host, instance_id);
 	if (err)
 		return err;
@@ -35,7 +52,7 @@ int pipeline_set_host(struct pipeline *p, const struct host_info *host, const ch
 	int err;
 
 	p->host = host;
-	if (!p->spool)
+	if (!p->spool && !p->table.json)
 		return 0;
 	err = encoder_new(&enc, host, instance_id);
 	if (err) {
@@ -59,8 +76,10 @@ void pipeline_fini(struct pipeline *p)
 {
 	encoder_free(p->encoder);
 	free(p->encode_buf);
+	cgroup_resolver_close(p->cgroups);
 	p->encoder = NULL;
 	p->encode_buf = NULL;
+	p->cgroups = NULL;
 }
 
 static void print_row(struct pipeline *p, const struct tcpstates_event *e, uint64_t wall_ns)
@@ -88,21 +107,47 @@ static void print_row(struct pipeline *p, const struct tcpstates_event *e, uint6
 		fwrite(line, 1, n, p->table_out);
 }
 
+/*
+ * Table mode's --json: the event exactly as a consumer would decode it, through
+ * the same encoder and the consumer's JSON writer.
+ */
+static void print_json(struct pipeline *p, const uint8_t *buf, int len)
+{
+	Tcpstates__V1__TcpStateEvent *m = tcpstates__v1__tcp_state_event__unpack(NULL, len, buf);
+
+	if (!m) {
+		atomic_fetch_add_explicit(&p->encode_errors, 1, memory_order_relaxed);
+		return;
+	}
+	event_json_write(p->table_out, m);
+	tcpstates__v1__tcp_state_event__free_unpacked(m, NULL);
+}
+
 void pipeline_on_event(void *ctx, const struct tcpstates_event *e)
 {
 	struct pipeline *p = ctx;
 	uint64_t seq = p->next_seq++;
 	uint64_t wall_ns = clock_map_to_wall_ns(&p->clock, e->ts_boot_ns);
+	struct encode_cgroup cg = {0};
 	char key[128];
 	int len, klen;
 
 	atomic_fetch_add_explicit(&p->received, 1, memory_order_relaxed);
-	if (!p->spool) {
+	if (!p->spool && !p->table.json) {
 		print_row(p, e, wall_ns);
 		return;
 	}
 
-	len = encode_event(p->encoder, e, seq, wall_ns, NULL, p->encode_buf, p->encode_buf_len);
+	if (p->cgroups)
+		cgroup_resolver_lookup(p->cgroups, e->cgroup_id, &cg);
+	len = encode_event(p->encoder, e, seq, wall_ns, &cg, p->encode_buf, p->encode_buf_len);
+	if (!p->spool) {
+		if (len > 0)
+			print_json(p, p->encode_buf, len);
+		else
+			atomic_fetch_add_explicit(&p->encode_errors, 1, memory_order_relaxed);
+		return;
+	}
 	klen = encode_key(p->host, e, key, sizeof(key));
 	if (len < 0 || klen < 0) {
 		/* The seq is spent on purpose: consumers see a gap, the metric says why. */

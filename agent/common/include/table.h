@@ -10,6 +10,9 @@
 struct table_options {
 	bool timestamp; /* -T: HH:MM:SS first */
 	bool wide;      /* -w: IP version column, 39-char addresses */
+	bool extended;  /* -x: the connection's counters, direction and container too */
+	bool cookie;    /* the id column is the socket cookie (published events), not SKADDR */
+	bool json;      /* --json: canonical proto3 JSON lines instead of the table */
 };
 
 /* A row, independent of where it came from (ring buffer or a decoded message). */
@@ -24,6 +27,12 @@ struct table_row {
 	int oldstate, newstate;
 	uint64_t delta_ns;
 	uint64_t wall_ns;
+	/* Extended columns. */
+	uint64_t bytes_acked, bytes_received;
+	uint32_t srtt_us, total_retrans;
+	int direction;            /* enum tcpstates_direction */
+	const char *container_id; /* NULL or "" when none */
+	const char *cgroup_path;  /* NULL or "" when unknown */
 };
 
 /* "ESTABLISHED", ... ; "UNKNOWN" outside 1..12. */

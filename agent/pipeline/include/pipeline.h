@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <linux/types.h>
 #include "tcpstates.h"
+#include "cgroup_resolver.h"
 #include "clock.h"
 #include "encode.h"
 #include "host_info.h"
@@ -23,7 +24,8 @@ struct pipeline {
 	struct table_options table;
 	struct spool *spool;
 
-	struct encoder *encoder;
+	struct encoder *encoder;         /* publishing, or the table's --json */
+	struct cgroup_resolver *cgroups; /* NULL without a cgroup v2 hierarchy */
 	const struct host_info *host;
 	struct clock_map clock;
 	uint64_t next_seq; /* seq of the next accepted event; starts at 1 */
@@ -34,7 +36,7 @@ struct pipeline {
 	_Atomic uint64_t encode_errors; /* accepted, but could not be encoded or framed */
 };
 
-/* Table mode when spool is NULL. */
+/* Table mode when spool is NULL; table->json prints JSON lines instead of rows. */
 int pipeline_init(struct pipeline *p, const struct host_info *host, const char *instance_id,
                   struct spool *spool, FILE *table_out, const struct table_options *table);
 /* Rebuilds the cached host message after a label change. */
