@@ -71,7 +71,7 @@ static int print_table_event(FILE *out, const struct table_options *o,
                              const Tcpstates__V1__TcpStateEvent *m)
 {
 	struct table_row r = {
-	    .skaddr = m->socket_id,
+	    .skaddr = m->socket_id, /* the cookie: the table's id column says COOKIE */
 	    .pid = m->pid,
 	    .family = m->family == TCPSTATES__V1__ADDRESS_FAMILY__ADDRESS_FAMILY_INET ? AF_INET
 	                                                                              : AF_INET6,
@@ -81,8 +81,15 @@ static int print_table_event(FILE *out, const struct table_options *o,
 	    .newstate = m->new_state,
 	    .delta_ns = m->prev_state_duration_ns,
 	    .wall_ns = m->timestamp_ns,
+	    .bytes_acked = m->bytes_acked,
+	    .bytes_received = m->bytes_received,
+	    .srtt_us = m->srtt_us,
+	    .total_retrans = m->total_retrans,
+	    .direction = m->direction,
+	    .container_id = m->container_id,
+	    .cgroup_path = m->cgroup_path,
 	};
-	char line[512];
+	char line[2048];
 
 	snprintf(r.comm, sizeof(r.comm), "%s", m->comm ? m->comm : "");
 	memcpy(r.saddr, m->local_addr.data, m->local_addr.len);
@@ -431,6 +438,8 @@ static void usage(FILE *out)
 	        "                         {\"summary\": ...}\n"
 	        "  -T, --timestamp        table: HH:MM:SS of each event first\n"
 	        "  -w, --wide             table: IP version column, 39-character addresses\n"
+	        "  -x, --extended         table: bytes sent (acknowledged) and received, RTT,\n"
+	        "                         retransmits, direction, container and cgroup\n"
 	        "  -X KEY=VALUE           librdkafka consumer property (repeatable)\n"
 	        "  -h, --help             this help\n\n"
 	        "Exit status: 0 done, 1 Kafka error, 2 bad command line.\n");
@@ -464,12 +473,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"timestamp", no_argument, NULL, 'T'},
 	    {"wide", no_argument, NULL, 'w'},
+	    {"extended", no_argument, NULL, 'x'},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "b:t:g:n:eTwX:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "b:t:g:n:eTwxX:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'b':
 			o->brokers = optarg;
@@ -508,6 +518,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'w':
 			o->table.wide = true;
 			break;
+		case 'x':
+			o->table.extended = true;
+			break;
 		case 'X':
 			if (!strchr(optarg, '=') || optarg[0] == '=') {
 				fprintf(stderr, "%s: -X: '%s' is not KEY=VALUE\n", PROG, optarg);
@@ -531,8 +544,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		fprintf(stderr, "%s: brokers, topic and group must not be empty\n", PROG);
 		return -EINVAL;
 	}
-	if (o->json && (o->table.timestamp || o->table.wide)) {
-		fprintf(stderr, "%s: -T and -w apply to the table, not to --json\n", PROG);
+	if (o->json && (o->table.timestamp || o->table.wide || o->table.extended)) {
+		fprintf(stderr, "%s: -T, -w and -x apply to the table, not to --json\n", PROG);
 		return -EINVAL;
 	}
 	return 0;
@@ -547,6 +560,7 @@ int main(int argc, char **argv)
 	            .topic = DEFAULT_TOPIC,
 	            .group = DEFAULT_GROUP,
 	            .start = START_BEGINNING,
+	            .table = {.cookie = true},
 	        },
 	};
 	struct sigaction sa = {.sa_handler = on_signal};

@@ -8,7 +8,7 @@ independent encoder (python protobuf + confluent_kafka):
   one instance scattered over partitions;
 - undecodable messages reported as "partition P offset O: cannot decode: ..."
   and counted, without stopping;
-- the table (-w -T), -n, --from-end, --from-committed, exit statuses and a
+- the table (-w -T, and -x with the connection's counters and container), -n, --from-end, --from-committed, exit statuses and a
   clean stop on SIGTERM.
 """
 import json
@@ -35,6 +35,9 @@ HEADERS = [("content-type", b"application/x-protobuf"),
 EVENTS = 15  # produced below: 9 of A (one duplicate), 3 of B, 3 of C
 MESSAGES = EVENTS + 3  # and three that are not events
 INST_A, INST_B, INST_C = (str(uuid.UUID(int=i, version=4)) for i in (1, 2, 3))
+COOKIE = 0x11f00  # socket cookies: small numbers, never kernel addresses
+CONTAINER = "4c01db0b339c3f15ab3d6e8f4e7c7d1a2b9f0e1d2c3b4a5968778695a4b3c2d1"
+POD = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 
 failures = []
 
@@ -67,9 +70,15 @@ Event = event_class()
 
 def make_event(instance, seq, host="web-01", v6=False, comm="curl", family=None):
     e = Event(old_state=2, new_state=1, local_port=40000 + seq % 20000, remote_port=443, pid=1000 + seq,
-              comm=comm, socket_id=0xffff9bf61bb62000 + seq, timestamp_ns=1700000000123456789 + seq,
+              comm=comm, socket_id=COOKIE + seq, timestamp_ns=1700000000123456789 + seq,
               prev_state_duration_ns=1234567 * seq, seq=seq, agent_instance_id=instance,
-              netns_inode=4026531840, cgroup_id=seq * 7)
+              netns_inode=4026531840, cgroup_id=seq * 7, bytes_acked=1000 * seq,
+              bytes_received=2**40 + seq, segs_out=10 + seq, segs_in=20 + seq, total_retrans=seq % 3,
+              srtt_us=225794 + seq, connection_duration_ns=10**9 * seq, direction=1 + seq % 3)
+    if seq % 2:
+        e.cgroup_path = "/system.slice/docker-%s.scope" % CONTAINER
+        e.container_id = CONTAINER
+        e.pod_uid = POD
     if v6:
         e.family = 10
         e.local_addr = socket.inet_pton(socket.AF_INET6, "2001:db8::%x" % seq)
@@ -214,24 +223,44 @@ def test_table(bootstrap):
     check(res.returncode == 0, "table -w -T -e exits 0 (rc %d)" % res.returncode)
     lines = res.stdout.splitlines()
     header = ("%-8s %-16s %-7s %-16s %-2s %-39s %-5s %-39s %-5s %-11s -> %-11s %s"
-              % ("TIME(s)", "SKADDR", "PID", "COMM", "IP", "LADDR", "LPORT", "RADDR", "RPORT",
+              % ("TIME(s)", "COOKIE", "PID", "COMM", "IP", "LADDR", "LPORT", "RADDR", "RPORT",
                  "OLDSTATE", "NEWSTATE", "MS"))
     check(lines[:1] == [header], "wide timestamped header %r" % lines[:1])
     # A seq 3: 1700000000.12345679 s is 22:13:20 UTC; 3 * 1234567 ns = 3.703 ms.
     row = ("22:13:20 %-16x %-7d %-16s %-2d %-39s %-5d %-39s %-5d %-11s -> %-11s %s"
-           % (0xffff9bf61bb62003, 1003, "curl", 4, "10.0.0.3", 40003, "192.0.2.1", 443,
+           % (COOKIE + 3, 1003, "curl", 4, "10.0.0.3", 40003, "192.0.2.1", 443,
               "SYN_SENT", "ESTABLISHED", "3.703"))
     check(row in lines, "IPv4 row %r" % row)
     # printf pads COMM by bytes, not characters: 12 bytes of UTF-8, 4 spaces.
     comm = 'a"b\\c\x01\t\u00e9\u20ac'
     row6 = ("22:13:20 %-16x %-7d %s%s %-2d %-39s %-5d %-39s %-5d %-11s -> %-11s %s"
-            % (0xffff9bf61bb62005, 1005, comm, " " * (16 - len(comm.encode())), 6, "2001:db8::5",
+            % (COOKIE + 5, 1005, comm, " " * (16 - len(comm.encode())), 6, "2001:db8::5",
                40005, "::1", 443, "SYN_SENT", "ESTABLISHED", "6.172"))
     check(row6 in lines, "IPv6 row %r" % row6)
     check(len(lines) == 1 + EVENTS, "header + %d rows (got %d lines)" % (EVENTS, len(lines)))
     want = ("instance %s host web-01: messages 9, seq 1..10, gaps 1 (missing 2), duplicates 1, late 0"
             % INST_A)
     check(want in res.stderr, "table summary on stderr: %r" % want)
+
+
+def test_extended_table(bootstrap):
+    res = consume(bootstrap, "-x", "-e", "-g", "ext-" + uuid.uuid4().hex)
+    check(res.returncode == 0, "table -x -e exits 0 (rc %d)" % res.returncode)
+    lines = res.stdout.splitlines()
+    check(lines[:1] and lines[0].split() == [
+        "COOKIE", "PID", "COMM", "LADDR", "LPORT", "RADDR", "RPORT", "OLDSTATE", "->", "NEWSTATE",
+        "MS", "TX_BYTES", "RX_BYTES", "RTT_MS", "RETRANS", "DIR", "CONTAINER", "CGROUP"],
+        "extended header %r" % lines[:1])
+    # A seq 3: odd, so in the container; direction 1 + 3 % 3 = OUTBOUND.
+    row = ("%-16x %-7d %-10s %-15s %-5d %-15s %-5d %-11s -> %-11s %-10s %-12d %-12d %8s %-7d "
+           "%-6s %-12s %s" % (COOKIE + 3, 1003, "curl", "10.0.0.3", 40003, "192.0.2.1", 443,
+                              "SYN_SENT", "ESTABLISHED", "3.703", 3000, 2**40 + 3, "225.797", 0,
+                              "OUT", CONTAINER[:12], "/system.slice/docker-%s.scope" % CONTAINER))
+    check(row in lines, "extended row %r" % row)
+    # seq 2: not in a container, direction 1 + 2 % 3 = LISTEN.
+    row2 = [x for x in lines if x.startswith("%-16x " % (COOKIE + 2))]
+    check(row2 and all(x.split()[-4:] == ["2", "LISTEN", "-", "-"] for x in row2),
+          "row outside a container: %r" % row2)
 
 
 def test_count_and_positions(bootstrap):
@@ -258,7 +287,7 @@ def test_count_and_positions(bootstrap):
 
 def test_cli_and_signals(bootstrap):
     for args in (["-n", "x"], ["-n", "0"], ["-n", "-3"], ["--bogus"], ["-X", "novalue"],
-                 ["-X", "=v"], ["--json", "-w"], ["extra-arg"], ["-b", ""], ["-t"]):
+                 ["-X", "=v"], ["--json", "-w"], ["--json", "-x"], ["extra-arg"], ["-b", ""], ["-t"]):
         res = subprocess.run([CONSUME] + args, capture_output=True, text=True, timeout=10)
         check(res.returncode == 2 and res.stderr, "bad command line %s exits 2" % args)
     res = consume(bootstrap, "-X", "no.such.property=1", "-e")
@@ -288,6 +317,7 @@ def main():
         expected, bad = produce(bootstrap)
         test_json(bootstrap, expected, bad, validator)
         test_table(bootstrap)
+        test_extended_table(bootstrap)
         test_count_and_positions(bootstrap)
         test_cli_and_signals(bootstrap)
     finally:

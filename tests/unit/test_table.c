@@ -165,6 +165,52 @@ static void test_state_names(void)
 	CHECK(tcp_state_from_name(NULL) == -1);
 }
 
+/* -x: counters, direction and container after MS, which becomes a fixed column. */
+static void test_extended(void)
+{
+	struct table_options o = {.extended = true, .cookie = true};
+	struct table_row r = v4_row();
+
+	CHECK_STR(header(&o),
+	          "COOKIE           PID     COMM       LADDR           LPORT RADDR      "
+	          "     RPORT OLDSTATE    -> NEWSTATE    MS         TX_BYTES     "
+	          "RX_BYTES     RTT_MS   RETRANS DIR    CONTAINER    CGROUP\n");
+	r.skaddr = 0x11f2f; /* the cookie, in the consumer */
+	r.bytes_acked = 1234567;
+	r.bytes_received = 89012345678ull;
+	r.srtt_us = 225794;
+	r.total_retrans = 3;
+	r.direction = 1;
+	r.container_id = "4c01db0b339c3f15ab3d6e8f4e7c7d1a2b9f0e1d2c3b4a5968778695a4b3c2d1";
+	r.cgroup_path = "/system.slice/docker-4c01db0b339c.scope";
+	CHECK_STR(row(&o, &r),
+	          "11f2f            0       swapper/0  192.168.88.15   41596 52.178.17.2"
+	          "     443   SYN_SENT    -> ESTABLISHED 225.794    1234567      "
+	          "89012345678   225.794 3       OUT    4c01db0b339c "
+	          "/system.slice/docker-4c01db0b339c.scope\n");
+	r = v6_row();
+	o.wide = true;
+	CHECK_STR(row(&o, &r), "ffff9bf6d8ee88c0 229832  redis-server     6  "
+	                       "2001:db8:85a3:1234:5678:8a2e:370:7334   6379  ::                  "
+	                       "                    0     CLOSE       -> LISTEN      0.000      0  "
+	                       "          0               0.000 0       -      -            -\n");
+}
+
+/* The narrow COMM column cuts at 10 bytes, but never inside a UTF-8 character. */
+static void test_narrow_comm_utf8(void)
+{
+	struct table_options o = {0};
+	struct table_row r = v4_row();
+	const char *line;
+
+	snprintf(r.comm, sizeof(r.comm), "abcdefghi\xc3\xa9xyz"); /* é spans bytes 10-11 */
+	line = row(&o, &r);
+	CHECK(strstr(line, " abcdefghi  192.168.88.15") != NULL);
+	snprintf(r.comm, sizeof(r.comm), "abcdefgh\xc3\xa9xyz"); /* é ends at byte 10 */
+	line = row(&o, &r);
+	CHECK(strstr(line, " abcdefgh\xc3\xa9 192.168.88.15") != NULL);
+}
+
 static void test_unknown_state_and_family(void)
 {
 	struct table_options o = {0};
@@ -191,5 +237,7 @@ int main(void)
 	test_timestamp();
 	test_state_names();
 	test_unknown_state_and_family();
+	test_extended();
+	test_narrow_comm_utf8();
 	return check_report("test_table");
 }
