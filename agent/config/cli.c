@@ -197,6 +197,8 @@ static const struct cli_flag flags[] = {
      .value = "true"},
     {'w', "wide", NULL, "table: wide columns for IPv6", apply_fixed, .key = "output.wide",
      .value = "true"},
+    {0, "json", NULL, "table: one canonical JSON object per event instead", apply_fixed,
+     .key = "output.json", .value = "true"},
     {'v', "verbose", NULL, "verbose diagnostics", apply_fixed, .key = "output.verbose",
      .value = "true"},
     {'c', "config", "FILE", "settings file (default " CONFIG_DEFAULT_PATH " if present)",

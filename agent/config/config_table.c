@@ -271,6 +271,13 @@ const struct cfg_option config_options[] = {
      OPT_FIELD(table_wide),
      .flags = CFG_F_RESTART,
      .desc = "Table output: wide columns that fit IPv6 addresses (-w)."},
+    {.key = "output.json",
+     .type = &cfg_type_bool,
+     .def = "false",
+     OPT_FIELD(table_json),
+     .flags = CFG_F_RESTART,
+     .desc = "Table output: one canonical proto3 JSON object per event and line instead "
+             "of the table (--json)."},
     {.key = "output.verbose",
      .type = &cfg_type_bool,
      .def = "false",

@@ -153,7 +153,8 @@ static int open_publishing(struct agent *a)
 static int start_output(struct agent *a)
 {
 	const struct table_options table = {.timestamp = a->cfg.table_timestamp,
-	                                    .wide = a->cfg.table_wide};
+	                                    .wide = a->cfg.table_wide,
+	                                    .json = a->cfg.table_json};
 	bool publishing = settings_publish(&a->cfg);
 	int ret;
 
@@ -167,7 +168,7 @@ static int start_output(struct agent *a)
 		if (ret)
 			return ret;
 	}
-	if (!publishing)
+	if (!publishing && !table.json)
 		table_print_header(stdout, &table);
 	fflush(stdout);
 	return 0;

@@ -36,6 +36,7 @@ struct agent_config {
 	/* table output, used when no broker is configured */
 	bool table_timestamp; /* -T */
 	bool table_wide;      /* -w */
+	bool table_json;      /* --json */
 	bool table_verbose;   /* -v */
 
 	/* Kafka */
