@@ -1,10 +1,15 @@
 """Table output (no broker) and the reference tool's flags: -4, -6, -L, -D,
--T and -w keep and drop exactly what they must. A config file limits the
+-T and -w keep and drop exactly what they must; --json prints the same
+events as canonical JSON lines that fit the published JSON Schema. A config file limits the
 agent to the test's network namespace; the flags apply on top of it.
 """
 
+import json
+import os
 import re
 import time
+
+import jsonschema
 
 import harness
 from harness import check, log
@@ -47,6 +52,8 @@ def run_case(ns, flags, config):
 
 
 def main():
+    with open(os.path.join(harness.ROOT, "collector-schema", "tcpstates.v1.schema.json")) as f:
+        validator = jsonschema.Draft202012Validator(json.load(f))
     with harness.NetNs("table") as ns:
         config = f"filters:\n  netns:\n    include: [{ns.inode}]\n"
 
@@ -84,6 +91,17 @@ def main():
         got = rows(lines, wide=True, timestamp=True)
         check(len(got) == total, f"-w -T: {len(got)} rows")
         log("-w -T: time and IP columns present")
+
+        lines = run_case(ns, ["--json"], config)
+        docs = [json.loads(x) for x in lines]
+        check(len(docs) == total, f"--json: {len(docs)} lines, no header, expected {total}")
+        errors = [e.message for doc in docs for e in validator.iter_errors(doc)]
+        check(not errors, f"--json lines fit the JSON Schema: {errors[:1]}")
+        check({d["localPort"] for d in docs} | {d["remotePort"] for d in docs} >= {PORT_A, PORT_B},
+              "--json: both ports")
+        check(all(d["cgroupPath"].startswith("/") for d in docs if d["cgroupId"] != "0"),
+              "--json: every owned event has its cgroup path")
+        log(f"--json: {len(docs)} canonical JSON lines, valid against the schema")
 
         # A bad flag is a clear error with exit status 2, before anything loads.
         for bad in (["-L", "0"], ["-L", "99999"], ["-D", "x"], ["--bogus"], ["-4", "-6"]):
