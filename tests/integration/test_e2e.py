@@ -38,22 +38,41 @@ def read_file(path):
 
 
 def lifecycles(events, family):
-    """Splits events into socket lifecycles. A freed struct sock is soon
-    reused for the next connection, so socket_id alone is not unique over
-    time: a lifecycle starts at a change out of CLOSE, or at the clone of a
-    listener (LISTEN -> SYN_RECV)."""
-    current, done = {}, []
+    """Splits events into sockets. socket_id is the socket cookie, never
+    reused within a boot, so each value is exactly one socket's life."""
+    sockets = {}
     for e in events:
-        if e.family != family:
-            continue
-        starts = e.old_state == CLOSE or (e.old_state, e.new_state) == (LISTEN, SYN_RECV)
-        if starts and e.socket_id in current:
-            done.append(current.pop(e.socket_id))
-        current.setdefault(e.socket_id, []).append(e)
-    return done + list(current.values())
+        if e.family == family:
+            sockets.setdefault(e.socket_id, []).append(e)
+    return list(sockets.values())
 
 
-def check_socket_sequences(events, family, loopback, client_ports):
+# The role each kind of socket must report, and whether it has an RTT sample.
+DIRECTIONS = {"listener": 3, "client": 1, "server": 2}
+
+
+def check_connection_fields(evs, role, t0, t1):
+    """Fields 18 and up of one socket's events (python protobuf decoding)."""
+    sid = evs[0].socket_id
+    check(all(e.direction == DIRECTIONS[role] for e in evs),
+          f"{role} {sid:x}: direction {[e.direction for e in evs]}")
+    durations = [e.connection_duration_ns for e in evs]
+    check(durations == sorted(durations) and durations[-1] <= t1 - t0,
+          f"{role} {sid:x}: connection_duration_ns {durations}")
+    # The change into CLOSE is the summary: a lifetime, the final counters.
+    last = evs[-1]
+    check(last.new_state == CLOSE and last.connection_duration_ns > 0,
+          f"{role} {sid:x}: summary {last.new_state} {last.connection_duration_ns}")
+    if role != "listener":
+        check(last.srtt_us > 0 and last.segs_out > 0 and last.segs_in > 0,
+              f"{role} {sid:x}: srtt_us {last.srtt_us} segs {last.segs_out}/{last.segs_in}")
+        # traffic.py sends no payload: SYN and FIN are not bytes.
+        check(last.bytes_acked == 0 and last.bytes_received == 0,
+              f"{role} {sid:x}: bytes {last.bytes_acked}/{last.bytes_received}")
+        check(last.total_retrans == 0, f"{role} {sid:x}: retransmits on loopback")
+
+
+def check_socket_sequences(events, family, loopback, client_ports, t0, t1):
     listeners, clients, servers = 0, 0, 0
     for evs in lifecycles(events, family):
         sid = evs[0].socket_id
@@ -61,17 +80,21 @@ def check_socket_sequences(events, family, loopback, client_ports):
         last = evs[-1]  # ports are final once the socket is connected
         if seq == LISTENER:
             listeners += 1
+            role = "listener"
             check(last.local_port == PORT, f"listener on port {last.local_port}")
         elif last.remote_port == PORT:
             clients += 1
+            role = "client"
             check(seq == CLIENT, f"client socket {sid:x}: {seq}")
             check(last.local_port in client_ports, f"client port {last.local_port} not ours")
         elif last.local_port == PORT:
             servers += 1
+            role = "server"
             check(seq == SERVER, f"server socket {sid:x}: {seq}")
             check(last.remote_port in client_ports, f"peer port {last.remote_port} not ours")
         else:
             raise harness.TestFailure(f"unexpected socket {sid:x}: {seq} {last}")
+        check_connection_fields(evs, role, t0, t1)
         for e in evs:
             check(e.local_addr == loopback and e.remote_addr in (loopback, bytes(len(loopback))),
                   f"addresses {e.local_addr.hex()} {e.remote_addr.hex()}")
@@ -91,6 +114,10 @@ def check_common_fields(events, t0, t1):
               f"labels {dict(e.host.labels)}")
         check(t0 <= e.timestamp_ns <= t1, f"timestamp {e.timestamp_ns} outside [{t0}, {t1}]")
         check(len(e.agent_instance_id) == 36, f"instance id {e.agent_instance_id!r}")
+        # A cookie, never a kernel address (those start at 0xffff8...).
+        check(0 < e.socket_id < 0xffff000000000000, f"socket_id {e.socket_id:x}")
+        if e.cgroup_id:
+            check(e.cgroup_path.startswith("/"), f"cgroup {e.cgroup_id}: path {e.cgroup_path!r}")
         check(e.comm != "" or e.pid == 0, "comm empty for a process context event")
         if (e.old_state, e.new_state) in ((CLOSE, SYN_SENT), (CLOSE, LISTEN)):
             check(e.prev_state_duration_ns == 0, "first change of a socket has no duration")
@@ -171,8 +198,8 @@ def run_variant(announced, impls):
         events.sort(key=lambda e: e.seq)
         harness.check_contiguous(events, expected)
         check(len({e.agent_instance_id for e in events}) == 1, "more than one instance")
-        check_socket_sequences(events, 2, bytes([127, 0, 0, 1]), v4["client_ports"])
-        check_socket_sequences(events, 10, bytes(15) + b"\x01", v6["client_ports"])
+        check_socket_sequences(events, 2, bytes([127, 0, 0, 1]), v4["client_ports"], t0, t1)
+        check_socket_sequences(events, 10, bytes(15) + b"\x01", v6["client_ports"], t0, t1)
         check_common_fields(events, t0, t1)
         check(all(e.netns_inode == ns.inode for e in events), "netns_inode is not the test's")
         log(f"{expected} events read back and checked field by field")
