@@ -10,6 +10,7 @@
  * event.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,15 +273,40 @@ size_t encoder_max_size(const struct encoder *enc)
 	return FIXED_MAX + enc->tail_len;
 }
 
+/* True when s[0..n) is plain ASCII; eight bytes at a time. */
+static bool is_ascii(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, s + i, sizeof(w));
+		if (w & 0x8080808080808080ull)
+			return false;
+	}
+	for (; i < n; i++) {
+		if ((unsigned char)s[i] & 0x80)
+			return false;
+	}
+	return true;
+}
+
 /* A string field, sanitized to UTF-8; "" (and any s longer than max) is not written. */
 static uint8_t *put_string_field(uint8_t *p, uint32_t field, const char *s, size_t max)
 {
 	char out[UTF8_MAX(ENCODE_CGROUP_PATH_MAX)];
 	size_t n;
 
-	if (!s || !*s || strnlen(s, max + 1) > max)
+	if (!s || !*s)
 		return p;
-	n = utf8_sanitize(s, max, out);
+	n = strnlen(s, max + 1);
+	if (n > max)
+		return p;
+	/* cgroup paths and ids are ASCII in practice: copy them as they are. */
+	if (is_ascii(s, n))
+		return put_bytes_field(p, field, s, n);
+	n = utf8_sanitize(s, n, out);
 	return put_bytes_field(p, field, out, n);
 }
 

@@ -3,7 +3,8 @@
  * bench_encode: ns per event of the agent's protobuf encoder against
  * protobuf-c packing the same message into a caller's buffer.
  *
- * Both variants do the whole per-event job: sanitize comm to UTF-8, write
+ * Both variants do the whole per-event job: sanitize comm to UTF-8 (the
+ * hand-written one also the cgroup strings, which protobuf-c trusts), write
  * the per-event fields, append the host and instance-id tail built once.
  * The protobuf-c variant fills a TcpStateEvent on the stack (no allocation),
  * packs it with protobuf_c_message_pack() and appends the same tail; "sized"
@@ -91,7 +92,8 @@ static int pbc_tail(struct pbc_encoder *pe, const struct host_info *h)
 }
 
 static int pbc_encode(const struct pbc_encoder *pe, const struct tcpstates_event *e, uint64_t seq,
-                      uint64_t wall_ns, uint8_t *buf, size_t buflen, int sized)
+                      uint64_t wall_ns, const struct encode_cgroup *cg, uint8_t *buf, size_t buflen,
+                      int sized)
 {
 	Tcpstates__V1__TcpStateEvent m = TCPSTATES__V1__TCP_STATE_EVENT__INIT;
 	char comm[TCPSTATES_COMM_LEN * 3 + 1];
@@ -109,12 +111,23 @@ static int pbc_encode(const struct pbc_encoder *pe, const struct tcpstates_event
 	m.pid = e->pid;
 	sanitize(e->comm, sizeof(e->comm), comm);
 	m.comm = comm;
-	m.socket_id = e->skaddr;
+	m.socket_id = e->cookie;
 	m.timestamp_ns = wall_ns;
 	m.prev_state_duration_ns = e->delta_ns;
 	m.seq = seq;
 	m.netns_inode = e->netns_ino;
 	m.cgroup_id = e->cgroup_id;
+	m.bytes_acked = e->bytes_acked;
+	m.bytes_received = e->bytes_received;
+	m.segs_out = e->segs_out;
+	m.segs_in = e->segs_in;
+	m.total_retrans = e->total_retrans;
+	m.srtt_us = e->srtt_us;
+	m.connection_duration_ns = e->duration_ns;
+	m.direction = e->direction;
+	m.cgroup_path = (char *)cg->path;
+	m.container_id = (char *)cg->container_id;
+	m.pod_uid = (char *)cg->pod_uid;
 	if (sized && tcpstates__v1__tcp_state_event__get_packed_size(&m) + pe->tail_len > buflen)
 		return -1;
 	n = protobuf_c_message_pack(&m.base, buf);
@@ -126,7 +139,15 @@ static struct tcpstates_event sample_event(void)
 {
 	struct tcpstates_event e = {
 	    .skaddr = 0xffff9bf61bb62bc0ull,
+	    .cookie = 73519,
 	    .delta_ns = 225794123,
+	    .duration_ns = 1225794123,
+	    .bytes_acked = 5120,
+	    .bytes_received = 104857,
+	    .segs_out = 12,
+	    .segs_in = 80,
+	    .srtt_us = 225794,
+	    .direction = TCPSTATES_DIR_OUTBOUND,
 	    .cgroup_id = 5918,
 	    .pid = 164978,
 	    .netns_ino = 4026531840u,
@@ -181,6 +202,12 @@ int main(int argc, char **argv)
 	struct tcpstates_event e = sample_event();
 	struct pbc_encoder pe;
 	struct encoder *enc;
+	static const struct encode_cgroup cg = {
+	    .path = "/system.slice/docker-"
+	            "4c01db0b339c3f15ab3d6e8f4e7c7d1a2b9f0e1d2c3b4a5968778695a4b3c2d1.scope",
+	    .container_id = "4c01db0b339c3f15ab3d6e8f4e7c7d1a2b9f0e1d2c3b4a5968778695a4b3c2d1",
+	    .pod_uid = "",
+	};
 	uint8_t a[1024], b[1024];
 	double best[3] = {1e99, 1e99, 1e99};
 	static const char *const names[3] = {"hand-written encode_event", "protobuf-c pack",
@@ -191,8 +218,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_encode: setup failed\n");
 		return 1;
 	}
-	na = encode_event(enc, &e, 42, 1700000000123456789ull, NULL, a, sizeof(a));
-	nb = pbc_encode(&pe, &e, 42, 1700000000123456789ull, b, sizeof(b), 1);
+	na = encode_event(enc, &e, 42, 1700000000123456789ull, &cg, a, sizeof(a));
+	nb = pbc_encode(&pe, &e, 42, 1700000000123456789ull, &cg, b, sizeof(b), 1);
 	if (na <= 0 || nb <= 0 || !same_message(a, na, b, nb)) {
 		fprintf(stderr, "bench_encode: the two encoders disagree\n");
 		return 1;
@@ -207,10 +234,10 @@ int main(int argc, char **argv)
 				e.delta_ns = (uint64_t)i;
 				if (v == 0)
 					n = encode_event(enc, &e, i + 1, 1700000000123456789ull + i,
-					                 NULL, a, sizeof(a));
+					                 &cg, a, sizeof(a));
 				else
 					n = pbc_encode(&pe, &e, i + 1, 1700000000123456789ull + i,
-					               a, sizeof(a), v == 2);
+					               &cg, a, sizeof(a), v == 2);
 				sink += (size_t)n + a[n / 2];
 			}
 			double ns = (double)(now_ns() - t0) / (double)iters;
