@@ -2,7 +2,8 @@
 /*
  * The command line, from an argv cut out of the input at its NUL bytes.
  * An error is one line that names the problem; a command line that parses
- * yields overrides that the settings table accepts, applied in order.
+ * yields overrides that the settings table accepts. A command line of only
+ * --set flags gives the settings of applying each KEY=VALUE in order.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,31 @@
 #include "log.h"
 
 #define MAX_ARGS 64
+
+/* The settings of applying argv's --set KEY=VALUE in order, if that is all it holds. */
+static bool apply_sets(int argc, char **argv, struct agent_config *cfg)
+{
+	char key[160], err[1024];
+
+	for (int i = 1; i < argc; i++) {
+		const char *kv = argv[i], *eq;
+
+		if (!strcmp(kv, "--set") && i + 1 < argc)
+			kv = argv[++i];
+		else if (!strncmp(kv, "--set=", 6))
+			kv += 6;
+		else
+			return false;
+		eq = strchr(kv, '=');
+		if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key))
+			return false;
+		memcpy(key, kv, eq - kv);
+		key[eq - kv] = '\0';
+		if (config_set(cfg, key, eq + 1, err, sizeof(err)))
+			fuzz_fail("--set %s was accepted by the parser, then refused: %s", kv, err);
+	}
+	return true;
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -23,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *argv[MAX_ARGS + 2], *buf, err[1024];
 	struct cli_args args;
-	struct agent_config cfg;
+	struct agent_config cfg, in_order;
 	int argc = 0, ret;
 
 	buf = malloc(size + 1);
@@ -56,6 +82,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_fail("override %s=%s was accepted by the parser, then refused: %s",
 			          kv->key, kv->value, err);
 	}
+	config_init_defaults(&in_order);
+	if (apply_sets(argc, argv, &in_order)) {
+		static char changes[1 << 16];
+
+		config_describe_changes(&in_order, &cfg, changes, sizeof(changes));
+		if (changes[0] && !fuzz_allowed("set-order"))
+			fuzz_fail("--set flags applied in order give other settings:\n%s", changes);
+	}
+	config_free(&in_order);
 	config_free(&cfg);
 	cli_free(&args);
 	free(buf);
