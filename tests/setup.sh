@@ -9,6 +9,8 @@ packages=(
 	librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libyaml-dev
 	libmicrohttpd-dev kcat python3 python3-protobuf python3-confluent-kafka python3-jsonschema
 	iproute2 procps util-linux valgrind dpkg-dev lintian rpm debootstrap systemd file
+	# libFuzzer and the sanitizer runtimes of clang, for tests/fuzz/
+	libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

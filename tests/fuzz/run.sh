@@ -49,6 +49,10 @@ replay)
 	exit "$failed"
 	;;
 run)
+	if ((seconds == 0)); then
+		echo "$name: not fuzzed (FUZZ_SECONDS=0)"
+		exit 0
+	fi
 	work=$(mktemp -d "${TMPDIR:-/tmp}/$name.XXXXXX")
 	trap 'rm -rf "$work"' EXIT
 	[ -d "$srcdir/corpus/$name" ] && cp -r "$srcdir/corpus/$name/." "$work/"
