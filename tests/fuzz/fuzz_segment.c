@@ -4,7 +4,9 @@
  * first input byte picks what the rest is:
  *  0  a whole segment file, as found on disk;
  *  1  records to write into a segment, then bytes to damage it with;
- *  2  a file name.
+ *  2  a file name;
+ *  3  a pattern, repeated into a segment of up to 4 MiB: the frame scan
+ *     after a corrupt region must stay fast (libFuzzer's -timeout).
  * Properties: every frame the cursor returns is one the writer would write
  * for its seq, key and value, at or after the offset asked for, within the
  * limit, and the skipped region is reported exactly. A clean segment reads
@@ -191,21 +193,42 @@ static void fuzz_name(const uint8_t *data, size_t len)
 	}
 }
 
+static void fuzz_pattern(struct fuzz_input *in)
+{
+	size_t plen, len = ((size_t)fi_u16(in) % 4096 + 1) * 1024;
+	const uint8_t *pattern = fi_bytes(in, 256, &plen);
+	uint8_t *seg = malloc(len);
+	struct span found[1];
+
+	if (!seg)
+		return;
+	seg_header_encode(seg);
+	for (size_t i = SEG_HEADER_BYTES; i < len; i++)
+		seg[i] = plen ? pattern[(i - SEG_HEADER_BYTES) % plen] : 0;
+	read_all(seg, len, SEG_HEADER_BYTES, found, 0);
+	free(seg);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_input in = {data + 1, size ? size - 1 : 0};
 
 	if (!size)
 		return 0;
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0:
 		fuzz_raw(data + 1, size - 1);
 		break;
 	case 1:
 		fuzz_built(&in);
 		break;
-	default:
+	case 2:
 		fuzz_name(data + 1, size - 1);
+		break;
+	default:
+		/* Known: the scan is quadratic after a corrupt region. */
+		if (!fuzz_allowed("scan-quadratic"))
+			fuzz_pattern(&in);
 		break;
 	}
 	return 0;

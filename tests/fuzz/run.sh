@@ -27,14 +27,16 @@ replay)
 		echo "$name: no corpus in $srcdir/corpus/$name" >&2
 		exit 1
 	fi
-	if "$fuzzer" -artifact_prefix="$artifacts/" "${inputs[@]}" >"$bindir/$name.replay.log" 2>&1; then
+	# -timeout: an input that takes this long is a failure (a hang, or
+	# quadratic work); the slowest seed takes milliseconds.
+	if "$fuzzer" -timeout=25 -artifact_prefix="$artifacts/" "${inputs[@]}" >"$bindir/$name.replay.log" 2>&1; then
 		echo "$name: ${#inputs[@]} inputs replayed, no failure"
 		exit 0
 	fi
 	# Again one process per input, so that one failure does not hide another.
 	failed=0
 	for f in "${inputs[@]}"; do
-		if ! out=$("$fuzzer" -artifact_prefix="$artifacts/" "$f" 2>&1); then
+		if ! out=$("$fuzzer" -timeout=25 -artifact_prefix="$artifacts/" "$f" 2>&1); then
 			echo "$name: FAILED on ${f#"$srcdir"/}" >&2
 			# The failure and the frames of our own code, not libFuzzer's.
 			echo "$out" | grep -Ev "$noise" | head -n 40 >&2
