@@ -42,10 +42,13 @@ sanitized_suite() {
 	rm -rf "$reports"
 	mkdir -m 1777 -p "$reports"
 	local status=0
-	# test_reload_asan builds a sanitized agent of its own: here every test is one.
+	# test_reload_asan builds a sanitized agent of its own: here every test is
+	# one. The soak test bounds RSS growth, which ASan's quarantine of freed
+	# memory makes meaningless; it runs in the first step.
 	ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:log_path=$reports/report" \
 		UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/report" \
-		ctest --test-dir build-asan --output-on-failure -E '^integration/test_reload_asan$' "$@" ||
+		ctest --test-dir build-asan --output-on-failure -E '^integration/test_reload_asan$' -LE soak \
+		"$@" ||
 		status=1
 	if compgen -G "$reports/*" >/dev/null; then
 		echo "run-all: sanitizer reports:" >&2
