@@ -373,7 +373,48 @@ static void check_kept(const struct scenario *sc, const char *when)
 	}
 }
 
-static struct spool *open_spool(uint32_t segment_bytes)
+/* Bytes of the segment files in the directory that the spool can read. */
+static uint64_t readable_segment_bytes(void)
+{
+	uint64_t total = 0, size, segno;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		fuzz_fail("cannot list %s", dir);
+	while ((de = readdir(d))) {
+		if (seg_parse_name(de->d_name, &segno) &&
+		    seg_check(dirfd(d), de->d_name, &size) == 0)
+			total += size;
+	}
+	closedir(d);
+	return total;
+}
+
+/* Entries in quarantine/, 0 if it is not a directory. */
+static uint64_t quarantined(void)
+{
+	char path[4096];
+	uint64_t n = 0;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/" QUARANTINE, dir);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/*
+ * Opens the spool and checks its count of quarantined files and of segment bytes against the
+ * directory while nothing can have changed it yet (later, the spool's sync
+ * thread deletes acknowledged segments at its own pace).
+ */
+static struct spool *open_spool(uint32_t segment_bytes, const char *when)
 {
 	struct spool_options o = {
 	    .dir = dir,
@@ -384,11 +425,22 @@ static struct spool *open_spool(uint32_t segment_bytes)
 	    .full_policy = SPOOL_DROP_NEWEST,
 	    .memory_max_bytes = 1 << 20,
 	};
+	struct spool_stats st;
 	struct spool *sp;
+	uint64_t on_disk, moved = quarantined();
 	int err = spool_open(&sp, &o);
 
 	if (err)
 		fuzz_fail("spool_open failed: %s", strerror(-err));
+	spool_get_stats(sp, &st);
+	moved = quarantined() - moved;
+	if (st.quarantined_files != moved)
+		fuzz_fail("%s: %lu files counted as quarantined, %lu moved to " QUARANTINE "/",
+		          when, (unsigned long)st.quarantined_files, (unsigned long)moved);
+	on_disk = readable_segment_bytes();
+	if (st.disk_bytes != on_disk)
+		fuzz_fail("%s: the spool counts %lu bytes of segments, the directory holds %lu",
+		          when, (unsigned long)st.disk_bytes, (unsigned long)on_disk);
 	return sp;
 }
 
@@ -443,7 +495,7 @@ static void run(struct scenario *sc, struct fuzz_input *in)
 	struct spool *sp;
 	char value[100];
 
-	sp = open_spool(segment_bytes);
+	sp = open_spool(segment_bytes, "open");
 	spool_get_stats(sp, &st);
 	if (st.pending_records != st.replayed)
 		fuzz_fail("open: %lu pending but %lu replayed", (unsigned long)st.pending_records,
@@ -483,7 +535,7 @@ static void run(struct scenario *sc, struct fuzz_input *in)
 	spool_close(sp);
 	check_kept(sc, "after the first run");
 
-	sp = open_spool(segment_bytes);
+	sp = open_spool(segment_bytes, "reopen");
 	got = drain_and_match(sc, sp, old + nappend / 2, old + nappend);
 	if (got != nappend - nappend / 2)
 		fuzz_fail("reopen delivered %zu records, %zu were left unacknowledged", got,
@@ -492,6 +544,7 @@ static void run(struct scenario *sc, struct fuzz_input *in)
 	if (st.replayed != got || st.pending_records)
 		fuzz_fail("reopen: %lu replayed, %zu delivered, %lu still pending",
 		          (unsigned long)st.replayed, got, (unsigned long)st.pending_records);
+
 	spool_close(sp);
 	check_kept(sc, "after the reopen");
 }
