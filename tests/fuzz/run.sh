@@ -11,6 +11,11 @@ name=$(basename "$fuzzer")
 seconds=${FUZZ_SECONDS:-60}
 artifacts=$bindir/artifacts/$name
 mkdir -p "$artifacts"
+# The targets' scratch files (tmpfs), gone even when a target crashed.
+scratch=$(mktemp -d "${FUZZ_TMPDIR:-/dev/shm}/$name.XXXXXX")
+export FUZZ_TMPDIR=$scratch
+work=
+trap 'rm -rf "$scratch" ${work:+"$work"}' EXIT
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
@@ -56,7 +61,6 @@ run)
 		exit 0
 	fi
 	work=$(mktemp -d "${TMPDIR:-/tmp}/$name.XXXXXX")
-	trap 'rm -rf "$work"' EXIT
 	[ -d "$srcdir/corpus/$name" ] && cp -r "$srcdir/corpus/$name/." "$work/"
 	log=$bindir/$name.log
 	echo "$name: fuzzing for ${seconds}s (log: $log)"
