@@ -66,9 +66,11 @@ fuzz() {
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTCPSTATES_FUZZ=ON \
 		-DBUILD_TESTING=OFF >/dev/null &&
 		cmake --build build-fuzz -j"$jobs" --target fuzzers || return 1
-	# Replays first (seconds), then one fuzzer per core.
-	ctest --test-dir build-fuzz --output-on-failure -L fuzz-replay &&
-		ctest --test-dir build-fuzz --output-on-failure -L fuzz-run -j"$jobs"
+	# Replays first (seconds), then one fuzzer per core; both, whatever the first says.
+	local status=0
+	ctest --test-dir build-fuzz --output-on-failure -L fuzz-replay || status=1
+	ctest --test-dir build-fuzz --output-on-failure -L fuzz-run -j"$jobs" || status=1
+	return $status
 }
 step "fuzz (build-fuzz, ${FUZZ_SECONDS:-60}s per target)" fuzz
 
