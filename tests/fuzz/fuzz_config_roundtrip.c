@@ -12,6 +12,7 @@
 #include <string.h>
 #include "config_map.h"
 #include "config_yaml.h"
+#include "filter_types.h"
 #include "fuzz_util.h"
 #include "log.h"
 #include "utf8.h"
@@ -37,21 +38,41 @@ static const char *const modes[] = {"off", "on", "auto", NULL};
 static const int mode_values[] = {0, 1, 7};
 
 static const struct cfg_option opts[] = {
-    {.key = "word", .type = CFG_STRING, .def = "alpha", F(word), .names = words},
-    {.key = "text", .type = CFG_STRING, .def = "x", F(text)},
-    {.key = "maybe", .type = CFG_STRING, .def = "", F(maybe), .flags = CFG_F_NULLABLE},
-    {.key = "flag", .type = CFG_BOOL, .def = "false", F(flag)},
-    {.key = "count", .type = CFG_UINT, .def = "1", F(count), .min = 0, .max = UINT32_MAX},
-    {.key = "size", .type = CFG_SIZE, .def = "1MiB", F(size), .min = 0, .max = UINT64_MAX},
-    {.key = "wait", .type = CFG_DURATION_MS, .def = "1s", F(wait_ms), .min = 0, .max = UINT32_MAX},
-    {.key = "fraction", .type = CFG_FRACTION, .def = "0.5", F(fraction), .fmin = 0, .fmax = 1},
-    {.key = "mode", .type = CFG_ENUM, .def = "off", F(mode), .names = modes, .values = mode_values},
-    {.key = "ports", .type = CFG_PORTS, .def = "", L(ports, struct port_range)},
-    {.key = "cidrs", .type = CFG_CIDRS, .def = "", L(cidrs, struct cidr)},
-    {.key = "names", .type = CFG_STRINGS, .def = "", L(names, char *), .max = 4096},
-    {.key = "ids", .type = CFG_UINTS, .def = "", L(ids, uint32_t), .min = 0, .max = UINT32_MAX},
-    {.key = "states", .type = CFG_STATES, .def = "", F(states)},
-    {.key = "map", .type = CFG_MAP, .def = "", F(map)},
+    {.key = "word", .type = &cfg_type_string, .def = "alpha", F(word), .names = words},
+    {.key = "text", .type = &cfg_type_string, .def = "x", F(text)},
+    {.key = "maybe", .type = &cfg_type_string, .def = "", F(maybe), .flags = CFG_F_NULLABLE},
+    {.key = "flag", .type = &cfg_type_bool, .def = "false", F(flag)},
+    {.key = "count", .type = &cfg_type_uint, .def = "1", F(count), .min = 0, .max = UINT32_MAX},
+    {.key = "size", .type = &cfg_type_size, .def = "1MiB", F(size), .min = 0, .max = UINT64_MAX},
+    {.key = "wait",
+     .type = &cfg_type_duration_ms,
+     .def = "1s",
+     F(wait_ms),
+     .min = 0,
+     .max = UINT32_MAX},
+    {.key = "fraction",
+     .type = &cfg_type_fraction,
+     .def = "0.5",
+     F(fraction),
+     .fmin = 0,
+     .fmax = 1},
+    {.key = "mode",
+     .type = &cfg_type_enum,
+     .def = "off",
+     F(mode),
+     .names = modes,
+     .values = mode_values},
+    {.key = "ports", .type = &filter_type_ports, .def = "", F(ports)},
+    {.key = "cidrs", .type = &filter_type_cidrs, .def = "", F(cidrs)},
+    {.key = "names", .type = &filter_type_comm, .def = "", F(names), .max = 4096},
+    {.key = "ids",
+     .type = &filter_type_ids,
+     .def = "",
+     L(ids, uint32_t),
+     .min = 0,
+     .max = UINT32_MAX},
+    {.key = "states", .type = &filter_type_states, .def = "", F(states)},
+    {.key = "map", .type = &cfg_type_map, .def = "", F(map)},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -114,7 +135,7 @@ static void fill(struct sample *s, struct fuzz_input *in)
 	for (size_t i = 0; i < NOPTS && in->len; i++) {
 		const struct cfg_option *o = &opts[i];
 
-		if (o->type == CFG_MAP) {
+		if (o->type == &cfg_type_map) {
 			unsigned int n = fi_u8(in) % 4;
 
 			for (unsigned int k = 0; k < n; k++) {
