@@ -137,8 +137,9 @@ const struct cfg_option config_options[] = {
      .min = 1024,
      .max = 1u << 24,
      .flags = CFG_F_RESTART,
-     .desc = "Sockets whose last state change time is remembered (LRU map), for the time "
-             "spent in each state."},
+     .desc = "Sockets remembered at once (their owner, first and last change) on kernels "
+             "without socket storage (before Linux 5.11), where an LRU map holds them; "
+             "elsewhere the kernel keeps that state with each socket."},
     {.key = "bpf.poll_interval_ms",
      .type = &cfg_type_duration_ms,
      .def = "10",
