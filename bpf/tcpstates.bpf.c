@@ -60,7 +60,8 @@ struct sock_state {
 	__u64 cgroup_id;
 	__u32 pid; /* 0: no process context seen yet */
 	__u8 direction;
-	__u8 pad[3];
+	__u8 random_id; /* named by id even where the kernel has cookies: see update_state() */
+	__u8 pad[2];
 	char comm[TCPSTATES_COMM_LEN];
 };
 
@@ -429,17 +430,28 @@ static __always_inline __u8 direction_at_birth(int newstate)
  * Brings a socket's state up to this change: a new lifecycle, the owner
  * when the change is a system call of the owner. Writes in place.
  */
-static __always_inline void update_state(struct sock_state *st, int oldstate, int newstate,
-                                         __u64 now)
+static __always_inline void update_state(struct sock_state *st, const struct sock *sk, int oldstate,
+                                         int newstate, __u64 now)
 {
 	if (oldstate == TCP_CLOSE || (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV)) {
 		st->last_ns = 0; /* no time in the old state: the socket was not in it */
 		st->first_ns = now;
 		st->direction = direction_at_birth(newstate);
-		if (newstate == TCP_SYN_RECV)
-			st->id = 0; /* a child's copy of its listener's id */
+		st->random_id = 0;
 	}
-	if (!use_socket_cookie && !st->id)
+	if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) {
+		st->id = 0; /* a child's copy of its listener's id */
+		/*
+		 * Some kernels (Linux 6.1 among them) announce an accepted socket's
+		 * birth before they give it its own cookie: it still holds its
+		 * listener's, and its later changes carry another. A child whose
+		 * cookie is already set at birth is therefore named by a random
+		 * id for its whole life, so that all its events share one id.
+		 * Where the cookie is 0 at birth, the one generated now is final.
+		 */
+		st->random_id = use_socket_cookie && sk->__sk_common.skc_cookie.counter != 0;
+	}
+	if ((!use_socket_cookie || st->random_id) && !st->id)
 		st->id = (__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32();
 	if (made_by_owner(oldstate, newstate)) {
 		__u32 pid = bpf_get_current_pid_tgid() >> 32;
@@ -456,7 +468,7 @@ static __always_inline void update_state(struct sock_state *st, int oldstate, in
 static __always_inline void fill_from_state(struct tcpstates_event *e, const struct sock_state *st,
                                             const struct sock *sk, __u64 now)
 {
-	if (use_socket_cookie) {
+	if (use_socket_cookie && !(st && st->random_id)) {
 		/* Read directly when set: most sockets have one after their first change. */
 		__u64 cookie = sk->__sk_common.skc_cookie.counter;
 
@@ -569,7 +581,7 @@ int BPF_PROG(handle_set_state, struct sock *sk, const int oldstate, const int ne
 	st = bpf_sk_storage_get(&sock_states, sk, NULL,
 	                        newstate == TCP_CLOSE ? 0 : BPF_SK_STORAGE_GET_F_CREATE);
 	if (st)
-		update_state(st, oldstate, newstate, now);
+		update_state(st, sk, oldstate, newstate, now);
 	emit(tp, st, oldstate, newstate, now);
 	if (st)
 		st->last_ns = now;
@@ -602,7 +614,7 @@ int BPF_PROG(handle_set_state_hash, struct sock *sk, const int oldstate, const i
 		}
 		st = &fresh;
 	}
-	update_state(st, oldstate, newstate, now);
+	update_state(st, sk, oldstate, newstate, now);
 	if (newstate == TCP_LISTEN && st->pid)
 		bpf_map_update_elem(&listeners, &lkey, st, BPF_ANY);
 	emit(tp, st, oldstate, newstate, now);
