@@ -11,6 +11,8 @@ packages=(
 	iproute2 procps util-linux valgrind dpkg-dev lintian rpm debootstrap systemd file
 	# libFuzzer and the sanitizer runtimes of clang, for tests/fuzz/
 	libclang-rt-14-dev
+	# the VM test (tests/vm/) and test_monitoring.py
+	python3-yaml qemu-system-x86 e2fsprogs
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,152 @@
+#!/bin/bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# The VM test: the packaged service under systemd on Debian 12's own kernel.
+#
+#   sudo tests/vm/run.sh [BUILD_DIR]        (default: ./build, configured)
+#
+# Boots Debian's cloud kernel (6.1) with a bookworm root (build-image.sh,
+# cached) under qemu, without network, installs the .deb built from
+# BUILD_DIR and one built from the same tree with a lower version, and runs
+# guest.sh inside as a systemd unit. guest.sh reports one line per check on
+# the second serial port ("VMTEST: ok NAME" or "VMTEST: FAIL NAME: WHY"),
+# then "VMTEST: done N passed, N failed". This script prints those lines and
+# fails unless every check passed.
+#
+# Environment: VM_CPUS (2), VM_MEMORY_MB (1536), VM_TIMEOUT_S (1500),
+# TCPSTATES_VM_CACHE (/var/cache/tcpstates-agent-vm), VM_KEEP=1 keeps the
+# work directory (console log, journal, results) for a look afterwards.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+build=$(cd "${1:-${TEST_BINDIR:-$src/build}}" && pwd)
+VM_CPUS=${VM_CPUS:-2}
+VM_MEMORY_MB=${VM_MEMORY_MB:-1536}
+VM_TIMEOUT_S=${VM_TIMEOUT_S:-1500}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "vm: building the root image needs root (debootstrap, mkfs.ext4 -d)" >&2
+	exit 1
+fi
+for tool in qemu-system-x86_64 debootstrap mkfs.ext4 debugfs cpack; do
+	command -v "$tool" >/dev/null || {
+		echo "vm: $tool is missing (tests/setup.sh installs it)" >&2
+		exit 1
+	}
+done
+
+work=$(mktemp -d /tmp/tcpstates-vm.XXXXXX)
+cleanup() {
+	if [ "${VM_KEEP:-0}" = 1 ]; then
+		echo "vm: work directory kept in $work"
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+started=$(date +%s)
+elapsed() { echo "$(($(date +%s) - started)) s"; }
+
+image=$(bash "$here/build-image.sh")
+echo "vm: root image $image ($(elapsed))"
+
+# --- packages ------------------------------------------------------------------
+version=$(sed -n 's/^set(CPACK_PACKAGE_VERSION "\(.*\)")$/\1/p' "$build/CPackConfig.cmake")
+[ -n "$version" ] || {
+	echo "vm: no CPACK_PACKAGE_VERSION in $build/CPackConfig.cmake" >&2
+	exit 1
+}
+# lower_version X.Y.Z: a version that dpkg orders before X.Y.Z, in the
+# numeric form project(VERSION) accepts.
+lower_version() {
+	local x y z
+	IFS=. read -r x y z <<<"$1"
+	z=${z:-0}
+	if [ "$z" -gt 0 ]; then
+		echo "$x.$y.$((z - 1))"
+	elif [ "$y" -gt 0 ]; then
+		echo "$x.$((y - 1)).99"
+	else
+		echo "$((x - 1)).99.99"
+	fi
+}
+old_version=$(lower_version "$version")
+arch=$(dpkg --print-architecture)
+
+quiet() { # runs a noisy command, printing its output only when it fails
+	if "$@" >"$work/quiet.log" 2>&1; then return 0; fi
+	cat "$work/quiet.log" >&2
+	return 1
+}
+
+cmake --build "$build" --target tcpstates-agent tcpstates-consume kafka-peer packaging_docs \
+	-j"$(nproc)" >/dev/null
+(cd "$build" && quiet cpack -G DEB)
+new_deb=$build/tcpstates-agent_${version}_$arch.deb
+# The previous release, for the upgrade: the same tree with a lower project
+# version, so the installed binary says which package it came from.
+mkdir -p "$work/old-src"
+tar -C "$src" --exclude=./.git --exclude='./build*' -cf - . | tar -C "$work/old-src" -xf -
+sed -i -E "0,/^project\(tcpstates-agent VERSION [0-9.]+/s//project(tcpstates-agent VERSION $old_version/" \
+	"$work/old-src/CMakeLists.txt"
+quiet cmake -S "$work/old-src" -B "$work/old-build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DBUILD_TESTING=OFF
+quiet cmake --build "$work/old-build" -j"$(nproc)"
+(cd "$work/old-build" && quiet cpack -G DEB)
+old_deb=$work/old-build/tcpstates-agent_${old_version}_$arch.deb
+for f in "$new_deb" "$old_deb"; do
+	[ -f "$f" ] || {
+		echo "vm: cpack did not write $f" >&2
+		exit 1
+	}
+done
+echo "vm: packages $version and $old_version built ($(elapsed))"
+
+# --- the test disk ---------------------------------------------------------------
+disk=$work/disk
+mkdir -p "$disk/out" "$disk/src/tests"
+cp "$here/guest.sh" "$disk/run.sh"
+cp "$here/events.py" "$disk/events.py"
+cp "$new_deb" "$disk/new.deb"
+cp "$old_deb" "$disk/old.deb"
+cp "$build/tests/kafka-peer" "$disk/kafka-peer"
+cp -r "$src/tests/integration" "$disk/src/tests/"
+cp -r "$src/collector-schema" "$src/proto" "$disk/src/"
+printf 'VERSION=%s\nOLD_VERSION=%s\n' "$version" "$old_version" >"$disk/versions"
+truncate -s 256M "$work/disk.img"
+mkfs.ext4 -q -L vmtest -d "$disk" "$work/disk.img"
+
+# --- boot ------------------------------------------------------------------------
+# No network (-nic none): everything the guest needs is on the two disks.
+# The image is opened with snapshot=on, so the cached file stays pristine.
+: >"$work/results.log"
+echo "vm: booting ($VM_CPUS vCPUs, TCG; results follow)"
+status=0
+timeout --foreground "$VM_TIMEOUT_S" qemu-system-x86_64 \
+	-accel tcg -cpu max -smp "$VM_CPUS" -m "$VM_MEMORY_MB" \
+	-kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
+	-append "root=/dev/vda rw console=ttyS0 mitigations=off panic=-1 systemd.show_status=0" \
+	-drive "file=$image/root.img,if=virtio,format=raw,snapshot=on" \
+	-drive "file=$work/disk.img,if=virtio,format=raw" \
+	-nic none -display none -monitor none -no-reboot \
+	-serial "file:$work/console.log" -serial "file:$work/results.log" || status=$?
+tr -d '\r' <"$work/results.log" >"$work/results.txt"
+cat "$work/results.txt"
+echo "vm: qemu exited with status $status after $(elapsed)"
+
+debugfs -R "dump /out/journal.txt $work/journal.txt" "$work/disk.img" >/dev/null 2>&1 || true
+summary=$(grep -E '^VMTEST: done ' "$work/results.txt" | tail -n1 || true)
+if [ "$status" -eq 0 ] && [ -n "$summary" ] && ! grep -q '^VMTEST: FAIL' "$work/results.txt" &&
+	grep -q '^VMTEST: done [0-9]* passed, 0 failed$' <<<"$summary"; then
+	echo "vm: all checks passed"
+	exit 0
+fi
+[ "$status" -eq 124 ] && echo "vm: the VM did not power off within ${VM_TIMEOUT_S} s" >&2
+[ -n "$summary" ] || echo "vm: the guest wrote no summary line" >&2
+echo "--- last 40 lines of the console" >&2
+tr -d '\r' <"$work/console.log" | tail -n 40 >&2
+if [ -s "$work/journal.txt" ]; then
+	echo "--- tcpstates-agent in the guest's journal (last 60 lines)" >&2
+	grep -E 'tcpstates-agent|systemd\[1\]: tcpstates' "$work/journal.txt" | tail -n 60 >&2 || true
+fi
+exit 1
