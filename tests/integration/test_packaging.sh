@@ -94,6 +94,9 @@ cat >"$WORK/rpm-files.expected" <<'EOF'
 /usr/share/man/man1/tcpstates-consume.1.gz
 /usr/share/man/man8/tcpstates-agent.8.gz
 /usr/share/tcpstates-agent
+/usr/share/tcpstates-agent/monitoring
+/usr/share/tcpstates-agent/monitoring/tcpstates-agent.dashboard.json
+/usr/share/tcpstates-agent/monitoring/tcpstates-agent.rules.yml
 /usr/share/tcpstates-agent/schema
 /usr/share/tcpstates-agent/schema/CONTRACT.md
 /usr/share/tcpstates-agent/schema/tcpstates.proto
@@ -192,6 +195,10 @@ check "tcpstates-consume runs" in_root /usr/bin/tcpstates-consume --help
 check "fresh install enables the unit" \
 	test -L "$prefix/etc/systemd/system/multi-user.target.wants/tcpstates-agent.service"
 check "man page installed" test -s "$prefix/usr/share/man/man8/tcpstates-agent.8.gz"
+check "alerting rules installed" \
+	test -s "$prefix/usr/share/tcpstates-agent/monitoring/tcpstates-agent.rules.yml"
+check "Grafana dashboard installed" \
+	test -s "$prefix/usr/share/tcpstates-agent/monitoring/tcpstates-agent.dashboard.json"
 
 # The unit, with its binaries resolved inside the installed root.
 mkdir -p "$WORK/unit"
