@@ -6,7 +6,7 @@
 # One line per check on stdout (the VM's second serial port):
 #   VMTEST: ok NAME | VMTEST: FAIL NAME: WHY | VMTEST: done N passed, N failed
 set -uo pipefail
-cd "$(dirname "$0")"
+cd "$(dirname "$0")" || exit 1
 DISK=$PWD
 # shellcheck source=/dev/null
 . ./versions # VERSION, OLD_VERSION
@@ -244,8 +244,10 @@ phase_stop() {
 	check "the restart replays the spool" wait_events 7005 "$PER_RUN"
 	check "replayed with the stopped instance's id, not the new one's" \
 		equals "$stopped_instance" "$($PY "$DISK/events.py" field /tmp/topic.json 7005 agentInstanceId)"
-	check "and the new instance is another one" \
-		bash -c '[ -n "$1" ] && [ "$1" != "$2" ]' _ "$(instance_of_running "$t1")" "$stopped_instance"
+	local new_instance
+	new_instance=$(instance_of_running "$t1")
+	check "and the new instance is another one ($new_instance)" \
+		test -n "$new_instance" -a "$new_instance" != "$stopped_instance"
 	systemctl stop "$UNIT"
 }
 
