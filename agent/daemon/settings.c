@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include "rdkafka_props.h"
 #include "settings.h"
+#include "shipper.h"
 
 int settings_build(const struct cli_args *cli, struct agent_config *out, char *err, size_t errlen)
 {
@@ -32,15 +34,27 @@ int settings_build(const struct cli_args *cli, struct agent_config *out, char *e
 		goto fail;
 	}
 	/* Secret files are read here too, so a start, a reload and
-	 * --check-config (ExecStartPre, ExecReload) refuse a bad one with the
-	 * same line before the service is touched. */
+	 * --check-config (ExecReload) refuse a bad one with the same line
+	 * before the service is touched. librdkafka's verdict on the rest of
+	 * kafka.rdkafka belongs to the same check: a property it refuses must
+	 * fail --check-config and make the start a refused configuration
+	 * (exit 2) rather than a failure to retry. */
 	if (settings_publish(out)) {
-		if (cli->action == CLI_CHECK_CONFIG)
+		bool checking = cli->action == CLI_CHECK_CONFIG;
+		char why[400];
+
+		if (checking)
 			ret = rdkafka_props_check_outside(&out->rdkafka, err, errlen);
 		else
 			ret = rdkafka_props_fingerprint(&out->rdkafka, NULL, err, errlen);
 		if (ret)
 			goto fail;
+		ret = shipper_check_kafka(out, why, sizeof(why));
+		if (ret) {
+			snprintf(err, errlen, "%s: kafka.%s",
+			         cli->config_path ? cli->config_path : "(no settings file)", why);
+			goto fail;
+		}
 	}
 	return 0;
 fail:

@@ -246,8 +246,8 @@ static int conf_set(rd_kafka_conf_t *conf, const char *what, const char *key, co
 	return 0;
 }
 
-static int build_conf(rd_kafka_conf_t *conf, const struct producer_options *opts, char *err,
-                      size_t errlen)
+static int build_base_conf(rd_kafka_conf_t *conf, const struct producer_options *opts, char *err,
+                           size_t errlen)
 {
 	const struct {
 		const char *key;
@@ -280,8 +280,106 @@ static int build_conf(rd_kafka_conf_t *conf, const struct producer_options *opts
 		if (err_code)
 			return err_code;
 	}
+	return 0;
+}
+
+static int build_conf(rd_kafka_conf_t *conf, const struct producer_options *opts, char *err,
+                      size_t errlen)
+{
+	int ret = build_base_conf(conf, opts, err, errlen);
+
 	/* Last, so an operator can override any of the above. */
-	return rdkafka_props_apply(conf, opts->rdkafka, err, errlen);
+	return ret ? ret : rdkafka_props_apply(conf, opts->rdkafka, err, errlen);
+}
+
+/* Called by librdkafka's threads of a client that only checks settings. */
+static void discard_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+}
+
+/* Whether a kafka.rdkafka entry reads a file (rdkafka_props.h). */
+static bool reads_file(const struct kv *kv)
+{
+	size_t len = strlen(kv->key);
+
+	return (len > 5 && strcmp(kv->key + len - 5, "_file") == 0) ||
+	       strstr(kv->value, "${CREDENTIALS_DIRECTORY}") != NULL;
+}
+
+/*
+ * Sets the entries of props that read no file on conf, as "rdkafka.KEY:
+ * librdkafka says ..." when one is refused; *omitted counts the others.
+ * No file is read and nothing is logged: the check runs in --check-config,
+ * which may not see the service's credentials, and before every producer,
+ * which logs the property names itself.
+ */
+static int apply_plain_props(rd_kafka_conf_t *conf, const struct kv_list *props, int *omitted,
+                             char *err, size_t errlen)
+{
+	int ret;
+
+	*omitted = 0;
+	for (size_t i = 0; props && i < props->count; i++) {
+		if (reads_file(&props->items[i])) {
+			(*omitted)++;
+			continue;
+		}
+		ret = conf_set(conf, "rdkafka.", props->items[i].key, props->items[i].value, err,
+		               errlen);
+		if (ret) {
+			rdkafka_props_redact(props, err, errlen);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* rd_kafka_new judges combinations (acks with enable.idempotence, ...);
+ * without brokers it opens no connection. Takes conf. */
+static int check_with_client(rd_kafka_conf_t *conf, const struct producer_options *opts, char *err,
+                             size_t errlen)
+{
+	rd_kafka_t *rk;
+	char why[512];
+	int ret;
+
+	rd_kafka_conf_set_log_cb(conf, discard_log);
+	ret = conf_set(conf, "", "bootstrap.servers", "", err, errlen);
+	if (ret) {
+		rd_kafka_conf_destroy(conf);
+		return ret;
+	}
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
+	if (!rk) {
+		rd_kafka_conf_destroy(conf);
+		rdkafka_props_redact(opts->rdkafka, why, sizeof(why));
+		snprintf(err, errlen, "rdkafka: librdkafka refused the settings: %s", why);
+		return -EINVAL;
+	}
+	rd_kafka_destroy(rk); /* owns conf */
+	return 0;
+}
+
+int producer_check_options(const struct producer_options *opts, char *err, size_t errlen)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	int omitted = 0, ret;
+
+	if (!conf) {
+		snprintf(err, errlen, "kafka: out of memory");
+		return -ENOMEM;
+	}
+	ret = build_base_conf(conf, opts, err, errlen);
+	if (!ret)
+		ret = apply_plain_props(conf, opts->rdkafka, &omitted, err, errlen);
+	/* Without the files (key material among them) a client could refuse
+	 * what the real producer, which reads them, accepts: then names and
+	 * values only. */
+	if (ret || omitted) {
+		rd_kafka_conf_destroy(conf);
+		return ret;
+	}
+	return check_with_client(conf, opts, err, errlen);
 }
 
 int producer_open(struct producer **out, const struct producer_options *opts,

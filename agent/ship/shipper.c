@@ -118,19 +118,38 @@ static void on_reports_waiting(void *ctx)
 	spool_wakeup(s->spool);
 }
 
-static int open_producer(struct shipper *s, const struct shipper_kafka *k, struct producer **out,
-                         char *err, size_t errlen)
+static struct producer_options producer_options_of(const struct shipper_kafka *k)
 {
-	struct producer_options opts = {
+	return (struct producer_options){
 	    .brokers = k->brokers,
 	    .topic = k->topic,
 	    .compression = k->compression,
 	    .rdkafka = &k->rdkafka,
 	    .client_id = "tcpstates-agent",
-	    .reports_waiting = on_reports_waiting,
-	    .reports_waiting_ctx = s,
 	};
+}
+
+static int open_producer(struct shipper *s, const struct shipper_kafka *k, struct producer **out,
+                         char *err, size_t errlen)
+{
+	struct producer_options opts = producer_options_of(k);
+
+	opts.reports_waiting = on_reports_waiting;
+	opts.reports_waiting_ctx = s;
 	return producer_open(out, &opts, on_delivery, s, err, errlen);
+}
+
+int shipper_check_kafka(const struct agent_config *cfg, char *err, size_t errlen)
+{
+	struct shipper_kafka view = {
+	    .brokers = cfg->brokers,
+	    .topic = cfg->topic,
+	    .compression = cfg->compression,
+	    .rdkafka = cfg->rdkafka,
+	};
+	struct producer_options opts = producer_options_of(&view);
+
+	return producer_check_options(&opts, err, errlen);
 }
 
 /* Drains the old producer within the bound, purges the rest, and re-reads

@@ -124,6 +124,20 @@ expect_invalid "$dir" "^tcpstates-agent: $dir: not a regular file"
 head -c 1100000 /dev/zero | tr '\0' '#' >"$dir/huge.yaml"
 expect_invalid "$dir/huge.yaml" "^tcpstates-agent: $dir/huge\.yaml: .*limit"
 
+# librdkafka's verdict on kafka.rdkafka is part of the check: a property it
+# does not know, or a value it refuses, is named (no line: librdkafka
+# judges the whole set). Without brokers nothing is published, so nothing
+# is asked.
+printf 'kafka:\n  brokers: "b:9092"\n  rdkafka:\n    linger.msec: "5"\n' >"$dir/rdkafka.yaml"
+expect_invalid "$dir/rdkafka.yaml" \
+	"^tcpstates-agent: $dir/rdkafka\.yaml: kafka\.rdkafka\.linger\.msec: librdkafka says No such configuration property"
+printf 'kafka:\n  brokers: "b:9092"\n  rdkafka:\n    security.protocol: TLS\n' >"$dir/rdvalue.yaml"
+expect_invalid "$dir/rdvalue.yaml" \
+	"^tcpstates-agent: $dir/rdvalue\.yaml: kafka\.rdkafka\.security\.protocol: librdkafka says Invalid value"
+printf 'kafka:\n  brokers: "b:9092"\n  rdkafka:\n    acks: "1"\n' >"$dir/rdcombo.yaml"
+expect_invalid "$dir/rdcombo.yaml" \
+	"^tcpstates-agent: $dir/rdcombo\.yaml: kafka\.rdkafka: librdkafka refused the settings: .acks. must be"
+
 # A command-line mistake is a different exit status (2), as documented.
 "$agent" --check-config -c "$dir/good.yaml" --no-such-flag 2>/dev/null
 rc=$?

@@ -143,6 +143,20 @@ phase_install() {
 		"$(prop ActiveState) $(prop Result) $(prop ExecMainStatus) $(prop NRestarts)"
 	check "the journal says why" journal_has "$t0" "kafka.brokers is empty"
 	systemctl reset-failed "$UNIT"
+
+	# The same for a property librdkafka refuses: part of the agent's check.
+	cp "$CONF" /tmp/agent.yaml.orig
+	set_conf "s|^  brokers: \"\"|  brokers: \"$BOOTSTRAP\"|"
+	set_conf 's|^  rdkafka: {}|  rdkafka: {linger.msec: "5"}|'
+	t0=$EPOCHSECONDS
+	check "start with a property librdkafka refuses is refused" bash -c "! systemctl start $UNIT"
+	sleep 8
+	check "and ends failed, not auto-restart" \
+		equals "failed exit-code 2 0" \
+		"$(prop ActiveState) $(prop Result) $(prop ExecMainStatus) $(prop NRestarts)"
+	check "the journal names the property" journal_has "$t0" "kafka.rdkafka.linger.msec"
+	systemctl reset-failed "$UNIT"
+	cp /tmp/agent.yaml.orig "$CONF"
 }
 
 # --- configured: READY=1, privileges ---------------------------------------------------------

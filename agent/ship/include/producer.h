@@ -39,6 +39,12 @@ typedef void (*producer_delivery_fn)(void *ctx, uint64_t token, enum producer_ou
 
 int producer_open(struct producer **out, const struct producer_options *opts,
                   producer_delivery_fn fn, void *ctx, char *err, size_t errlen);
+/* Whether librdkafka accepts these settings: builds a client without
+ * brokers, so nothing connects, and destroys it. For --check-config and
+ * before a start or reload. The kafka.rdkafka entries that read files are
+ * left out (rdkafka_props.h checks those), and with any of them present
+ * only names and values are checked. Reads no file, logs nothing. */
+int producer_check_options(const struct producer_options *opts, char *err, size_t errlen);
 
 /* 0, -ENOBUFS if librdkafka's queue is full (retry later), other -errno on error. */
 int producer_send(struct producer *p, const void *key, size_t key_len, const void *value,

@@ -42,6 +42,9 @@ struct shipper_counters {
 	bool compression_disabled; /* librdkafka sends uncompressed batches */
 };
 
+/* Whether librdkafka accepts cfg's kafka settings (unknown properties, bad
+ * values or combinations), without connecting; err names the property. */
+int shipper_check_kafka(const struct agent_config *cfg, char *err, size_t errlen);
 /* Validates the settings by building the first producer; err says why not. */
 int shipper_start(struct shipper **out, struct spool *spool, const struct shipper_kafka *kafka,
                   uint32_t drain_timeout_ms, char *err, size_t errlen);
