@@ -211,7 +211,8 @@ int rdkafka_props_fingerprint(const struct kv_list *props, uint64_t *fp, char *e
 }
 
 /* True when value is under ${CREDENTIALS_DIRECTORY} and that directory is
- * not to be seen from here. */
+ * not to be seen from here: absent (systemd #35227), or there but denied to
+ * the unit's dynamic user in ExecReload= (systemd 252, #24291). */
 static bool credentials_absent(const char *value)
 {
 	const char *dir = getenv("CREDENTIALS_DIRECTORY");
@@ -219,7 +220,7 @@ static bool credentials_absent(const char *value)
 
 	if (strncmp(value, SECRET_CREDENTIALS, strlen(SECRET_CREDENTIALS)) != 0)
 		return false;
-	return !dir || !dir[0] || (stat(dir, &st) < 0 && errno == ENOENT);
+	return !dir || !dir[0] || (stat(dir, &st) < 0 && (errno == ENOENT || errno == EACCES));
 }
 
 int rdkafka_props_check_outside(const struct kv_list *props, char *err, size_t errlen)

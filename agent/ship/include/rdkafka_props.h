@@ -34,9 +34,10 @@ int rdkafka_props_fingerprint(const struct kv_list *props, uint64_t *fp, char *e
  * rdkafka_props_fingerprint(props, NULL, ...) for a process that may not
  * see the service's credentials: systemd (252 in Debian 12, 256 still)
  * hides them from ExecReload= commands that run in a mount namespace
- * (systemd #35227). A file under ${CREDENTIALS_DIRECTORY} is skipped, with
- * a note in the log, when that directory is not there; the agent checks it
- * when it reads it.
+ * (systemd #35227), and systemd 252 denies them to the ExecReload= commands
+ * of a DynamicUser= unit (#24291). A file under ${CREDENTIALS_DIRECTORY} is
+ * skipped, with a note in the log, when that directory is not there or not
+ * accessible; the agent checks it when it reads it.
  */
 int rdkafka_props_check_outside(const struct kv_list *props, char *err, size_t errlen);
 
