@@ -230,6 +230,59 @@ phase_reload() {
 	cp /tmp/agent.yaml.good "$CONF"
 }
 
+# --- secrets: a systemd credential, never in a log, a metric or --check-config -----------
+lacks() { ! grep -qF -- "$1" <<<"$2"; } # lacks NEEDLE TEXT
+metrics_text() {
+	$PY -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:9464/metrics", timeout=5).read().decode())'
+}
+phase_secret() {
+	local secret="vm-$RANDOM$RANDOM-pa55w0rd" pwfile=/etc/tcpstates-agent/kafka-password
+	local dropin=/etc/systemd/system/$UNIT.d t0 out
+	install -m 0600 -o root -g root /dev/null "$pwfile"
+	printf '%s\n' "$secret" >"$pwfile"
+	check "the secret file is mode 0600, owned by root" equals "600 root" "$(stat -c '%a %U' "$pwfile")"
+	mkdir -p "$dropin"
+	printf '[Service]\nLoadCredential=kafka-password:%s\n' "$pwfile" >"$dropin/credential.conf"
+	systemctl daemon-reload
+	cp "$CONF" /tmp/agent.yaml.before-secret
+	# shellcheck disable=SC2016 # the agent expands ${CREDENTIALS_DIRECTORY}
+	set_conf 's|^  rdkafka: {}|  rdkafka: {sasl.username: tcpstates, sasl.password_file: "${CREDENTIALS_DIRECTORY}/kafka-password"}|'
+	set_conf 's|^log_level: info|log_level: debug|'
+	t0=$EPOCHSECONDS
+	check "the service starts with the password as a systemd credential" systemctl restart "$UNIT"
+	check "librdkafka got sasl.password from the credential" \
+		wait_for 10 journal_has "$t0" "kafka: librdkafka properties set from kafka.rdkafka (names only): .*sasl.password"
+	check "systemctl reload with the credential succeeds" systemctl reload "$UNIT"
+	traffic 7007
+	check "events still reach the peer" wait_events 7007 "$PER_RUN"
+	out=$(tcpstates-agent --check-config -c "$CONF" 2>&1)
+	check "--check-config by hand accepts the credential's name" grep -q 'is valid' <<<"$out"
+	check "the metrics do not hold the secret" lacks "$secret" "$(metrics_text)"
+	MAIN_PID=$(prop MainPID)
+
+	# An absolute path to a file other users can read: refused, named.
+	chmod 0644 "$pwfile"
+	set_conf "s|sasl.password_file: \"\${CREDENTIALS_DIRECTORY}/kafka-password\"|sasl.password_file: $pwfile|"
+	out=$(tcpstates-agent --check-config -c "$CONF" 2>&1)
+	check "--check-config refuses a secret file others can read" \
+		grep -q "$pwfile.*other users can access it (mode 0644)" <<<"$out"
+	check "and does not print the secret" lacks "$secret" "$out"
+	t0=$EPOCHSECONDS
+	check "a start with it is refused" bash -c "! systemctl restart $UNIT"
+	sleep 8
+	check "and ends failed, not auto-restart" equals "failed exit-code 2 0" \
+		"$(prop ActiveState) $(prop Result) $(prop ExecMainStatus) $(prop NRestarts)"
+	check "the journal names the file and the mode" \
+		journal_has "$t0" "other users can access it (mode 0644)"
+	check "no journal line, of this boot, holds the secret" lacks "$secret" "$(journalctl -b --no-pager -o cat)"
+	systemctl reset-failed "$UNIT"
+	rm -rf "$dropin" "$pwfile"
+	systemctl daemon-reload
+	cp /tmp/agent.yaml.before-secret "$CONF"
+	systemctl start "$UNIT"
+	MAIN_PID=$(prop MainPID)
+}
+
 # --- stop drains; a restart replays the spool --------------------------------------------------
 phase_stop() {
 	traffic 7004
@@ -326,6 +379,7 @@ main() {
 		phase_start
 		phase_events
 		phase_reload
+		phase_secret
 		phase_stop
 		phase_e2e
 		phase_purge "after the service tests"
