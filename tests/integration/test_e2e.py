@@ -69,8 +69,12 @@ def check_connection_fields(evs, role, t0, t1):
         # traffic.py sends no payload: what is counted is tcp_info's sequence
         # space, the client's SYN and each FIN (the accepted socket starts
         # past the SYNs).
+        # Whether the peer's FIN is in bytes_received at the client's change
+        # into CLOSE depends on the kernel: 6.18 counts it first, Debian 12's
+        # 6.1 closes the socket before it updates the counter.
         want = (2, 1) if role == "client" else (1, 1)
-        check((last.bytes_acked, last.bytes_received) == want,
+        received_ok = (want[1], want[1] - 1) if role == "client" else (want[1],)
+        check(last.bytes_acked == want[0] and last.bytes_received in received_ok,
               f"{role} {sid:x}: bytes {last.bytes_acked}/{last.bytes_received}, want {want}")
         check(last.total_retrans == 0, f"{role} {sid:x}: retransmits on loopback")
 

@@ -16,6 +16,7 @@ STATE=/var/lib/private/tcpstates-agent
 PY=/usr/bin/python3
 export DEBIAN_FRONTEND=noninteractive
 PASSES=0
+STOPPED_WHILE_DOWN= # the instance phase_stop stops with the brokers down
 FAILURES=0
 CONNECTIONS=5
 # Per traffic.py run: the listener's 2 changes, and 5 per side per connection.
@@ -112,10 +113,20 @@ EOF
 }
 metric_at_least() { local v; v=$(metric "$1") && [ "$v" -ge "$2" ]; }
 spool_empty() { [ "$(metric spool_pending_records)" = 0 ]; }
-no_gaps() { # no_gaps FILE: every instance's summary says gaps=0 duplicates=0
-	local s
-	s=$($PY "$DISK/events.py" summary "$1") && [ -n "$s" ] || return 1
-	! grep -Ev " gaps=0 duplicates=0$" <<<"$s"
+# no_gaps FILE [INSTANCE...]: every instance's summary says gaps=0 duplicates=0,
+# except that the INSTANCEs may repeat seqs. An instance stopped while the
+# brokers went down may have had records persisted whose acknowledgement
+# never came back: they are replayed, as CONTRACT.md allows.
+no_gaps() {
+	local file=$1 s bad
+	shift
+	s=$($PY "$DISK/events.py" summary "$file") && [ -n "$s" ] || return 1
+	bad=$(grep -Ev " gaps=0 duplicates=0$" <<<"$s") || return 0
+	for inst in "$@"; do
+		bad=$(grep -Ev "^$inst messages=[0-9]+ gaps=0 duplicates=[0-9]+$" <<<"$bad") || return 0
+	done
+	echo "$bad"
+	return 1
 }
 restarted() { # restarted OLD_PID: active again, under another process
 	[ "$(prop ActiveState)" = active ] && [ "$(prop MainPID)" != "$1" ]
@@ -301,6 +312,7 @@ phase_stop() {
 		wait_for 60 metric_at_least spool_pending_records "$PER_RUN"
 	local stopped_instance
 	stopped_instance=$(instance_of_running "$START_T")
+	STOPPED_WHILE_DOWN=$stopped_instance
 	systemctl stop "$UNIT"
 	check "a stop with the brokers down still exits cleanly" \
 		equals "inactive success 0" "$(prop ActiveState) $(prop Result) $(prop ExecMainStatus)"
@@ -385,7 +397,8 @@ main() {
 		phase_purge "after the service tests"
 		phase_upgrade
 		consume /tmp/topic.json
-		check "over the whole run: no gap, no duplicate in any instance" no_gaps /tmp/topic.json
+		check "over the whole run: no gap in any instance, no duplicate but replays" \
+			no_gaps /tmp/topic.json "$STOPPED_WHILE_DOWN"
 		$PY "$DISK/events.py" summary /tmp/topic.json
 		phase_purge "after the upgrade"
 		kill "$PEER_PID" 2>/dev/null
