@@ -40,22 +40,7 @@
 #include "filter_config.h"
 #include "log.h"
 #include "tracer.h"
-
-/* Kernel TCP state numbers (include/net/tcp_states.h). */
-enum {
-	ST_ESTABLISHED = 1,
-	ST_SYN_SENT,
-	ST_SYN_RECV,
-	ST_FIN_WAIT1,
-	ST_FIN_WAIT2,
-	ST_TIME_WAIT,
-	ST_CLOSE,
-	ST_CLOSE_WAIT,
-	ST_LAST_ACK,
-	ST_LISTEN,
-	ST_CLOSING,
-	ST_NEW_SYN_RECV,
-};
+#include "tracer_util.h"
 
 static const char *const state_names[] = {
     "?",     "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",    "TIME_WAIT",
@@ -65,13 +50,6 @@ static const char *const state_names[] = {
 #define CLIENT_COMM     "tt-client"
 #define EVENTS_PER_CONN 12 /* listener 2 + accepted 5 + client 5 */
 #define MAX_RECORDED    16384
-
-static const struct tracer_options default_opts = {
-    .ringbuf_bytes = 1 << 20,
-    .wakeup_bytes = 64 << 10,
-    .timing_entries = 8192,
-    .poll_interval_ms = 5,
-};
 
 /* ---- event recording ---------------------------------------------------- */
 
@@ -218,16 +196,6 @@ static void fill_addr(int family, const char *text, uint16_t port, struct sockad
 		memcpy(raw, &a->sin6_addr, 16);
 		*len = sizeof(*a);
 	}
-}
-
-static uint16_t bound_port(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len))
-		return 0;
-	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
 static void client_main(int cfd, int go_rd, const struct conn *c, const char *cgroup_procs)
@@ -648,215 +616,242 @@ static void test_lifecycle(struct tracer *t, struct recorder *r, int family, str
 	             sc->init_netns);
 }
 
+/*
+ * A filter case is data: the dimensions it sets and the rules it adds, each
+ * rule naming a filter list and where its value comes from (the scene or a
+ * literal CIDR). Unless a case names its own ports, it starts from the
+ * connection's two local ports so that only the test's sockets count.
+ */
+enum rule_list {
+	RULES_END,
+	LPORT_INC,
+	LPORT_EXC,
+	RPORT_INC,
+	RPORT_EXC,
+	LADDR_INC,
+	LADDR_EXC,
+	RADDR_INC,
+	RADDR_EXC,
+	COMM_INC,
+	COMM_EXC,
+	PID_INC,
+	PID_EXC,
+	NETNS_INC,
+	NETNS_EXC,
+	CGROUP_INC,
+	CGROUP_EXC,
+};
+
+enum rule_src {
+	SRC_CIDR, /* the rule's addr and prefixlen */
+	SRC_LISTENER_PORT,
+	SRC_CLIENT_PORT,
+	SRC_ALL_PORTS,
+	SRC_AROUND_LISTENER, /* a real range around the listener port, short of the client's */
+	SRC_CLIENT_COMM,
+	SRC_MY_COMM,
+	SRC_CLIENT_PID,
+	SRC_MY_PID,
+	SRC_CLIENT_CGROUP,
+	SRC_MY_CGROUP,
+	SRC_MY_NETNS,
+};
+
+struct rule {
+	enum rule_list list;
+	enum rule_src src;
+	const char *addr;
+	unsigned prefixlen;
+};
+
+#define RULE(list, src)                                                                            \
+	{                                                                                          \
+		list, src, NULL, 0                                                                 \
+	}
+#define CIDR(list, addr, plen)                                                                     \
+	{                                                                                          \
+		list, SRC_CIDR, addr, plen                                                         \
+	}
+
 struct filter_case {
 	const char *name;
 	int expect4, expect6; /* events kept of 12; -1: case skipped for that family */
-	void (*build)(struct fbuild *fb, const struct scene *sc);
+	bool own_ports;       /* no base ports: the rules name the ports */
+	int family;
+	uint32_t states_mask;
+	struct rule rules[12];
 };
 
-static void fc_base(struct fbuild *fb, const struct scene *sc)
+static struct port_range rule_ports(enum rule_src src, const struct conn *c)
 {
-	base_ports(fb, &sc->c);
-}
-static void fc_family_v4(struct fbuild *fb, const struct scene *sc)
-{
-	base_ports(fb, &sc->c);
-	fb->fc.family = AF_INET;
-}
-static void fc_family_v6(struct fbuild *fb, const struct scene *sc)
-{
-	base_ports(fb, &sc->c);
-	fb->fc.family = AF_INET6;
-}
-static void fc_lport_range(struct fbuild *fb, const struct scene *sc)
-{
-	ADD(fb, local_ports_include, lpi, prange(sc->c.sport, sc->c.sport));
-}
-static void fc_lport_exclude(struct fbuild *fb, const struct scene *sc)
-{
-	uint16_t sp = sc->c.sport, cp = sc->c.cport;
+	uint16_t sp = c->sport, cp = c->cport;
 
-	/* A real range around the listener port that stops short of the client's. */
-	base_ports(fb, &sc->c);
-	if (cp < sp)
-		ADD(fb, local_ports_exclude, lpe, prange(cp + 1, sp < 65535 ? sp + 1 : sp));
-	else
-		ADD(fb, local_ports_exclude, lpe, prange(sp > 1 ? sp - 1 : sp, cp - 1));
+	switch (src) {
+	case SRC_LISTENER_PORT:
+		return prange(sp, sp);
+	case SRC_CLIENT_PORT:
+		return prange(cp, cp);
+	case SRC_ALL_PORTS:
+		return prange(1, 65535);
+	case SRC_AROUND_LISTENER:
+		if (cp < sp)
+			return prange(cp + 1, sp < 65535 ? sp + 1 : sp);
+		return prange(sp > 1 ? sp - 1 : sp, cp - 1);
+	default:
+		return prange(0, 0);
+	}
 }
-static void fc_rport_include(struct fbuild *fb, const struct scene *sc)
+
+static uint64_t rule_id(enum rule_src src, const struct scene *sc)
 {
-	base_ports(fb, &sc->c);
-	ADD(fb, remote_ports_include, rpi, prange(sc->c.sport, sc->c.sport));
+	switch (src) {
+	case SRC_CLIENT_PID:
+		return sc->c.client_pid;
+	case SRC_MY_PID:
+		return sc->my_pid;
+	case SRC_CLIENT_CGROUP:
+		return sc->client_cgroup;
+	case SRC_MY_CGROUP:
+		return sc->my_cgroup;
+	case SRC_MY_NETNS:
+		return sc->init_netns;
+	default:
+		return 0;
+	}
 }
-static void fc_rport_exclude(struct fbuild *fb, const struct scene *sc)
-{
-	base_ports(fb, &sc->c);
-	ADD(fb, remote_ports_exclude, rpe, prange(sc->c.cport, sc->c.cport));
-}
-static void fc_rport_both(struct fbuild *fb, const struct scene *sc)
-{
-	/* Include and exclude the same port: exclude wins. */
-	base_ports(fb, &sc->c);
-	ADD(fb, remote_ports_include, rpi, prange(1, 65535));
-	ADD(fb, remote_ports_exclude, rpe, prange(sc->c.sport, sc->c.sport));
-}
-static void fc_states_listen(struct fbuild *fb, const struct scene *sc)
-{
-	base_ports(fb, &sc->c);
-	fb->fc.states_mask = 1u << ST_LISTEN;
-}
-static void fc_states_established(struct fbuild *fb, const struct scene *sc)
-{
-	base_ports(fb, &sc->c);
-	fb->fc.states_mask = 1u << ST_ESTABLISHED;
-}
-static void fc_states_close_lastack(struct fbuild *fb, const struct scene *sc)
-{
-	base_ports(fb, &sc->c);
-	fb->fc.states_mask = 1u << ST_CLOSE | 1u << ST_LAST_ACK;
-}
-static void fc_laddr_v4_host(struct fbuild *fb, const struct scene *sc)
-{
-	base_ports(fb, &sc->c);
-	ADD(fb, local_addrs_include, lai, mkcidr("127.0.0.2", 32));
-}
-static void fc_laddr_v4_longest_include(struct fbuild *fb, const struct scene *sc)
-{
-	base_ports(fb, &sc->c);
-	ADD(fb, local_addrs_exclude, lae, mkcidr("127.0.0.0", 8));
-	ADD(fb, local_addrs_include, lai, mkcidr("127.0.0.1", 32));
-}
-static void fc_laddr_v4_longest_exclude(struct fbuild *fb, const struct scene *sc)
-{
-	base_ports(fb, &sc->c);
-	ADD(fb, local_addrs_include, lai, mkcidr("127.0.0.0", 8));
-	ADD(fb, local_addrs_exclude, lae, mkcidr("127.0.0.0", 31));
-}
-static void fc_laddr_v6_longest(struct fbuild *fb, const struct scene *sc)
-{
-	base_ports(fb, &sc->c);
-	ADD(fb, local_addrs_include, lai, mkcidr("::", 0));
-	ADD(fb, local_addrs_exclude, lae, mkcidr("::1", 128));
-}
-static void fc_laddr_v6_include(struct fbuild *fb, const struct scene *sc)
-{
-	base_ports(fb, &sc->c);
-	ADD(fb, local_addrs_exclude, lae, mkcidr("::", 0));
-	ADD(fb, local_addrs_include, lai, mkcidr("::1", 128));
-}
-static void fc_laddr_v4_only(struct fbuild *fb, const struct scene *sc)
-{
-	/* An IPv4 CIDR never matches a native IPv6 address. */
-	base_ports(fb, &sc->c);
-	ADD(fb, local_addrs_include, lai, mkcidr("0.0.0.0", 0));
-}
-static void fc_raddr_include(struct fbuild *fb, const struct scene *sc)
-{
-	base_ports(fb, &sc->c);
-	ADD(fb, remote_addrs_include, rai, mkcidr("127.0.0.1", 32));
-	ADD(fb, remote_addrs_include, rai, mkcidr("::1", 128));
-}
-static void fc_raddr_exclude(struct fbuild *fb, const struct scene *sc)
-{
-	base_ports(fb, &sc->c);
-	ADD(fb, remote_addrs_exclude, rae, mkcidr("127.0.0.2", 32));
-	ADD(fb, remote_addrs_exclude, rae, mkcidr("::1", 128));
-}
-static void fc_raddr_unspecified(struct fbuild *fb, const struct scene *sc)
-{
-	/* Only the listener has no peer: 0.0.0.0 or ::. */
-	base_ports(fb, &sc->c);
-	ADD(fb, remote_addrs_include, rai, mkcidr("0.0.0.0", 32));
-	ADD(fb, remote_addrs_include, rai, mkcidr("::", 128));
-}
-static void fc_comm_include(struct fbuild *fb, const struct scene *sc)
+
+static char *rule_comm(enum rule_src src, const struct scene *sc)
 {
 	static char client[] = CLIENT_COMM;
-
-	base_ports(fb, &sc->c);
-	ADD(fb, comm_include, ci, client);
-}
-static void fc_comm_exclude(struct fbuild *fb, const struct scene *sc)
-{
-	static char client[] = CLIENT_COMM;
-
-	base_ports(fb, &sc->c);
-	ADD(fb, comm_exclude, ce, client);
-}
-static void fc_pid_include(struct fbuild *fb, const struct scene *sc)
-{
-	base_ports(fb, &sc->c);
-	ADD(fb, pid_include, pi, sc->c.client_pid);
-}
-static void fc_pid_exclude(struct fbuild *fb, const struct scene *sc)
-{
-	base_ports(fb, &sc->c);
-	ADD(fb, pid_exclude, pe, sc->c.client_pid);
-}
-static void fc_cgroup_include(struct fbuild *fb, const struct scene *sc)
-{
-	base_ports(fb, &sc->c);
-	ADD(fb, cgroup_include, gi, sc->client_cgroup);
-}
-static void fc_cgroup_exclude(struct fbuild *fb, const struct scene *sc)
-{
-	base_ports(fb, &sc->c);
-	ADD(fb, cgroup_exclude, ge, sc->my_cgroup);
-}
-static void fc_netns_exclude_mine(struct fbuild *fb, const struct scene *sc)
-{
-	base_ports(fb, &sc->c);
-	ADD(fb, netns_exclude, ne, sc->init_netns);
-}
-static void fc_everything(struct fbuild *fb, const struct scene *sc)
-{
-	/* Every dimension at once, each keeping the accepted socket. */
 	static char me[TCPSTATES_COMM_LEN];
 
+	if (src == SRC_CLIENT_COMM)
+		return client;
 	snprintf(me, sizeof(me), "%s", sc->my_comm);
-	ADD(fb, local_ports_include, lpi, prange(sc->c.sport, sc->c.sport));
-	ADD(fb, remote_ports_include, rpi, prange(sc->c.cport, sc->c.cport));
-	ADD(fb, local_addrs_include, lai, mkcidr("127.0.0.1", 32));
-	ADD(fb, local_addrs_include, lai, mkcidr("::1", 128));
-	ADD(fb, remote_addrs_exclude, rae, mkcidr("127.0.0.1", 32));
-	ADD(fb, comm_include, ci, me);
-	ADD(fb, pid_include, pi, sc->my_pid);
-	ADD(fb, netns_include, ni, sc->init_netns);
-	ADD(fb, cgroup_include, gi, sc->my_cgroup);
-	fb->fc.states_mask = 1u << ST_ESTABLISHED | 1u << ST_CLOSE;
+	return me;
+}
+
+static void add_rule(struct fbuild *fb, const struct rule *rl, const struct scene *sc)
+{
+	struct port_range pr = rule_ports(rl->src, &sc->c);
+	struct cidr cidr = rl->src == SRC_CIDR ? mkcidr(rl->addr, rl->prefixlen) : (struct cidr){0};
+	char *comm = rule_comm(rl->src, sc);
+	uint64_t id = rule_id(rl->src, sc);
+
+	switch (rl->list) {
+	case LPORT_INC:
+		ADD(fb, local_ports_include, lpi, pr);
+		break;
+	case LPORT_EXC:
+		ADD(fb, local_ports_exclude, lpe, pr);
+		break;
+	case RPORT_INC:
+		ADD(fb, remote_ports_include, rpi, pr);
+		break;
+	case RPORT_EXC:
+		ADD(fb, remote_ports_exclude, rpe, pr);
+		break;
+	case LADDR_INC:
+		ADD(fb, local_addrs_include, lai, cidr);
+		break;
+	case LADDR_EXC:
+		ADD(fb, local_addrs_exclude, lae, cidr);
+		break;
+	case RADDR_INC:
+		ADD(fb, remote_addrs_include, rai, cidr);
+		break;
+	case RADDR_EXC:
+		ADD(fb, remote_addrs_exclude, rae, cidr);
+		break;
+	case COMM_INC:
+		ADD(fb, comm_include, ci, comm);
+		break;
+	case COMM_EXC:
+		ADD(fb, comm_exclude, ce, comm);
+		break;
+	case PID_INC:
+		ADD(fb, pid_include, pi, (uint32_t)id);
+		break;
+	case PID_EXC:
+		ADD(fb, pid_exclude, pe, (uint32_t)id);
+		break;
+	case NETNS_INC:
+		ADD(fb, netns_include, ni, (uint32_t)id);
+		break;
+	case NETNS_EXC:
+		ADD(fb, netns_exclude, ne, (uint32_t)id);
+		break;
+	case CGROUP_INC:
+		ADD(fb, cgroup_include, gi, id);
+		break;
+	case CGROUP_EXC:
+		ADD(fb, cgroup_exclude, ge, id);
+		break;
+	case RULES_END:
+		break;
+	}
+}
+
+static void build_case(struct fbuild *fb, const struct filter_case *fcase, const struct scene *sc)
+{
+	if (!fcase->own_ports)
+		base_ports(fb, &sc->c);
+	fb->fc.family = fcase->family;
+	fb->fc.states_mask = fcase->states_mask;
+	for (const struct rule *rl = fcase->rules; rl->list != RULES_END; rl++)
+		add_rule(fb, rl, sc);
 }
 
 /* Counts per family; listener 2, accepted 5, client 5. */
 static const struct filter_case filter_cases[] = {
-    {"ports include {listener, client}", 12, 12, fc_base},
-    {"family AF_INET", 12, 0, fc_family_v4},
-    {"family AF_INET6", 0, 12, fc_family_v6},
-    {"local port range = listener port only", 7, 7, fc_lport_range},
-    {"local port range exclude around listener", 5, 5, fc_lport_exclude},
-    {"remote port include listener port", 5, 5, fc_rport_include},
-    {"remote port exclude client port", 7, 7, fc_rport_exclude},
-    {"remote port include 1-65535, exclude listener port", 5, 5, fc_rport_both},
-    {"states {LISTEN}", 3, 3, fc_states_listen},
-    {"states {ESTABLISHED}", 4, 4, fc_states_established},
-    {"states {CLOSE, LAST_ACK}", 6, 6, fc_states_close_lastack},
-    {"local addr include 127.0.0.2/32", 5, 0, fc_laddr_v4_host},
+    {"ports include {listener, client}", 12, 12},
+    {"family AF_INET", 12, 0, .family = AF_INET},
+    {"family AF_INET6", 0, 12, .family = AF_INET6},
+    {"local port range = listener port only", 7, 7, true,
+     .rules = {RULE(LPORT_INC, SRC_LISTENER_PORT)}},
+    {"local port range exclude around listener", 5, 5,
+     .rules = {RULE(LPORT_EXC, SRC_AROUND_LISTENER)}},
+    {"remote port include listener port", 5, 5, .rules = {RULE(RPORT_INC, SRC_LISTENER_PORT)}},
+    {"remote port exclude client port", 7, 7, .rules = {RULE(RPORT_EXC, SRC_CLIENT_PORT)}},
+    /* Include and exclude the same port: exclude wins. */
+    {"remote port include 1-65535, exclude listener port", 5, 5,
+     .rules = {RULE(RPORT_INC, SRC_ALL_PORTS), RULE(RPORT_EXC, SRC_LISTENER_PORT)}},
+    {"states {LISTEN}", 3, 3, .states_mask = 1u << ST_LISTEN},
+    {"states {ESTABLISHED}", 4, 4, .states_mask = 1u << ST_ESTABLISHED},
+    {"states {CLOSE, LAST_ACK}", 6, 6, .states_mask = 1u << ST_CLOSE | 1u << ST_LAST_ACK},
+    {"local addr include 127.0.0.2/32", 5, 0, .rules = {CIDR(LADDR_INC, "127.0.0.2", 32)}},
     {"local addr exclude /8, include 127.0.0.1/32 (longest wins)", 7, 0,
-     fc_laddr_v4_longest_include},
-    {"local addr include /8, exclude 127.0.0.0/31", 5, 0, fc_laddr_v4_longest_exclude},
-    {"local addr include ::/0, exclude ::1/128", 12, 0, fc_laddr_v6_longest},
-    {"local addr exclude ::/0, include ::1/128", 0, 12, fc_laddr_v6_include},
-    {"local addr include 0.0.0.0/0 (IPv4 only)", 12, 0, fc_laddr_v4_only},
-    {"remote addr include 127.0.0.1/32, ::1/128", 5, 10, fc_raddr_include},
-    {"remote addr exclude 127.0.0.2/32, ::1/128", 7, 2, fc_raddr_exclude},
-    {"remote addr include unspecified", 2, 2, fc_raddr_unspecified},
-    {"comm include " CLIENT_COMM, 5, 5, fc_comm_include},
-    {"comm exclude " CLIENT_COMM, 7, 7, fc_comm_exclude},
-    {"pid include client", 5, 5, fc_pid_include},
-    {"pid exclude client", 7, 7, fc_pid_exclude},
-    {"cgroup include client's", -2, -2, fc_cgroup_include},
-    {"cgroup exclude mine", -3, -3, fc_cgroup_exclude},
-    {"netns exclude this one", 0, 0, fc_netns_exclude_mine},
-    {"every dimension at once", 3, 3, fc_everything},
+     .rules = {CIDR(LADDR_EXC, "127.0.0.0", 8), CIDR(LADDR_INC, "127.0.0.1", 32)}},
+    {"local addr include /8, exclude 127.0.0.0/31", 5, 0,
+     .rules = {CIDR(LADDR_INC, "127.0.0.0", 8), CIDR(LADDR_EXC, "127.0.0.0", 31)}},
+    {"local addr include ::/0, exclude ::1/128", 12, 0,
+     .rules = {CIDR(LADDR_INC, "::", 0), CIDR(LADDR_EXC, "::1", 128)}},
+    {"local addr exclude ::/0, include ::1/128", 0, 12,
+     .rules = {CIDR(LADDR_EXC, "::", 0), CIDR(LADDR_INC, "::1", 128)}},
+    /* An IPv4 CIDR never matches a native IPv6 address. */
+    {"local addr include 0.0.0.0/0 (IPv4 only)", 12, 0, .rules = {CIDR(LADDR_INC, "0.0.0.0", 0)}},
+    {"remote addr include 127.0.0.1/32, ::1/128", 5, 10,
+     .rules = {CIDR(RADDR_INC, "127.0.0.1", 32), CIDR(RADDR_INC, "::1", 128)}},
+    {"remote addr exclude 127.0.0.2/32, ::1/128", 7, 2,
+     .rules = {CIDR(RADDR_EXC, "127.0.0.2", 32), CIDR(RADDR_EXC, "::1", 128)}},
+    /* Only the listener has no peer: 0.0.0.0 or ::. */
+    {"remote addr include unspecified", 2, 2,
+     .rules = {CIDR(RADDR_INC, "0.0.0.0", 32), CIDR(RADDR_INC, "::", 128)}},
+    {"comm include " CLIENT_COMM, 5, 5, .rules = {RULE(COMM_INC, SRC_CLIENT_COMM)}},
+    {"comm exclude " CLIENT_COMM, 7, 7, .rules = {RULE(COMM_EXC, SRC_CLIENT_COMM)}},
+    {"pid include client", 5, 5, .rules = {RULE(PID_INC, SRC_CLIENT_PID)}},
+    {"pid exclude client", 7, 7, .rules = {RULE(PID_EXC, SRC_CLIENT_PID)}},
+    /* cgroup counts depend on whether the client got its own cgroup. */
+    {"cgroup include client's", -2, -2, .rules = {RULE(CGROUP_INC, SRC_CLIENT_CGROUP)}},
+    {"cgroup exclude mine", -3, -3, .rules = {RULE(CGROUP_EXC, SRC_MY_CGROUP)}},
+    {"netns exclude this one", 0, 0, .rules = {RULE(NETNS_EXC, SRC_MY_NETNS)}},
+    /* Every dimension at once, each keeping the accepted socket. */
+    {"every dimension at once", 3, 3, true, .states_mask = 1u << ST_ESTABLISHED | 1u << ST_CLOSE,
+     .rules = {RULE(LPORT_INC, SRC_LISTENER_PORT), RULE(RPORT_INC, SRC_CLIENT_PORT),
+               CIDR(LADDR_INC, "127.0.0.1", 32), CIDR(LADDR_INC, "::1", 128),
+               CIDR(RADDR_EXC, "127.0.0.1", 32), RULE(COMM_INC, SRC_MY_COMM),
+               RULE(PID_INC, SRC_MY_PID), RULE(NETNS_INC, SRC_MY_NETNS),
+               RULE(CGROUP_INC, SRC_MY_CGROUP)}},
 };
 
 static void run_filter_case(const struct filter_case *fcase, int family, int expect,
@@ -871,7 +866,7 @@ static void run_filter_case(const struct filter_case *fcase, int family, int exp
 
 	CHECK(conn_prepare(&sc->c, family, cgroup_procs) == 0);
 	base_ports(&fb_ref, cp);
-	fcase->build(&fb, sc);
+	build_case(&fb, fcase, sc);
 	CHECK(tracer_apply_filters(ref, &fb_ref.fc) == 0);
 	CHECK(tracer_apply_filters(cut, &fb.fc) == 0);
 	recorder_reset(rref);
@@ -904,8 +899,8 @@ static void test_filters(struct scene *sc, const char *cgroup_procs)
 
 	recorder_init(&rref);
 	recorder_init(&rcut);
-	CHECK(tracer_open(&ref, &default_opts, NULL, record, &rref) == 0);
-	CHECK(tracer_open(&cut, &default_opts, NULL, record, &rcut) == 0);
+	CHECK(tracer_open(&ref, &tracer_test_opts, NULL, record, &rref) == 0);
+	CHECK(tracer_open(&cut, &tracer_test_opts, NULL, record, &rcut) == 0);
 	if (!ref || !cut)
 		goto cleanup;
 	for (size_t i = 0; i < sizeof(filter_cases) / sizeof(filter_cases[0]); i++) {
@@ -990,7 +985,7 @@ static void test_netns(void)
 	struct tracer *t = NULL;
 
 	recorder_init(&r);
-	CHECK(tracer_open(&t, &default_opts, NULL, record, &r) == 0);
+	CHECK(tracer_open(&t, &tracer_test_opts, NULL, record, &r) == 0);
 	if (!t)
 		goto cleanup;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1097,7 +1092,7 @@ static void test_live_switch(void)
 	b.fc.states_mask = 0x1ffe;
 	fx.configs[0] = &a.fc;
 	fx.configs[1] = &b.fc;
-	CHECK(tracer_open(&fx.t, &default_opts, &a.fc, record, &r) == 0);
+	CHECK(tracer_open(&fx.t, &tracer_test_opts, &a.fc, record, &r) == 0);
 	if (!fx.t) {
 		close(lfd);
 		goto cleanup;
@@ -1160,7 +1155,7 @@ cleanup:
 static void test_ringbuf_full(void)
 {
 	enum { CONNS = 60 };
-	struct tracer_options opts = default_opts;
+	struct tracer_options opts = tracer_test_opts;
 	struct sockaddr_storage srv;
 	socklen_t srv_len;
 	uint8_t raw[16];
@@ -1238,7 +1233,7 @@ static void test_bad_options(void)
 		       bad[i].what);
 	}
 	/* A bad filter leaves the running one untouched. */
-	CHECK(tracer_open(&t, &default_opts, NULL, record, &r) == 0);
+	CHECK(tracer_open(&t, &tracer_test_opts, NULL, record, &r) == 0);
 	if (t) {
 		fb.fc.family = 99;
 		CHECK_EQ_U64(tracer_apply_filters(t, &fb.fc), -EINVAL);
@@ -1265,7 +1260,7 @@ static void test_detach(struct scene *sc)
 	recorder_init(&r);
 	CHECK(conn_prepare(&sc->c, AF_INET, NULL) == 0);
 	base_ports(&fb, cp);
-	CHECK(tracer_open(&t, &default_opts, &fb.fc, record, &r) == 0);
+	CHECK(tracer_open(&t, &tracer_test_opts, &fb.fc, record, &r) == 0);
 	if (!t)
 		goto cleanup;
 	CHECK(conn_run(&sc->c) == 0);
@@ -1330,7 +1325,7 @@ int main(void)
 			setenv("TCPSTATES_BPF_SOCKET_STATE", "hash", 1);
 			setenv("TCPSTATES_BPF_SOCKET_ID", "random", 1);
 		}
-		CHECK(tracer_open(&t, &default_opts, NULL, record, &r) == 0);
+		CHECK(tracer_open(&t, &tracer_test_opts, NULL, record, &r) == 0);
 		if (!t)
 			continue;
 		printf("program variant %s/%s\n", tracer_socket_state(t), tracer_socket_id(t));

@@ -32,34 +32,15 @@
 #include "filter_config.h"
 #include "log.h"
 #include "tracer.h"
+#include "tracer_util.h"
 
 #ifndef SO_COOKIE
 #define SO_COOKIE 57
 #endif
 
-enum {
-	ESTABLISHED = 1,
-	SYN_SENT,
-	SYN_RECV,
-	FIN_WAIT1,
-	FIN_WAIT2,
-	TIME_WAIT,
-	CLOSE,
-	CLOSE_WAIT,
-	LAST_ACK,
-	LISTEN
-};
-
 #define CLIENT_BYTES 1000 /* N: client to server */
 #define SERVER_BYTES 3000 /* M: server to client */
 #define MAX_EVENTS   4096
-
-static const struct tracer_options opts = {
-    .ringbuf_bytes = 1 << 20,
-    .wakeup_bytes = 64 << 10,
-    .timing_entries = 8192,
-    .poll_interval_ms = 5,
-};
 
 static struct tcpstates_event events[MAX_EVENTS];
 static size_t nevents;
@@ -88,16 +69,6 @@ static uint64_t cookie_of(int fd)
 	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len))
 		return 0;
 	return cookie;
-}
-
-static uint16_t port_of(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len))
-		return 0;
-	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
 static bool io_exact(int fd, char *buf, size_t len, bool writing)
@@ -177,8 +148,8 @@ static int run_connection(struct connection *c, struct tracer *t, int family)
 		return -errno;
 	bind_loopback(lfd, family);
 	bind_loopback(cfd, family);
-	c->lport = port_of(lfd);
-	c->cport = port_of(cfd);
+	c->lport = bound_port(lfd);
+	c->cport = bound_port(cfd);
 	c->lcookie = cookie_of(lfd);
 	c->ccookie = cookie_of(cfd);
 	ports[0] = (struct port_range){c->lport, c->lport};
@@ -223,7 +194,7 @@ static int role_of(const struct connection *c, const struct tcpstates_event *e)
 		return CLIENT;
 	if (e->sport == c->lport && e->dport == c->cport)
 		return ACCEPTED;
-	if (e->sport == c->lport && (e->newstate == LISTEN || e->oldstate == LISTEN))
+	if (e->sport == c->lport && (e->newstate == ST_LISTEN || e->oldstate == ST_LISTEN))
 		return LISTENER;
 	return -1;
 }
@@ -236,26 +207,26 @@ static int role_of(const struct connection *c, const struct tcpstates_event *e)
  */
 static void check_counters(int role, const struct tcpstates_event *e)
 {
-	if (role == CLIENT && e->newstate == FIN_WAIT1) {
+	if (role == CLIENT && e->newstate == ST_FIN_WAIT1) {
 		CHECK_EQ_U64(e->bytes_acked, CLIENT_BYTES + 1);
 		CHECK_EQ_U64(e->bytes_received, SERVER_BYTES);
-	} else if (role == CLIENT && e->newstate == CLOSE) {
+	} else if (role == CLIENT && e->newstate == ST_CLOSE) {
 		CHECK_EQ_U64(e->bytes_acked, CLIENT_BYTES + 2);
 		CHECK_EQ_U64(e->bytes_received, SERVER_BYTES + 1);
-	} else if (role == ACCEPTED && e->newstate == CLOSE_WAIT) {
+	} else if (role == ACCEPTED && e->newstate == ST_CLOSE_WAIT) {
 		CHECK_EQ_U64(e->bytes_acked, SERVER_BYTES);
 		CHECK_EQ_U64(e->bytes_received, CLIENT_BYTES + 1);
-	} else if (role == ACCEPTED && e->newstate == CLOSE) {
+	} else if (role == ACCEPTED && e->newstate == ST_CLOSE) {
 		CHECK_EQ_U64(e->bytes_acked, SERVER_BYTES + 1);
 		CHECK_EQ_U64(e->bytes_received, CLIENT_BYTES + 1);
 	}
 	/* Past the handshake. The accepted socket sent nothing itself before
 	 * ESTABLISHED: its request socket sent the SYN-ACK. */
-	if (role != LISTENER && e->oldstate != SYN_SENT && e->oldstate != LISTEN &&
-	    e->oldstate != CLOSE) {
+	if (role != LISTENER && e->oldstate != ST_SYN_SENT && e->oldstate != ST_LISTEN &&
+	    e->oldstate != ST_CLOSE) {
 		CHECK(e->srtt_us > 0 && e->srtt_us < 1000000);
 		CHECK(e->segs_in > 0);
-		CHECK(e->segs_out > 0 || e->oldstate == SYN_RECV);
+		CHECK(e->segs_out > 0 || e->oldstate == ST_SYN_RECV);
 	}
 	if (role == LISTENER) {
 		CHECK_EQ_U64(e->bytes_acked, 0);
@@ -334,7 +305,7 @@ static void run_variant(const char *state, const char *id)
 		setenv("TCPSTATES_BPF_SOCKET_ID", id, 1);
 	else
 		unsetenv("TCPSTATES_BPF_SOCKET_ID");
-	CHECK(tracer_open(&t, &opts, NULL, record, NULL) == 0);
+	CHECK(tracer_open(&t, &tracer_test_opts, NULL, record, NULL) == 0);
 	if (!t)
 		return;
 	if (state)
@@ -378,7 +349,7 @@ static void *poll_once(void *arg)
  */
 static void test_early_wakeup(void)
 {
-	struct tracer_options o = opts;
+	struct tracer_options o = tracer_test_opts;
 	struct tracer *t = NULL;
 	struct connection c;
 	pthread_t poller;
@@ -444,7 +415,7 @@ static void test_retransmits(void)
 	fc.netns_include.items = &ino;
 	fc.netns_include.count = 1;
 	unsetenv("TCPSTATES_BPF_SOCKET_STATE");
-	CHECK(ok && tracer_open(&t, &opts, &fc, record, NULL) == 0);
+	CHECK(ok && tracer_open(&t, &tracer_test_opts, &fc, record, NULL) == 0);
 	if (t) {
 		pid = fork();
 		if (pid == 0) {
@@ -469,7 +440,7 @@ static void test_retransmits(void)
 			CHECK(tracer_poll(t) >= 0);
 		CHECK_EQ_U64(nevents, 2);
 		for (size_t i = 0; i < nevents; i++)
-			if (events[i].oldstate == SYN_SENT && events[i].newstate == CLOSE)
+			if (events[i].oldstate == ST_SYN_SENT && events[i].newstate == ST_CLOSE)
 				retrans = events[i].total_retrans;
 		CHECK(retrans >= 1);
 		tracer_close(t);
@@ -498,7 +469,7 @@ int main(void)
 	{
 		struct tracer *t = NULL;
 
-		CHECK_EQ_U64(tracer_open(&t, &opts, NULL, record, NULL), -EINVAL);
+		CHECK_EQ_U64(tracer_open(&t, &tracer_test_opts, NULL, record, NULL), -EINVAL);
 		CHECK(t == NULL);
 		printf("ok   an unknown TCPSTATES_BPF_SOCKET_STATE is refused\n");
 	}
