@@ -198,6 +198,20 @@ static void fill_addr(int family, const char *text, uint16_t port, struct sockad
 	}
 }
 
+/* A TCP socket bound to 127.0.0.1 on a free port; srv gets that port. */
+static int bind_loopback4(struct sockaddr_storage *srv, socklen_t *srv_len, uint16_t *port)
+{
+	uint8_t raw[16];
+	int fd;
+
+	fill_addr(AF_INET, "127.0.0.1", 0, srv, srv_len, raw);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)srv, *srv_len) == 0);
+	*port = bound_port(fd);
+	((struct sockaddr_in *)srv)->sin_port = htons(*port);
+	return fd;
+}
+
 static void client_main(int cfd, int go_rd, const struct conn *c, const char *cgroup_procs)
 {
 	char go;
@@ -1067,7 +1081,6 @@ static void test_live_switch(void)
 	enum { MIN_CONNS = 150, MAX_CONNS = 3000, MIN_FLIPS = 10 };
 	struct sockaddr_storage srv;
 	socklen_t srv_len;
-	uint8_t raw[16];
 	struct recorder r;
 	struct flip_ctx fx = {0};
 	struct fbuild a = {0}, b = {0};
@@ -1077,11 +1090,7 @@ static void test_live_switch(void)
 	size_t kept = 0, complete = 0;
 
 	recorder_init(&r);
-	fill_addr(AF_INET, "127.0.0.1", 0, &srv, &srv_len, raw);
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&srv, srv_len) == 0);
-	port = bound_port(lfd);
-	((struct sockaddr_in *)&srv)->sin_port = htons(port);
+	lfd = bind_loopback4(&srv, &srv_len, &port);
 
 	/* A: the port alone. B: family, a one-port range, an address and a state set. */
 	ADD(&a, local_ports_include, lpi, prange(port, port));
@@ -1158,7 +1167,6 @@ static void test_ringbuf_full(void)
 	struct tracer_options opts = tracer_test_opts;
 	struct sockaddr_storage srv;
 	socklen_t srv_len;
-	uint8_t raw[16];
 	struct recorder r;
 	struct tracer *t = NULL;
 	struct fbuild fb = {0};
@@ -1170,11 +1178,7 @@ static void test_ringbuf_full(void)
 	opts.ringbuf_bytes = 4096;
 	opts.wakeup_bytes = 1u << 30;
 	recorder_init(&r);
-	fill_addr(AF_INET, "127.0.0.1", 0, &srv, &srv_len, raw);
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&srv, srv_len) == 0);
-	port = bound_port(lfd);
-	((struct sockaddr_in *)&srv)->sin_port = htons(port);
+	lfd = bind_loopback4(&srv, &srv_len, &port);
 	ADD(&fb, local_ports_include, lpi, prange(port, port));
 	CHECK(tracer_open(&t, &opts, &fb.fc, record, &r) == 0);
 	if (!t) {
