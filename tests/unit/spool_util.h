@@ -126,6 +126,26 @@ static inline bool drained_is_range(const struct drained *d, uint64_t from, uint
 	return true;
 }
 
+/* Drains what the spool holds into d and checks it is seqs [from, from + n);
+ * a macro, so that a failure names the test's line. */
+#define CHECK_DRAINS(sp, d, from, n)                                                               \
+	do {                                                                                       \
+		drain((sp), (d), 0, 0);                                                            \
+		CHECK(drained_is_range((d), (from), (n)));                                         \
+	} while (0)
+
+/* Takes the next n records without acking them and keeps their tokens; with
+ * first_seq >= 0, the records must be seqs first_seq, first_seq + 1, ... */
+#define TAKE_TOKENS(sp, r, tok, n, first_seq)                                                      \
+	do {                                                                                       \
+		for (int i_ = 0; i_ < (int)(n); i_++) {                                            \
+			CHECK_EQ_U64(spool_next((sp), (r), 0), 0);                                 \
+			if ((first_seq) >= 0)                                                      \
+				CHECK_EQ_U64((r)->seq, (uint64_t)(first_seq) + i_);                \
+			(tok)[i_] = (r)->token;                                                    \
+		}                                                                                  \
+	} while (0)
+
 static inline void drained_reset(struct drained *d)
 {
 	d->n = 0;
@@ -140,6 +160,13 @@ static inline int rm_entry(const char *path, const struct stat *st, int flag, st
 static inline void rm_rf(const char *dir)
 {
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Removes a scratch directory from make_tmpdir() and frees its name. */
+static inline void scratch_free(char *dir)
+{
+	rm_rf(dir);
+	free(dir);
 }
 
 static inline char *make_tmpdir(void)

@@ -42,16 +42,14 @@ static void test_one_owner(void)
 	CHECK_EQ_U64(spool_open(&second, &o), -EBUSY);
 	CHECK(second == NULL);
 	/* The owner goes on as if nothing happened. */
-	drain(sp, &d, 0, 0);
-	CHECK(drained_is_range(&d, 0, 5));
+	CHECK_DRAINS(sp, &d, 0, 5);
 	spool_close(sp);
 	/* Once the owner is gone, the directory can be opened again. */
 	sp = open_or_die(&o);
 	CHECK_EQ_U64(stats_of(sp).pending_records, 0);
 	spool_close(sp);
 	free(d.seqs);
-	rm_rf(dir);
-	free(dir);
+	scratch_free(dir);
 }
 
 static void test_round_trip(void)
@@ -67,8 +65,7 @@ static void test_round_trip(void)
 	CHECK_EQ_U64(st.pending_records, 10);
 	CHECK(st.oldest_pending_append_ns > 0);
 	CHECK(st.oldest_pending_append_ns <= mono_ns());
-	drain(sp, &d, 0, 0);
-	CHECK(drained_is_range(&d, 0, 10));
+	CHECK_DRAINS(sp, &d, 0, 10);
 	st = stats_of(sp);
 	CHECK_EQ_U64(st.pending_records, 0);
 	CHECK_EQ_U64(st.pending_bytes, 0);
@@ -90,8 +87,7 @@ static void test_round_trip(void)
 	spool_ack(sp, r.token, true);
 	spool_close(sp);
 	free(d.seqs);
-	rm_rf(dir);
-	free(dir);
+	scratch_free(dir);
 }
 
 static void test_out_of_order_acks(void)
@@ -103,11 +99,7 @@ static void test_out_of_order_acks(void)
 	uint64_t tok[5];
 
 	append_range(sp, 0, 5, 0, 5);
-	for (int i = 0; i < 5; i++) {
-		CHECK_EQ_U64(spool_next(sp, &r, 0), 0);
-		CHECK_EQ_U64(r.seq, i);
-		tok[i] = r.token;
-	}
+	TAKE_TOKENS(sp, &r, tok, 5, 0);
 	/* Acks for 1..3 arrive before 0: nothing is acknowledged on disk yet. */
 	spool_ack(sp, tok[3], true);
 	spool_ack(sp, tok[1], true);
@@ -117,11 +109,7 @@ static void test_out_of_order_acks(void)
 	spool_rewind(sp);
 	spool_ack(sp, tok[0], true); /* stale token from before the rewind: ignored */
 	CHECK_EQ_U64(stats_of(sp).pending_records, 5);
-	for (int i = 0; i < 5; i++) {
-		CHECK_EQ_U64(spool_next(sp, &r, 0), 0);
-		CHECK_EQ_U64(r.seq, i); /* everything again, from the frontier */
-		tok[i] = r.token;
-	}
+	TAKE_TOKENS(sp, &r, tok, 5, 0); /* everything again, from the frontier */
 	CHECK_EQ_U64(spool_next(sp, &r, 0), -EAGAIN);
 	/* Ack 0, 2, 3: the frontier stops after 0, before the hole at 1. */
 	spool_ack(sp, tok[0], true);
@@ -139,12 +127,10 @@ static void test_out_of_order_acks(void)
 	sp = open_or_die(&o);
 	struct drained d = {0};
 	CHECK_EQ_U64(stats_of(sp).replayed, 4);
-	drain(sp, &d, 0, 0);
-	CHECK(drained_is_range(&d, 1, 4)); /* 2 and 3 come again: duplicates, not loss */
+	CHECK_DRAINS(sp, &d, 1, 4); /* 2 and 3 come again: duplicates, not loss */
 	spool_close(sp);
 	free(d.seqs);
-	rm_rf(dir);
-	free(dir);
+	scratch_free(dir);
 }
 
 static void test_rewind(void)
@@ -156,22 +142,17 @@ static void test_rewind(void)
 	uint64_t tok[10];
 
 	append_range(sp, 0, 20, 0, 7);
-	for (int i = 0; i < 10; i++) {
-		CHECK_EQ_U64(spool_next(sp, &r, 0), 0);
-		tok[i] = r.token;
-	}
+	TAKE_TOKENS(sp, &r, tok, 10, -1);
 	for (int i = 0; i < 5; i++)
 		spool_ack(sp, tok[i], true);
 	spool_ack(sp, tok[7], true);
 	spool_rewind(sp);
 	struct drained d = {0};
-	drain(sp, &d, 0, 0);
-	CHECK(drained_is_range(&d, 5, 15));
+	CHECK_DRAINS(sp, &d, 5, 15);
 	CHECK_EQ_U64(stats_of(sp).pending_records, 0);
 	spool_close(sp);
 	free(d.seqs);
-	rm_rf(dir);
-	free(dir);
+	scratch_free(dir);
 }
 
 /* ------------------------------------------------------------------ roll, delete, replay */
@@ -215,10 +196,7 @@ static void test_roll_and_delete(void)
 
 	/* Read everything, ack only the first half: later segments must survive. */
 	uint64_t tok[400];
-	for (int i = 0; i < 400; i++) {
-		CHECK_EQ_U64(spool_next(sp, &r, 0), 0);
-		tok[i] = r.token;
-	}
+	TAKE_TOKENS(sp, &r, tok, 400, -1);
 	int bad = 0;
 	for (int i = 0; i < 200; i++) {
 		spool_ack(sp, tok[i], true);
@@ -239,8 +217,7 @@ static void test_roll_and_delete(void)
 	st = stats_of(sp);
 	CHECK_EQ_U64(st.replayed, 200);
 	struct drained d = {0};
-	drain(sp, &d, 0, 0);
-	CHECK(drained_is_range(&d, 200, 200));
+	CHECK_DRAINS(sp, &d, 200, 200);
 	usleep(100000);
 	CHECK_EQ_U64(deleted_without_checkpoint(dir), 0);
 	spool_close(sp);
@@ -251,8 +228,7 @@ static void test_roll_and_delete(void)
 	CHECK_EQ_U64(spool_next(sp, &r, 0), -EAGAIN);
 	spool_close(sp);
 	free(d.seqs);
-	rm_rf(dir);
-	free(dir);
+	scratch_free(dir);
 }
 
 static void test_reopen_replay(void)
@@ -280,12 +256,10 @@ static void test_reopen_replay(void)
 	/* New records land after the replayed ones, in a new segment. */
 	append_range(sp, 100, 10, 0, 10);
 	struct drained d = {0};
-	drain(sp, &d, 0, 0);
-	CHECK(drained_is_range(&d, 30, 80));
+	CHECK_DRAINS(sp, &d, 30, 80);
 	spool_close(sp);
 	free(d.seqs);
-	rm_rf(dir);
-	free(dir);
+	scratch_free(dir);
 }
 
 /* ------------------------------------------------------------------ crash */
@@ -357,8 +331,7 @@ static void test_crash(bool sigkill_midstream)
 	       (unsigned long long)stats_of(sp).dropped_corrupt);
 	spool_close(sp);
 	free(d.seqs);
-	rm_rf(dir);
-	free(dir);
+	scratch_free(dir);
 }
 
 /* ------------------------------------------------------------------ bounds */
@@ -487,8 +460,7 @@ static void run_bounds_case(const struct bounds_case *c)
 	spool_close(sp);
 	free(d.seqs);
 	if (dir) {
-		rm_rf(dir);
-		free(dir);
+		scratch_free(dir);
 	}
 }
 
@@ -653,12 +625,10 @@ static void run_corruption_case(const struct corruption_case *c)
 	sp = open_or_die(&o);
 	append_range(sp, 100, 3, 0, 3);
 	drained_reset(&d);
-	drain(sp, &d, 0, 0);
-	CHECK(drained_is_range(&d, 100, 3));
+	CHECK_DRAINS(sp, &d, 100, 3);
 	spool_close(sp);
 	free(d.seqs);
-	rm_rf(dir);
-	free(dir);
+	scratch_free(dir);
 }
 
 /* Truncating the last record at every one of its offsets. */
@@ -692,8 +662,7 @@ static void test_truncated_tail(void)
 		}
 		spool_close(sp);
 		free(d.seqs);
-		rm_rf(dir);
-		free(dir);
+		scratch_free(dir);
 	}
 	CHECK_EQ_U64(failures, 0);
 }
@@ -798,8 +767,7 @@ static void test_degrade_erofs(void)
 	CHECK_EQ_U64(st.replayed, 50);
 	append_range(sp, 50, 50, 0, 10);
 	struct drained d = {0};
-	drain(sp, &d, 0, 0);
-	CHECK(drained_is_range(&d, 0, 100));
+	CHECK_DRAINS(sp, &d, 0, 100);
 	CHECK_EQ_U64(stats_of(sp).pending_records, 0);
 	spool_close(sp);
 
@@ -811,8 +779,7 @@ static void test_degrade_erofs(void)
 	CHECK(stats_of(sp).degraded);
 	append_range(sp, 0, 20, 0, 5);
 	drained_reset(&d);
-	drain(sp, &d, 0, 0);
-	CHECK(drained_is_range(&d, 0, 20));
+	CHECK_DRAINS(sp, &d, 0, 20);
 	spool_close(sp);
 
 	free(d.seqs);
@@ -830,10 +797,7 @@ static void test_memory_only(void)
 	append_range(sp, 0, 100, 0, 7);
 	CHECK(!stats_of(sp).degraded);
 	uint64_t tok[10];
-	for (int i = 0; i < 10; i++) {
-		CHECK_EQ_U64(spool_next(sp, &r, 0), 0);
-		tok[i] = r.token;
-	}
+	TAKE_TOKENS(sp, &r, tok, 10, -1);
 	spool_ack(sp, tok[9], true);
 	spool_ack(sp, tok[0], true);
 	spool_rewind(sp); /* 1..8 come back, 0 and 9 do not */
@@ -947,8 +911,7 @@ static void test_concurrency(void)
 	uint64_t segs[64];
 	CHECK_EQ_U64(list_segs(dir, segs, 64), 0); /* everything acknowledged and deleted */
 	free(c.seen);
-	rm_rf(dir);
-	free(dir);
+	scratch_free(dir);
 }
 
 /* ------------------------------------------------------------------ throughput */
@@ -978,8 +941,7 @@ static void bench(enum fsync_policy policy, const char *name)
 	printf("throughput fsync=%s: %.0f records/s, %.1f MB/s (150-byte values, commit per 200)\n",
 	       name, (double)n / secs, (double)bytes / secs / 1e6);
 	spool_close(sp);
-	rm_rf(dir);
-	free(dir);
+	scratch_free(dir);
 }
 
 int main(void)

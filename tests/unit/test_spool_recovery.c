@@ -159,8 +159,7 @@ static void use_spool_beside_unreadable(const char *dir)
 	/* Enough to roll over several segments. */
 	append_range(sp, 100, 2000, 0, 50);
 	drained_reset(&d);
-	drain(sp, &d, 0, 0);
-	CHECK(drained_is_range(&d, 100, 2000));
+	CHECK_DRAINS(sp, &d, 100, 2000);
 	spool_close(sp);
 	free(d.seqs);
 }
@@ -216,8 +215,7 @@ static void run_unreadable_case(const struct unreadable_case *c)
 	}
 	free(before.bytes);
 	free(after.bytes);
-	rm_rf(dir);
-	free(dir);
+	scratch_free(dir);
 }
 
 /* A file that takes the next segment's name while the spool runs is skipped
@@ -236,16 +234,14 @@ static void test_name_taken_while_running(void)
 	write_file(dir, strrchr(p, '/') + 1, "not the spool's", 15);
 	struct file_copy before = snapshot(p);
 	append_range(sp, 0, 2000, 0, 50); /* rolls over several segments */
-	drain(sp, &d, 0, 0);
-	CHECK(drained_is_range(&d, 0, 2000));
+	CHECK_DRAINS(sp, &d, 0, 2000);
 	spool_close(sp);
 	struct file_copy after = snapshot(p);
 	CHECK(same_file(&before, &after));
 	free(before.bytes);
 	free(after.bytes);
 	free(d.seqs);
-	rm_rf(dir);
-	free(dir);
+	scratch_free(dir);
 }
 
 /* Segment 2 was readable at open and is not when the reader gets to it. */
@@ -259,12 +255,10 @@ static void read_after_permission_lost(const char *dir)
 	CHECK_EQ_U64(stats_of(sp).replayed, 15);
 	seg_path(seg2, sizeof(seg2), dir, 2);
 	CHECK_EQ_U64(chmod(seg2, 0), 0);
-	drain(sp, &d, 0, 0);
-	CHECK(drained_is_range(&d, 5, 5));
+	CHECK_DRAINS(sp, &d, 5, 5);
 	append_range(sp, 100, 2000, 0, 50);
 	drained_reset(&d);
-	drain(sp, &d, 0, 0);
-	CHECK(drained_is_range(&d, 100, 2000));
+	CHECK_DRAINS(sp, &d, 100, 2000);
 	spool_close(sp);
 	free(d.seqs);
 }
@@ -285,8 +279,7 @@ static void test_unreadable_while_running(void)
 	CHECK(same_file(&before, &after));
 	free(before.bytes);
 	free(after.bytes);
-	rm_rf(dir);
-	free(dir);
+	scratch_free(dir);
 }
 
 /* ------------------------------------------------------------------ segment numbers */
@@ -338,8 +331,7 @@ static void open_with_last_number(const char *dir)
 
 	CHECK_EQ_U64(stats_of(sp).quarantined_files, 1);
 	CHECK_EQ_U64(stats_of(sp).replayed, 10);
-	drain(sp, &d, 0, 0);
-	CHECK(drained_is_range(&d, 0, 10));
+	CHECK_DRAINS(sp, &d, 0, 10);
 	append_range(sp, 100, 10, 0, 10);
 	drained_reset(&d);
 	drain(sp, &d, 0, 50);
@@ -359,8 +351,7 @@ static void test_last_segment_number(void)
 	in_child(open_with_last_number, dir, false, 20);
 	snprintf(q, sizeof(q), "quarantine/%020llu.seg", (unsigned long long)UINT64_MAX);
 	CHECK(path_exists(dir, q));
-	rm_rf(dir);
-	free(dir);
+	scratch_free(dir);
 }
 
 /* Appends 49 records over many small segments and leaves them unacknowledged. */
@@ -411,8 +402,7 @@ static void test_checkpoint_near_wrap(void)
 	close(dirfd);
 	in_child(append_near_wrap, dir, false, 20);
 	in_child(replay_near_wrap, dir, false, 20);
-	rm_rf(dir);
-	free(dir);
+	scratch_free(dir);
 }
 
 /* The last number the spool may use is taken: it keeps going in memory. */
@@ -429,8 +419,7 @@ static void run_out_of_numbers(const char *dir)
 	CHECK_EQ_U64(append_range(sp, 10, 40, 0, 1), 40);
 	CHECK(stats_of(sp).degraded);
 	CHECK(only_segments(dir, want, 2));
-	drain(sp, &d, 0, 0);
-	CHECK(drained_is_range(&d, 0, 50));
+	CHECK_DRAINS(sp, &d, 0, 50);
 	CHECK_EQ_U64(stats_of(sp).pending_records, 0);
 	spool_close(sp);
 	free(d.seqs);
@@ -448,8 +437,7 @@ static void restart_after_run_out(const char *dir)
 	CHECK_EQ_U64(list_segs(dir, segs, 4), 1);
 	CHECK_EQ_U64(segs[0], 1);
 	CHECK_EQ_U64(append_range(sp, 200, 10, 0, 10), 10);
-	drain(sp, &d, 0, 0);
-	CHECK(drained_is_range(&d, 200, 10));
+	CHECK_DRAINS(sp, &d, 200, 10);
 	spool_close(sp);
 	free(d.seqs);
 }
@@ -463,8 +451,7 @@ static void test_numbers_run_out(void)
 	/* Everything was acknowledged, so nothing is left, and nothing wrapped. */
 	CHECK(only_segments(dir, NULL, 0));
 	in_child(restart_after_run_out, dir, false, 20);
-	rm_rf(dir);
-	free(dir);
+	scratch_free(dir);
 }
 
 /* ------------------------------------------------------------------ adversarial scan */
@@ -550,8 +537,7 @@ static void test_adversarial_scan(uint64_t segment_bytes, uint32_t payload)
 	write_file(dir, name, buf, len);
 	free(buf);
 	in_child(open_adversarial, dir, false, 100);
-	rm_rf(dir);
-	free(dir);
+	scratch_free(dir);
 }
 
 int main(void)
