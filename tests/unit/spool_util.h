@@ -204,6 +204,15 @@ static inline struct spool *open_or_die(const struct spool_options *o)
 	return sp;
 }
 
+/* Ends a test on a scratch spool: closes it, frees what was drained and
+ * removes the directory. */
+static inline void spool_done(struct spool *sp, struct drained *d, char *dir)
+{
+	spool_close(sp);
+	free(d->seqs);
+	scratch_free(dir);
+}
+
 static inline struct spool_stats stats_of(struct spool *sp)
 {
 	struct spool_stats st;

@@ -47,9 +47,7 @@ static void test_one_owner(void)
 	/* Once the owner is gone, the directory can be opened again. */
 	sp = open_or_die(&o);
 	CHECK_EQ_U64(stats_of(sp).pending_records, 0);
-	spool_close(sp);
-	free(d.seqs);
-	scratch_free(dir);
+	spool_done(sp, &d, dir);
 }
 
 static void test_round_trip(void)
@@ -85,9 +83,7 @@ static void test_round_trip(void)
 	CHECK_EQ_U64(spool_next(sp, &r, 0), 0);
 	CHECK_EQ_U64(r.value_len, SPOOL_MAX_RECORD_BYTES);
 	spool_ack(sp, r.token, true);
-	spool_close(sp);
-	free(d.seqs);
-	scratch_free(dir);
+	spool_done(sp, &d, dir);
 }
 
 static void test_out_of_order_acks(void)
@@ -128,9 +124,7 @@ static void test_out_of_order_acks(void)
 	struct drained d = {0};
 	CHECK_EQ_U64(stats_of(sp).replayed, 4);
 	CHECK_DRAINS(sp, &d, 1, 4); /* 2 and 3 come again: duplicates, not loss */
-	spool_close(sp);
-	free(d.seqs);
-	scratch_free(dir);
+	spool_done(sp, &d, dir);
 }
 
 static void test_rewind(void)
@@ -150,9 +144,7 @@ static void test_rewind(void)
 	struct drained d = {0};
 	CHECK_DRAINS(sp, &d, 5, 15);
 	CHECK_EQ_U64(stats_of(sp).pending_records, 0);
-	spool_close(sp);
-	free(d.seqs);
-	scratch_free(dir);
+	spool_done(sp, &d, dir);
 }
 
 /* ------------------------------------------------------------------ roll, delete, replay */
@@ -226,9 +218,7 @@ static void test_roll_and_delete(void)
 	sp = open_or_die(&o);
 	CHECK_EQ_U64(stats_of(sp).replayed, 0);
 	CHECK_EQ_U64(spool_next(sp, &r, 0), -EAGAIN);
-	spool_close(sp);
-	free(d.seqs);
-	scratch_free(dir);
+	spool_done(sp, &d, dir);
 }
 
 static void test_reopen_replay(void)
@@ -257,9 +247,7 @@ static void test_reopen_replay(void)
 	append_range(sp, 100, 10, 0, 10);
 	struct drained d = {0};
 	CHECK_DRAINS(sp, &d, 30, 80);
-	spool_close(sp);
-	free(d.seqs);
-	scratch_free(dir);
+	spool_done(sp, &d, dir);
 }
 
 /* ------------------------------------------------------------------ crash */
@@ -329,9 +317,7 @@ static void test_crash(bool sigkill_midstream)
 	       sigkill_midstream ? "SIGKILL mid-stream" : "_exit without close",
 	       (unsigned long long)committed, d.n,
 	       (unsigned long long)stats_of(sp).dropped_corrupt);
-	spool_close(sp);
-	free(d.seqs);
-	scratch_free(dir);
+	spool_done(sp, &d, dir);
 }
 
 /* ------------------------------------------------------------------ bounds */
@@ -626,9 +612,7 @@ static void run_corruption_case(const struct corruption_case *c)
 	append_range(sp, 100, 3, 0, 3);
 	drained_reset(&d);
 	CHECK_DRAINS(sp, &d, 100, 3);
-	spool_close(sp);
-	free(d.seqs);
-	scratch_free(dir);
+	spool_done(sp, &d, dir);
 }
 
 /* Truncating the last record at every one of its offsets. */
@@ -660,9 +644,7 @@ static void test_truncated_tail(void)
 			        (unsigned long long)st.dropped_corrupt);
 			failures++;
 		}
-		spool_close(sp);
-		free(d.seqs);
-		scratch_free(dir);
+		spool_done(sp, &d, dir);
 	}
 	CHECK_EQ_U64(failures, 0);
 }
