@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <string.h>
 #include "utf8.h"
 
 size_t utf8_seq_len(const unsigned char *s, size_t n, uint32_t *cp_out)
@@ -51,4 +52,32 @@ size_t utf8_find_invalid(const unsigned char *s, size_t len)
 		i += l;
 	}
 	return len;
+}
+
+/* See utf8.h. The ASCII fast path keeps the per-event cost down. */
+size_t utf8_sanitize(const char *s, size_t n, char *out)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t end = strnlen(s, n), i = 0, o = 0;
+
+	while (i < end) {
+		size_t l;
+
+		if (u[i] < 0x80) { /* the common case, without a call */
+			out[o++] = (char)u[i++];
+			continue;
+		}
+		l = utf8_seq_len(u + i, end - i, NULL);
+
+		if (l) {
+			memcpy(out + o, u + i, l);
+			o += l;
+			i += l;
+		} else {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+	}
+	return o;
 }

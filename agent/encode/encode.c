@@ -108,39 +108,6 @@ static inline uint8_t *put_bytes_field(uint8_t *p, uint32_t field, const void *d
 	return p + len;
 }
 
-/*
- * Copies at most n bytes of s (stopping at NUL) into out as valid UTF-8:
- * protobuf string fields must be UTF-8 and strict parsers reject the whole
- * message otherwise, while a task can name itself with any bytes. out needs
- * 3 * n bytes. Returns the output length.
- */
-static size_t utf8_sanitize(const char *s, size_t n, char *out)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t end = strnlen(s, n), i = 0, o = 0;
-
-	while (i < end) {
-		size_t l;
-
-		if (u[i] < 0x80) { /* the common case, without a call */
-			out[o++] = (char)u[i++];
-			continue;
-		}
-		l = utf8_seq_len(u + i, end - i, NULL);
-
-		if (l) {
-			memcpy(out + o, u + i, l);
-			o += l;
-			i += l;
-		} else {
-			memcpy(out + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			i++;
-		}
-	}
-	return o;
-}
-
 /* A sanitized heap copy for the host message, which is built once. */
 static char *utf8_dup(const char *s)
 {

@@ -42,27 +42,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static size_t sanitize(const char *s, size_t n, char *out)
-{
-	size_t end = strnlen(s, n), i = 0, o = 0;
-
-	while (i < end) {
-		size_t l = utf8_seq_len((const unsigned char *)s + i, end - i, NULL);
-
-		if (l) {
-			memcpy(out + o, s + i, l);
-			o += l;
-			i += l;
-		} else {
-			memcpy(out + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			i++;
-		}
-	}
-	out[o] = '\0';
-	return o;
-}
-
 /* The tail as protobuf-c would make it: a message with only fields 14 and 15. */
 static int pbc_tail(struct pbc_encoder *pe, const struct host_info *h)
 {
@@ -109,7 +88,7 @@ static int pbc_encode(const struct pbc_encoder *pe, const struct tcpstates_event
 	m.local_port = e->sport;
 	m.remote_port = e->dport;
 	m.pid = e->pid;
-	sanitize(e->comm, sizeof(e->comm), comm);
+	comm[utf8_sanitize(e->comm, sizeof(e->comm), comm)] = '\0';
 	m.comm = comm;
 	m.socket_id = e->cookie;
 	m.timestamp_ns = wall_ns;

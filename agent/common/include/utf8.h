@@ -21,4 +21,13 @@ size_t utf8_seq_len(const unsigned char *s, size_t n, uint32_t *cp);
 /* Offset of the first byte that is not part of valid UTF-8, or len. */
 size_t utf8_find_invalid(const unsigned char *s, size_t len);
 
+/*
+ * Copies at most n bytes of s (stopping at NUL) into out as valid UTF-8,
+ * each invalid byte replaced by U+FFFD: protobuf string fields must be
+ * UTF-8 and strict parsers reject the whole message otherwise, while a task
+ * can name itself with any bytes. out needs 3 * n bytes; it is not
+ * NUL-terminated. Returns the output length.
+ */
+size_t utf8_sanitize(const char *s, size_t n, char *out);
+
 #endif
