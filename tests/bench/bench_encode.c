@@ -21,11 +21,11 @@
 #include <sys/socket.h>
 #include <time.h>
 #include "encode.h"
+#include "encode_sample.h"
 #include "utf8.h"
 #include "tcpstates/v1/tcpstates.pb-c.h"
 
-#define INSTANCE "3f1c2a9e-7b4d-4e5f-8a6b-0c1d2e3f4a5b"
-#define RUNS     5
+#define RUNS 5
 
 struct pbc_encoder {
 	uint8_t tail[512];
@@ -114,35 +114,6 @@ static int pbc_encode(const struct pbc_encoder *pe, const struct tcpstates_event
 	return (int)(n + pe->tail_len);
 }
 
-static struct tcpstates_event sample_event(void)
-{
-	struct tcpstates_event e = {
-	    .skaddr = 0xffff9bf61bb62bc0ull,
-	    .cookie = 73519,
-	    .delta_ns = 225794123,
-	    .duration_ns = 1225794123,
-	    .bytes_acked = 5120,
-	    .bytes_received = 104857,
-	    .segs_out = 12,
-	    .segs_in = 80,
-	    .srtt_us = 225794,
-	    .direction = TCPSTATES_DIR_OUTBOUND,
-	    .cgroup_id = 5918,
-	    .pid = 164978,
-	    .netns_ino = 4026531840u,
-	    .family = AF_INET,
-	    .sport = 41596,
-	    .dport = 443,
-	    .oldstate = 2,
-	    .newstate = 1,
-	    .comm = "node",
-	};
-
-	inet_pton(AF_INET, "192.168.88.15", e.saddr);
-	inet_pton(AF_INET, "52.178.17.2", e.daddr);
-	return e;
-}
-
 /* The same decoded content from both encoders, or the comparison is void. */
 static int same_message(const uint8_t *a, int alen, const uint8_t *b, int blen)
 {
@@ -167,18 +138,9 @@ static int same_message(const uint8_t *a, int alen, const uint8_t *b, int blen)
 
 int main(int argc, char **argv)
 {
-	static struct kv labels[] = {{.key = "env", .value = "prod"},
-	                             {.key = "rack", .value = "r12"}};
-	struct host_info host = {
-	    .hostname = "web-01.example",
-	    .machine_id = "0123456789abcdef0123456789abcdef",
-	    .boot_id = "b3e0c9d2-1111-4222-8333-944455556666",
-	    .kernel_release = "6.1.0-18-amd64",
-	    .agent_version = "0.1.0",
-	    .labels = {.items = labels, .count = 2},
-	};
+	struct host_info host = make_host(true);
 	long iters = argc > 1 ? atol(argv[1]) : 5000000;
-	struct tcpstates_event e = sample_event();
+	struct tcpstates_event e = make_v4();
 	struct pbc_encoder pe;
 	struct encoder *enc;
 	static const struct encode_cgroup cg = {
