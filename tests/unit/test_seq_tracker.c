@@ -63,6 +63,25 @@ static void check_counts(const struct seq_instance_summary *s, uint64_t messages
 	CHECK_EQ_U64(s->late, late);
 }
 
+/* Checks the first instance's counts as they stand. */
+static void check_now(const struct seq_tracker *t, uint64_t messages, uint64_t first_seq,
+                      uint64_t last_seq, uint64_t gaps, uint64_t missing, uint64_t duplicates,
+                      uint64_t late)
+{
+	struct seq_instance_summary s = summary(t, 0);
+
+	check_counts(&s, messages, first_seq, last_seq, gaps, missing, duplicates, late);
+}
+
+/* Settles what is still open, then checks the first instance's counts. */
+static void finish_and_check(struct seq_tracker *t, uint64_t messages, uint64_t first_seq,
+                             uint64_t last_seq, uint64_t gaps, uint64_t missing,
+                             uint64_t duplicates, uint64_t late)
+{
+	seq_tracker_finish(t);
+	check_now(t, messages, first_seq, last_seq, gaps, missing, duplicates, late);
+}
+
 static void test_bad_windows(void)
 {
 	static const uint64_t bad[] = {0, 1, 63, 65, 100, SEQ_TRACKER_DEFAULT_WINDOW + 32};
@@ -103,14 +122,10 @@ static void test_gaps(void)
 	s = summary(t, 0);
 	CHECK_EQ_U64(s.gaps, 0);
 	CHECK_EQ_U64(s.missing, 0);
-	seq_tracker_finish(t);
-	s = summary(t, 0);
-	check_counts(&s, 6, 1, 12, 3, 6, 0, 0);
+	finish_and_check(t, 6, 1, 12, 3, 6, 0, 0);
 
 	/* Settling twice counts nothing twice. */
-	seq_tracker_finish(t);
-	s = summary(t, 0);
-	check_counts(&s, 6, 1, 12, 3, 6, 0, 0);
+	finish_and_check(t, 6, 1, 12, 3, 6, 0, 0);
 	seq_tracker_free(t);
 }
 
@@ -118,7 +133,6 @@ static void test_gaps(void)
 static void test_gap_settled_by_sliding(void)
 {
 	struct seq_tracker *t = tracker(SMALL_WINDOW);
-	struct seq_instance_summary s;
 	int wrong = 0;
 
 	for (uint64_t seq = 1; seq <= 200; seq++) {
@@ -126,26 +140,20 @@ static void test_gap_settled_by_sliding(void)
 			wrong += seq_tracker_observe(t, "a", "h", seq) != SEQ_NEW;
 	}
 	CHECK_EQ_U64(wrong, 0);
-	s = summary(t, 0);
-	check_counts(&s, 196, 1, 200, 2, 4, 0, 0);
-	seq_tracker_finish(t);
-	s = summary(t, 0);
-	check_counts(&s, 196, 1, 200, 2, 4, 0, 0);
+	check_now(t, 196, 1, 200, 2, 4, 0, 0);
+	finish_and_check(t, 196, 1, 200, 2, 4, 0, 0);
 	seq_tracker_free(t);
 }
 
 static void test_duplicates(void)
 {
 	struct seq_tracker *t = tracker(SEQ_TRACKER_DEFAULT_WINDOW);
-	struct seq_instance_summary s;
 
 	CHECK_EQ_U64(FEED(t, "a", SEQ_NEW, 1, 2, 3), 0);
 	CHECK_EQ_U64(FEED(t, "a", SEQ_DUPLICATE, 2, 1, 3, 3), 0);
 	CHECK_EQ_U64(FEED(t, "a", SEQ_NEW, 4), 0);
-	seq_tracker_finish(t);
-	s = summary(t, 0);
 	/* A redelivery is a message, not a new seq. */
-	check_counts(&s, 8, 1, 4, 0, 0, 4, 0);
+	finish_and_check(t, 8, 1, 4, 0, 0, 4, 0);
 	seq_tracker_free(t);
 }
 
@@ -153,39 +161,31 @@ static void test_duplicates(void)
 static void test_out_of_order_within_window(void)
 {
 	struct seq_tracker *t = tracker(SEQ_TRACKER_DEFAULT_WINDOW);
-	struct seq_instance_summary s;
 
 	/* The pattern of the integration test's instance A: 4 and 5 lost, 7 twice. */
 	CHECK_EQ_U64(FEED(t, "a", SEQ_NEW, 6, 1, 2, 9, 3, 7, 8), 0);
 	CHECK_EQ_U64(FEED(t, "a", SEQ_DUPLICATE, 7), 0);
 	CHECK_EQ_U64(FEED(t, "a", SEQ_NEW, 10), 0);
-	seq_tracker_finish(t);
-	s = summary(t, 0);
-	check_counts(&s, 9, 1, 10, 1, 2, 1, 0);
+	finish_and_check(t, 9, 1, 10, 1, 2, 1, 0);
 	seq_tracker_free(t);
 
 	/* Fully reversed, within the small window: nothing lost. */
 	t = tracker(SMALL_WINDOW);
 	for (uint64_t seq = 40; seq >= 10; seq--)
 		CHECK_EQ_U64(seq_tracker_observe(t, "b", "h", seq), SEQ_NEW);
-	seq_tracker_finish(t);
-	s = summary(t, 0);
-	check_counts(&s, 31, 10, 40, 0, 0, 0, 0);
+	finish_and_check(t, 31, 10, 40, 0, 0, 0, 0);
 	seq_tracker_free(t);
 }
 
 static void test_late_beyond_window(void)
 {
 	struct seq_tracker *t = tracker(SEQ_TRACKER_DEFAULT_WINDOW);
-	struct seq_instance_summary s;
 
 	/* The integration test's instance C: a jump past the window, then 2 arrives. */
 	CHECK_EQ_U64(FEED(t, "c", SEQ_NEW, 1, 100000), 0);
 	CHECK_EQ_U64(FEED(t, "c", SEQ_LATE, 2), 0);
-	seq_tracker_finish(t);
-	s = summary(t, 0);
 	/* 2 was settled as missing before it came: it stays missing and is also late. */
-	check_counts(&s, 3, 1, 100000, 1, 99998, 0, 1);
+	finish_and_check(t, 3, 1, 100000, 1, 99998, 0, 1);
 	seq_tracker_free(t);
 
 	t = tracker(SMALL_WINDOW);
@@ -196,9 +196,7 @@ static void test_late_beyond_window(void)
 	CHECK_EQ_U64(seq_tracker_observe(t, "d", "h", 936), SEQ_LATE);
 	CHECK_EQ_U64(seq_tracker_observe(t, "d", "h", 1), SEQ_LATE);
 	CHECK_EQ_U64(seq_tracker_observe(t, "d", "h", 1001), SEQ_NEW);
-	seq_tracker_finish(t);
-	s = summary(t, 0);
-	check_counts(&s, 1004, 1, 1001, 0, 0, 1, 2);
+	finish_and_check(t, 1004, 1, 1001, 0, 0, 1, 2);
 	/* After the end everything is settled: even the last seq is late now. */
 	CHECK_EQ_U64(seq_tracker_observe(t, "d", "h", 1001), SEQ_LATE);
 	seq_tracker_free(t);
@@ -208,15 +206,11 @@ static void test_late_beyond_window(void)
 static void test_missing_runs_join(void)
 {
 	struct seq_tracker *t = tracker(SMALL_WINDOW);
-	struct seq_instance_summary s;
 
 	/* lo starts at 0; 100 settles 2..36 at once, the end settles 37..99. */
 	CHECK_EQ_U64(FEED(t, "a", SEQ_NEW, 1, 100), 0);
-	s = summary(t, 0);
-	check_counts(&s, 2, 1, 100, 1, 35, 0, 0);
-	seq_tracker_finish(t);
-	s = summary(t, 0);
-	check_counts(&s, 2, 1, 100, 1, 98, 0, 0);
+	check_now(t, 2, 1, 100, 1, 35, 0, 0);
+	finish_and_check(t, 2, 1, 100, 1, 98, 0, 0);
 	seq_tracker_free(t);
 }
 
@@ -224,20 +218,15 @@ static void test_missing_runs_join(void)
 static void test_first_and_last_seq(void)
 {
 	struct seq_tracker *t = tracker(SMALL_WINDOW);
-	struct seq_instance_summary s;
 
 	CHECK_EQ_U64(FEED(t, "a", SEQ_NEW, 1000, 1003, 998), 0);
-	seq_tracker_finish(t);
-	s = summary(t, 0);
 	/* 999, 1001 and 1002 are missing; 997 and below were never this reader's. */
-	check_counts(&s, 3, 998, 1003, 2, 3, 0, 0);
+	finish_and_check(t, 3, 998, 1003, 2, 3, 0, 0);
 	seq_tracker_free(t);
 
 	t = tracker(SEQ_TRACKER_DEFAULT_WINDOW);
 	CHECK_EQ_U64(FEED(t, "big", SEQ_NEW, UINT64_MAX - 1, UINT64_MAX - 3), 0);
-	seq_tracker_finish(t);
-	s = summary(t, 0);
-	check_counts(&s, 2, UINT64_MAX - 3, UINT64_MAX - 1, 1, 1, 0, 0);
+	finish_and_check(t, 2, UINT64_MAX - 3, UINT64_MAX - 1, 1, 1, 0, 0);
 	seq_tracker_free(t);
 }
 
@@ -290,17 +279,12 @@ static void test_empty(void)
 static void test_top_of_range(void)
 {
 	struct seq_tracker *t = tracker(SEQ_TRACKER_DEFAULT_WINDOW);
-	struct seq_instance_summary s;
 	int wrong = 0;
 
 	CHECK_EQ_U64(FEED(t, "a", SEQ_NEW, UINT64_MAX - 2, UINT64_MAX), 0);
 	CHECK_EQ_U64(FEED(t, "a", SEQ_DUPLICATE, UINT64_MAX), 0);
-	seq_tracker_finish(t);
-	s = summary(t, 0);
-	check_counts(&s, 3, UINT64_MAX - 2, UINT64_MAX, 1, 1, 1, 0);
-	seq_tracker_finish(t);
-	s = summary(t, 0);
-	check_counts(&s, 3, UINT64_MAX - 2, UINT64_MAX, 1, 1, 1, 0);
+	finish_and_check(t, 3, UINT64_MAX - 2, UINT64_MAX, 1, 1, 1, 0);
+	finish_and_check(t, 3, UINT64_MAX - 2, UINT64_MAX, 1, 1, 1, 0);
 	seq_tracker_free(t);
 
 	/* Sliding a small window all the way up, with holes on the way. */
@@ -312,9 +296,7 @@ static void test_top_of_range(void)
 			break;
 	}
 	CHECK_EQ_U64(wrong, 0);
-	seq_tracker_finish(t);
-	s = summary(t, 0);
-	check_counts(&s, 198, UINT64_MAX - 199, UINT64_MAX, 2, 2, 0, 0);
+	finish_and_check(t, 198, UINT64_MAX - 199, UINT64_MAX, 2, 2, 0, 0);
 	seq_tracker_free(t);
 }
 
