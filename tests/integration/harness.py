@@ -316,11 +316,27 @@ class Consumer:
         self.c.close()
 
 
-def check_contiguous(events, expected_count=None):
-    """Per instance: seq is 1..N without gaps. Duplicates are returned."""
+def seqs_by_instance(events):
+    """The seqs of decoded events, per agent instance, in arrival order."""
     by_instance = {}
     for e in events:
         by_instance.setdefault(e.agent_instance_id, []).append(e.seq)
+    return by_instance
+
+
+def read_seqs(bootstrap, topic, count, timeout=60, quiet_timeout=30):
+    """Consumes the topic until `count` messages arrived and then until it is
+    quiet; their seqs per agent instance."""
+    consumer = Consumer(bootstrap, topic)
+    consumer.poll_until(lambda x: len(x) >= count, timeout=timeout)
+    msgs = consumer.drain_quiet(quiet=2, timeout=quiet_timeout)
+    consumer.close()
+    return seqs_by_instance(decode(x.value()) for x in msgs)
+
+
+def check_contiguous(events, expected_count=None):
+    """Per instance: seq is 1..N without gaps. Duplicates are returned."""
+    by_instance = seqs_by_instance(events)
     dups = 0
     for inst, seqs in by_instance.items():
         unique = sorted(set(seqs))
@@ -396,6 +412,19 @@ class NetNs:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def local_sections(spool_dir, metrics_port, netns_inode):
+    """The config sections every agent under test shares: its spool
+    directory, its metrics port and the filter that keeps only the test
+    namespace's events."""
+    return (f"spool:\n"
+            f'  dir: "{spool_dir}"\n'
+            f"metrics:\n"
+            f"  port: {metrics_port}\n"
+            f"filters:\n"
+            f"  netns:\n"
+            f"    include: [{netns_inode}]\n")
 
 
 def publish_config(bootstrap, spool_dir, metrics_port, netns_inode, topic="tcpstates.v1",

@@ -65,14 +65,8 @@ def main():
         published = int(m["tcpstates_agent_events_published_total"])
         check(published >= sum(v for v in exact.values() if v),
               f"replay published {published}, fewer than the quiet rounds wrote")
-        consumer = harness.Consumer(peer.bootstrap, "tcpstates.v1")
-        consumer.poll_until(lambda x: len(x) >= published, timeout=120)
-        msgs = consumer.drain_quiet(quiet=2, timeout=60)
-        consumer.close()
-        by_instance = {}
-        for x in msgs:
-            e = harness.decode(x.value())
-            by_instance.setdefault(e.agent_instance_id, []).append(e.seq)
+        by_instance = harness.read_seqs(peer.bootstrap, "tcpstates.v1", published,
+                                        timeout=120, quiet_timeout=60)
         dups = 0
         for inst, want in exact.items():
             seqs = by_instance.get(inst, [])

@@ -42,13 +42,7 @@ def render(peer, ns, workdir, mport, compression):
             f"  shutdown_timeout_ms: 3000\n"
             f"  rdkafka:\n"
             f"    debug: msg\n"
-            f"spool:\n"
-            f'  dir: "{workdir}/spool"\n'
-            f"metrics:\n"
-            f"  port: {mport}\n"
-            f"filters:\n"
-            f"  netns:\n"
-            f"    include: [{ns.inode}]\n")
+            + harness.local_sections(f"{workdir}/spool", mport, ns.inode))
 
 
 def batch_codecs(lines):

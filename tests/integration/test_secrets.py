@@ -60,13 +60,7 @@ def render(peer, ns, workdir, mport, key_password=INLINE):
             f'    ssl.key.password: "{key_password}"\n'
             # librdkafka's own dump of its settings goes to the log as well.
             f"    debug: conf\n"
-            f"spool:\n"
-            f'  dir: "{workdir}/spool"\n'
-            f"metrics:\n"
-            f"  port: {mport}\n"
-            f"filters:\n"
-            f"  netns:\n"
-            f"    include: [{ns.inode}]\n")
+            + harness.local_sections(f"{workdir}/spool", mport, ns.inode))
 
 
 def no_secret(text, where):

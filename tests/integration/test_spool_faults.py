@@ -77,18 +77,6 @@ def check_no_drops(m, what, allow=()):
         check(n == 0, f"{what}: {n} events dropped for {reason}")
 
 
-def read_back(peer, topic, count):
-    consumer = harness.Consumer(peer.bootstrap, topic)
-    consumer.poll_until(lambda x: len(x) >= count, timeout=60)
-    msgs = consumer.drain_quiet(quiet=2, timeout=30)
-    consumer.close()
-    by_instance = {}
-    for x in msgs:
-        e = harness.decode(x.value())
-        by_instance.setdefault(e.agent_instance_id, []).append(e.seq)
-    return by_instance
-
-
 def check_seqs(by_instance, instance, want, what):
     seqs = by_instance.get(instance, [])
     check(len(seqs) == len(set(seqs)), f"{what}: {len(seqs) - len(set(seqs))} duplicates")
@@ -264,7 +252,7 @@ def case_corruption(peer, ns):
         agent.wait_for_log(r"ignoring unknown file .*/notes\.txt", timeout=1)
         check(agent.stop() == 0, "second instance exit status")
 
-        by_instance = read_back(peer, topic, len(good) + fresh)
+        by_instance = harness.read_seqs(peer.bootstrap, topic, len(good) + fresh)
         check(set(by_instance) == {first, second},
               f"read back instances {sorted(by_instance)}, expected {first} and {second}")
         check_seqs(by_instance, first, good, "replayed records of the first instance")
@@ -331,7 +319,7 @@ def case_disk_full(peer, ns):
                   f"spool_disk_bytes {m['tcpstates_agent_spool_disk_bytes']}, files {on_disk}")
             check(agent.stop() == 0, "exit status after a full disk")
 
-        by_instance = read_back(peer, topic, n)
+        by_instance = harness.read_seqs(peer.bootstrap, topic, n)
         check_seqs(by_instance, instance, range(1, n + 1), "events spooled on a full disk")
         log(f"ENOSPC: {n} events delivered through a 512 KiB spool, degraded to memory")
 
@@ -395,7 +383,7 @@ def case_read_only(peer, ns):
             check(not any("stay in the spool" in l for l in harness.log_lines(agent)),
                   "claimed records stay on a read-only spool")
 
-        by_instance = read_back(peer, topic, 2 * n)
+        by_instance = harness.read_seqs(peer.bootstrap, topic, 2 * n)
         check_seqs(by_instance, old, range(1, n + 1), "records on the read-only disk")
         check_seqs(by_instance, new, range(1, n + 1), "events held in memory")
         log(f"read-only: {n} old records from disk and {n} new from memory delivered")
