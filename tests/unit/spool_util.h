@@ -52,6 +52,18 @@ static inline uint64_t frame_bytes(uint64_t seq, uint32_t base)
 	return SEG_FRAME_OVERHEAD + KEY_LEN + value_len_for(seq, base);
 }
 
+/* Writes seq's record as one segment frame at out; returns its size. */
+static inline size_t encode_record_frame(uint8_t *out, uint64_t seq)
+{
+	char key[KEY_LEN];
+	uint8_t value[4096];
+	uint32_t vlen;
+
+	make_record(seq, 0, key, value, &vlen);
+	seg_frame_encode(out, seq, key, KEY_LEN, value, vlen);
+	return SEG_FRAME_OVERHEAD + KEY_LEN + vlen;
+}
+
 static inline int append_one(struct spool *sp, uint64_t seq, uint32_t base)
 {
 	char key[KEY_LEN];

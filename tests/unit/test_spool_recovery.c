@@ -91,6 +91,16 @@ static bool same_file(const struct file_copy *a, const struct file_copy *b)
 	       (!a->len || !memcmp(a->bytes, b->bytes, a->len));
 }
 
+/* Whether the file at path is still what before recorded. */
+static bool unchanged_since(const struct file_copy *before, const char *path)
+{
+	struct file_copy now = snapshot(path);
+	bool same = same_file(before, &now);
+
+	free(now.bytes);
+	return same;
+}
+
 /* Runs fn(arg) in a child; its checks count there, its exit status here. A
  * hang (a reader that spins with the lock held) is killed by the alarm. */
 static void in_child(void (*fn)(const char *), const char *dir, bool drop_dac, unsigned secs)
@@ -168,7 +178,7 @@ static void run_unreadable_case(const struct unreadable_case *c)
 {
 	char *dir = make_tmpdir();
 	char seg2[512], p[512];
-	struct file_copy before, after;
+	struct file_copy before;
 
 	current_case = c;
 	build_corruption_layout(dir);
@@ -196,11 +206,10 @@ static void run_unreadable_case(const struct unreadable_case *c)
 	if (c->kind == U_FIFO) {
 		/* A FIFO is not a segment: moved aside (not opened: that would block). */
 		snprintf(p, sizeof(p), "%s/quarantine/00000000000000000002.seg", dir);
-		after = snapshot(p);
 	} else {
-		after = snapshot(seg2);
+		snprintf(p, sizeof(p), "%s", seg2);
 	}
-	bool kept = same_file(&before, &after);
+	bool kept = unchanged_since(&before, p);
 	if (!kept)
 		fprintf(stderr, "unreadable case \"%s\": segment 2 was replaced or deleted\n",
 		        c->name);
@@ -208,13 +217,9 @@ static void run_unreadable_case(const struct unreadable_case *c)
 	/* A second run (with the same privileges) finds it again and still leaves it. */
 	current_run = 2;
 	in_child(use_spool_beside_unreadable, dir, c->kind == U_NO_PERMISSION, 20);
-	if (c->kind != U_FIFO) {
-		struct file_copy again = snapshot(seg2);
-		CHECK(same_file(&before, &again));
-		free(again.bytes);
-	}
+	if (c->kind != U_FIFO)
+		CHECK(unchanged_since(&before, seg2));
 	free(before.bytes);
-	free(after.bytes);
 	scratch_free(dir);
 }
 
@@ -236,10 +241,8 @@ static void test_name_taken_while_running(void)
 	append_range(sp, 0, 2000, 0, 50); /* rolls over several segments */
 	CHECK_DRAINS(sp, &d, 0, 2000);
 	spool_close(sp);
-	struct file_copy after = snapshot(p);
-	CHECK(same_file(&before, &after));
+	CHECK(unchanged_since(&before, p)); /* the close does not take it either */
 	free(before.bytes);
-	free(after.bytes);
 	free(d.seqs);
 	scratch_free(dir);
 }
@@ -275,10 +278,8 @@ static void test_unreadable_while_running(void)
 	in_child(read_after_permission_lost, dir, true, 20);
 	/* The child took the permission away; give it back to compare the bytes. */
 	chmod(seg2, before.mode & 07777);
-	struct file_copy after = snapshot(seg2);
-	CHECK(same_file(&before, &after));
+	CHECK(unchanged_since(&before, seg2));
 	free(before.bytes);
-	free(after.bytes);
 	scratch_free(dir);
 }
 
@@ -292,14 +293,8 @@ static void write_segment(const char *dir, uint64_t segno, uint64_t from, uint64
 	size_t len = SEG_HEADER_BYTES;
 
 	seg_header_encode(buf);
-	for (uint64_t s = from; s < from + n; s++) {
-		char key[KEY_LEN];
-		uint8_t value[4096];
-		uint32_t vlen;
-		make_record(s, 0, key, value, &vlen);
-		seg_frame_encode(buf + len, s, key, KEY_LEN, value, vlen);
-		len += SEG_FRAME_OVERHEAD + KEY_LEN + vlen;
-	}
+	for (uint64_t s = from; s < from + n; s++)
+		len += encode_record_frame(buf + len, s);
 	seg_name(name, segno);
 	write_file(dir, name, buf, len);
 	free(buf);
@@ -525,12 +520,7 @@ static void test_adversarial_scan(uint64_t segment_bytes, uint32_t payload)
 			fill_adversarial(buf + len, junk);
 			len += junk;
 		}
-		char key[KEY_LEN];
-		uint8_t value[4096];
-		uint32_t vlen;
-		make_record(s, 0, key, value, &vlen);
-		seg_frame_encode(buf + len, s, key, KEY_LEN, value, vlen);
-		len += SEG_FRAME_OVERHEAD + KEY_LEN + vlen;
+		len += encode_record_frame(buf + len, s);
 	}
 	adversarial_bytes = len;
 	seg_name(name, 1);
