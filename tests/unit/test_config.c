@@ -252,6 +252,29 @@ static void test_file_errors(void)
 	config_free(&cfg);
 }
 
+/* The spool section as the config holds it. */
+struct spool_expect {
+	bool enabled;
+	const char *dir;
+	uint64_t max_bytes, segment_bytes;
+	enum fsync_policy fsync;
+	uint64_t fsync_interval_ms;
+	enum spool_full_policy full_policy;
+	uint64_t memory_max_bytes;
+};
+
+static void check_spool_section(const struct agent_config *cfg, const struct spool_expect *x)
+{
+	CHECK(cfg->spool_enabled == x->enabled);
+	CHECK_STR(cfg->spool_dir, x->dir);
+	CHECK_EQ_U64(cfg->spool_max_bytes, x->max_bytes);
+	CHECK_EQ_U64(cfg->spool_segment_bytes, x->segment_bytes);
+	CHECK_EQ_U64(cfg->spool_fsync, x->fsync);
+	CHECK_EQ_U64(cfg->spool_fsync_interval_ms, x->fsync_interval_ms);
+	CHECK_EQ_U64(cfg->spool_full_policy, x->full_policy);
+	CHECK_EQ_U64(cfg->memory_max_bytes, x->memory_max_bytes);
+}
+
 static void test_defaults(void)
 {
 	struct agent_config cfg;
@@ -274,14 +297,16 @@ static void test_defaults(void)
 	CHECK_STR(cfg.compression, "lz4");
 	CHECK_EQ_U64(cfg.rdkafka.count, 0);
 	CHECK_EQ_U64(cfg.shutdown_timeout_ms, 10000);
-	CHECK(cfg.spool_enabled);
-	CHECK_STR(cfg.spool_dir, "/var/lib/tcpstates-agent/spool");
-	CHECK_EQ_U64(cfg.spool_max_bytes, 1ull << 30);
-	CHECK_EQ_U64(cfg.spool_segment_bytes, 16u << 20);
-	CHECK_EQ_U64(cfg.spool_fsync, FSYNC_INTERVAL);
-	CHECK_EQ_U64(cfg.spool_fsync_interval_ms, 1000);
-	CHECK_EQ_U64(cfg.spool_full_policy, SPOOL_DROP_NEWEST);
-	CHECK_EQ_U64(cfg.memory_max_bytes, 64u << 20);
+	check_spool_section(&cfg, &(struct spool_expect){
+	                              .enabled = true,
+	                              .dir = "/var/lib/tcpstates-agent/spool",
+	                              .max_bytes = 1ull << 30,
+	                              .segment_bytes = 16u << 20,
+	                              .fsync = FSYNC_INTERVAL,
+	                              .fsync_interval_ms = 1000,
+	                              .full_policy = SPOOL_DROP_NEWEST,
+	                              .memory_max_bytes = 64u << 20,
+	                          });
 	CHECK(cfg.metrics_enabled);
 	CHECK_STR(cfg.metrics_address, "127.0.0.1");
 	CHECK_EQ_U64(cfg.metrics_port, 9464);
@@ -422,14 +447,16 @@ static void test_every_key(void)
 	CHECK_STR(kv_list_find(&cfg.rdkafka, "linger.ms"), "5");
 	CHECK_STR(kv_list_find(&cfg.rdkafka, "security.protocol"), "SASL_SSL");
 	CHECK_EQ_U64(cfg.shutdown_timeout_ms, 2000);
-	CHECK(!cfg.spool_enabled);
-	CHECK_STR(cfg.spool_dir, "/srv/spool");
-	CHECK_EQ_U64(cfg.spool_max_bytes, 4ull << 30);
-	CHECK_EQ_U64(cfg.spool_segment_bytes, 64u << 20);
-	CHECK_EQ_U64(cfg.spool_fsync, FSYNC_ALWAYS);
-	CHECK_EQ_U64(cfg.spool_fsync_interval_ms, 50);
-	CHECK_EQ_U64(cfg.spool_full_policy, SPOOL_DROP_OLDEST);
-	CHECK_EQ_U64(cfg.memory_max_bytes, 128u << 20);
+	check_spool_section(&cfg, &(struct spool_expect){
+	                              .enabled = false,
+	                              .dir = "/srv/spool",
+	                              .max_bytes = 4ull << 30,
+	                              .segment_bytes = 64u << 20,
+	                              .fsync = FSYNC_ALWAYS,
+	                              .fsync_interval_ms = 50,
+	                              .full_policy = SPOOL_DROP_OLDEST,
+	                              .memory_max_bytes = 128u << 20,
+	                          });
 	CHECK(!cfg.metrics_enabled);
 	CHECK_STR(cfg.metrics_address, "::1");
 	CHECK_EQ_U64(cfg.metrics_port, 9100);
