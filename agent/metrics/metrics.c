@@ -128,7 +128,7 @@ int metrics_render(const struct metrics_snapshot *s, char *buf, size_t len)
 	        "Set to 1 while the spool cannot write to disk and events are buffered in memory.",
 	        s->spool_degraded ? 1 : 0);
 	out_u64(&o, "spool_quarantined_files", "gauge",
-	        "Unreadable spool files moved into the quarantine directory.",
+	        "Spool files the agent could not use, moved into the quarantine directory.",
 	        s->spool_quarantined_files);
 	out_u64(&o, "spool_unreadable_files", "gauge",
 	        "Segment files the spool could neither read nor move to quarantine/: left in "

@@ -7,6 +7,7 @@
  *  - spool_reader.c   the reader thread: next, ack, rewind, the in-flight ring
  *  - spool_memory.c   the in-memory FIFO (memory-only mode and degraded)
  *  - spool_sync.c     the background thread: data sync, checkpoint, trimming
+ *  - spool_quarantine.c  moving the files the spool cannot use out of its way
  *
  * Who touches what:
  *  - writer thread: wfd, wsize, wbuf, staged list (private); publishes under lock.
@@ -28,6 +29,7 @@
 #include "spool_segment.h"
 
 #define LOG_PREFIX          "spool: "
+#define QUARANTINE_DIR      "quarantine"
 #define MEM_RECORD_OVERHEAD (sizeof(struct mem_rec))
 
 /* When records were appended, in 1 s buckets: records up to end were committed at ns or later. */
@@ -42,7 +44,7 @@ struct seg_info {
 	uint64_t records;   /* valid records at or after the starting position */
 	uint64_t rec_bytes; /* their frame bytes */
 	bool sealed;        /* no more appends */
-	bool unreadable;    /* the reader failed to open or read it: never deleted */
+	bool unreadable;    /* the reader failed to open or read it: set aside, never deleted */
 	struct seg_mark *marks;
 	size_t nmarks, cap_marks;
 };
@@ -172,6 +174,11 @@ void spill_wbuf_locked(struct spool *sp, size_t from);
 int next_memory_locked(struct spool *sp, struct spool_record *rec);
 /* Frees every record held only in memory; returns how many there were. */
 uint64_t mem_release_all_locked(struct spool *sp);
+
+/* spool_quarantine.c: moves name into quarantine/ (why says what is wrong
+ * with it, for the log) and counts it as quarantined; if it cannot be moved,
+ * counts it as unreadable, leaves it where it is and returns false. */
+bool quarantine_segment(struct spool *sp, const char *name, const char *why);
 
 /* spool_sync.c */
 int sync_thread_start(struct spool *sp);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -127,6 +128,25 @@ static void reader_skip_rest_locked(struct spool *sp, uint64_t segno, uint64_t o
 	reader_moved_locked(sp);
 }
 
+/*
+ * The reader cannot open or read this segment: the rest of it is skipped,
+ * and the file goes to quarantine/ now, before the frontier passes its
+ * number. Left in place, it would pass for acknowledged at the next open
+ * once readable again, and be deleted.
+ */
+static void set_aside_locked(struct spool *sp, struct seg_info *seg, const char *name,
+                             const char *what, int err)
+{
+	char why[160];
+
+	if (seg->unreadable)
+		return;
+	snprintf(why, sizeof(why), "%s (%s), so the records in it from here on are skipped", what,
+	         strerror(-err));
+	seg->unreadable = true;
+	quarantine_segment(sp, name, why);
+}
+
 /* Points the reader at the segment holding its position; NULL if none is left. */
 static struct seg_info *reader_segment_locked(struct spool *sp)
 {
@@ -164,9 +184,7 @@ static int next_disk_locked(struct spool *sp, struct spool_record *rec)
 		seg_name(name, segno);
 		int err = reader_open_locked(sp, segno);
 		if (err) {
-			log_warn(LOG_PREFIX "cannot open %s/%s: %s; skipping it", sp->dir, name,
-			         strerror(-err));
-			seg->unreadable = true;
+			set_aside_locked(sp, seg, name, "cannot be opened", err);
 			reader_skip_rest_locked(sp, segno, off, limit);
 			continue;
 		}
@@ -182,9 +200,7 @@ static int next_disk_locked(struct spool *sp, struct spool_record *rec)
 		if (!seg || sp->rseg != segno || sp->roff != off)
 			continue;
 		if (r < 0) {
-			seg->unreadable = true;
-			log_warn(LOG_PREFIX "reading %s/%s at %llu failed: %s; skipping the rest",
-			         sp->dir, name, (unsigned long long)off, strerror(-r));
+			set_aside_locked(sp, seg, name, "cannot be read", r);
 			reader_skip_rest_locked(sp, segno, off, limit);
 			continue;
 		}

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Recovery at open: create and lock the directory, list the segments,
- * quarantine the ones without a valid header, read the checkpoint, delete
+ * quarantine the ones it cannot read or that have no valid header, read the checkpoint, delete
  * what it has passed, count what is pending and start a fresh segment.
  * Runs once, in spool_open(), before any other thread uses the spool.
  */
@@ -19,8 +19,7 @@
 #include "spool_checkpoint.h"
 #include "spool_internal.h"
 
-#define QUARANTINE_DIR "quarantine"
-#define LOCK_NAME      "lock"
+#define LOCK_NAME "lock"
 
 static int mkdir_p(const char *path)
 {
@@ -43,36 +42,6 @@ static int mkdir_p(const char *path)
 			break;
 	}
 	free(tmp);
-	return err;
-}
-
-static int quarantine(struct spool *sp, const char *name)
-{
-	char target[SEG_NAME_BYTES + 32];
-	int qfd, err = 0;
-
-	if (mkdirat(sp->dirfd, QUARANTINE_DIR, 0750) < 0 && errno != EEXIST)
-		return -errno;
-	qfd = openat(sp->dirfd, QUARANTINE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (qfd < 0)
-		return -errno;
-	snprintf(target, sizeof(target), "%s", name);
-	for (int i = 1;; i++) {
-		if (faccessat(qfd, target, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
-			break;
-		if (i > 1000) {
-			err = -EEXIST;
-			goto cleanup;
-		}
-		snprintf(target, sizeof(target), "%s.%d", name, i);
-	}
-	if (renameat(sp->dirfd, name, qfd, target) < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	fsync(sp->dirfd);
-cleanup:
-	close(qfd);
 	return err;
 }
 
@@ -201,27 +170,6 @@ static int open_and_lock_dir(struct spool *sp)
 }
 
 /*
- * Moves a segment the spool cannot use (why says what is wrong with it) to
- * quarantine/, never deleting it, even if empty. Returns true if it moved,
- * false if it is still in the directory.
- */
-static bool quarantine_segment(struct spool *sp, const char *name, const char *why)
-{
-	int qerr = quarantine(sp, name);
-
-	if (qerr) {
-		log_error(LOG_PREFIX "%s/%s %s and cannot be moved to %s/: %s; leaving it where "
-		                     "it is",
-		          sp->dir, name, why, QUARANTINE_DIR, strerror(-qerr));
-		sp->st.unreadable_files++;
-		return false;
-	}
-	log_error(LOG_PREFIX "%s/%s %s; moved it to %s/", sp->dir, name, why, QUARANTINE_DIR);
-	sp->st.quarantined_files++;
-	return true;
-}
-
-/*
  * Lists the readable segments in sp->segs. *top is the highest number of a
  * segment name still in the directory, readable or not: new segments are
  * numbered above it, so no file the spool could not read is ever replaced.
@@ -244,19 +192,17 @@ static int add_segments(struct spool *sp, const uint64_t *nos, size_t n, uint64_
 			continue;
 		}
 		int err = seg_check(sp->dirfd, name, &size);
-		if (err == -EBADMSG) {
-			if (!quarantine_segment(sp, name, "has no valid header"))
+		if (err) {
+			char why[96];
+			if (err == -EBADMSG)
+				snprintf(why, sizeof(why), "has no valid header");
+			else
+				snprintf(why, sizeof(why), "cannot be read (%s)", strerror(-err));
+			if (!quarantine_segment(sp, name, why))
 				*top = nos[i];
 			continue;
 		}
 		*top = nos[i];
-		if (err) {
-			log_error(LOG_PREFIX "cannot read %s/%s: %s; leaving it where it is, "
-			                     "unread",
-			          sp->dir, name, strerror(-err));
-			sp->st.unreadable_files++;
-			continue;
-		}
 		err = seg_list_add(sp, nos[i], size, true);
 		if (err)
 			return err;

@@ -19,17 +19,11 @@ static bool seg_wholly_acked(const struct seg_info *seg, uint64_t cseg, uint64_t
 	return seg->sealed && (seg->segno < cseg || (seg->segno == cseg && coff >= seg->size));
 }
 
-/* The reader could not read this segment: what it holds is not delivered,
- * so the file stays where it is, out of the spool's accounting. */
+/* The reader could not read this segment: it was moved to quarantine/ or,
+ * if that failed, is left where it is (both counted then). Either way it
+ * is out of the spool's accounting now, and never deleted. */
 static void forget_unreadable_locked(struct spool *sp, struct seg_info *seg)
 {
-	char name[SEG_NAME_BYTES];
-
-	seg_name(name, seg->segno);
-	log_warn(LOG_PREFIX "leaving %s/%s, which could not be read, where it is; the spool "
-	                    "no longer uses it",
-	         sp->dir, name);
-	sp->st.unreadable_files++;
 	sp->st.disk_bytes -= seg->size;
 	seg_list_remove(sp, seg);
 }

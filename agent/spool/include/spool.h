@@ -62,11 +62,12 @@ struct spool_stats {
 	                             * frames whose frame or CRC was bad (a region may have
 	                             * held several records) */
 	uint64_t replayed;          /* records found pending at open */
-	uint64_t quarantined_files; /* files moved to quarantine/: no valid header, not a
-	                             * regular file, or numbered beyond 999999999999999 */
-	uint64_t unreadable_files;  /* segment files left where they are, never replaced or
-	                             * deleted: they could not be read (EACCES, EIO, a dangling
-	                             * symlink) or not be moved to quarantine/ */
+	uint64_t quarantined_files; /* files moved to quarantine/: unreadable (EACCES, EIO, a
+	                             * dangling symlink), no valid header, not a regular file,
+	                             * or numbered beyond 999999999999999 */
+	uint64_t unreadable_files;  /* segment files that should have gone to quarantine/ but
+	                             * could not be moved: left where they are, never replaced
+	                             * or deleted */
 	bool degraded;              /* running memory-only because the disk failed */
 };
 
