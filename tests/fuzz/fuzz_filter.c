@@ -39,7 +39,7 @@ static void check_error(int ret, const char *err, const char *what)
 		fuzz_fail("%s returned %d, not a negative errno", what, ret);
 	if (!err[0])
 		fuzz_fail("%s failed without a message", what);
-	if (strpbrk(err, "\n\r") && !fuzz_allowed("multiline-error"))
+	if (strpbrk(err, "\n\r"))
 		fuzz_fail("%s: error message spans lines: %s", what, err);
 }
 

@@ -83,18 +83,6 @@ void fuzz_fail(const char *fmt, ...)
 	abort();
 }
 
-bool fuzz_allowed(const char *problem)
-{
-	const char *allow = getenv("FUZZ_ALLOW");
-	size_t n = strlen(problem);
-
-	for (const char *p = allow; p && *p; p += strcspn(p, ","), p += *p == ',') {
-		if (strncmp(p, problem, n) == 0 && (p[n] == ',' || p[n] == '\0'))
-			return true;
-	}
-	return false;
-}
-
 static char scratch[4096];
 
 static void remove_scratch(void)

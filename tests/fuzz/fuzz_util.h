@@ -30,13 +30,6 @@ char *fi_string(struct fuzz_input *in, size_t max);
 void fuzz_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /*
- * Whether $FUZZ_ALLOW (comma-separated) names this known problem. Only for
- * triage: to fuzz past a property that fails for a known reason while its
- * fix is pending. CI never sets it.
- */
-bool fuzz_allowed(const char *problem);
-
-/*
  * A fresh empty directory below $FUZZ_TMPDIR or /dev/shm (tmpfs, so the
  * spool's fsyncs cost nothing), created once per process. Returns its path.
  */
