@@ -132,7 +132,8 @@ int metrics_render(const struct metrics_snapshot *s, char *buf, size_t len)
 	        s->spool_quarantined_files);
 	out_u64(&o, "spool_unreadable_files", "gauge",
 	        "Segment files the spool could neither read nor move to quarantine/: left in "
-	        "place, never replaced or deleted, and worth an operator's look.",
+	        "its directory (renamed NAME.unreadable where it could), never replaced or "
+	        "deleted, and worth an operator's look.",
 	        s->spool_unreadable_files);
 	out_double(&o, "oldest_unacked_event_age_seconds",
 	           "Age of the oldest event not yet acknowledged by Kafka; 0 when none.",

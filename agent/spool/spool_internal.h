@@ -176,8 +176,9 @@ int next_memory_locked(struct spool *sp, struct spool_record *rec);
 uint64_t mem_release_all_locked(struct spool *sp);
 
 /* spool_quarantine.c: moves name into quarantine/ (why says what is wrong
- * with it, for the log) and counts it as quarantined; if it cannot be moved,
- * counts it as unreadable, leaves it where it is and returns false. */
+ * with it, for the log) and counts it as quarantined. If that fails, counts
+ * it as unreadable and renames it in place to NAME.unreadable, which is no
+ * segment's name. Returns false if it is still under its name. */
 bool quarantine_segment(struct spool *sp, const char *name, const char *why);
 
 /* spool_sync.c */

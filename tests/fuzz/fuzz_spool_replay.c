@@ -9,8 +9,8 @@
  * opens once more. After each input:
  *  - no readable record was lost: every frame of a readable segment past
  *    the checkpoint was delivered, in order, and nothing else was;
- *  - no unreadable file was replaced or deleted: each is still there, or in
- *    quarantine/, the same inode with the same size and contents, even
+ *  - no unreadable file was replaced or deleted: each is still there (or
+ *    renamed aside), or in quarantine/, the same inode with the same size and contents, even
  *    once it is made readable again between the two opens;
  *  - the accounting balances: replayed = delivered at open, nothing is
  *    pending once all is acknowledged, and a reopen delivers exactly the
@@ -337,30 +337,35 @@ static size_t drain_and_match(struct scenario *sc, struct spool *sp, size_t from
 	return got;
 }
 
-/* Finds the file by inode, in place or moved into quarantine/, and its path. */
-static bool find_kept(const struct file *f, struct stat *now, char path[4096])
+/* Finds the file with inode ino in directory path; its path in found. */
+static bool find_inode(const char *path, ino_t ino, struct stat *now, char found[4096])
 {
-	char qdir[4096];
-	DIR *d;
+	DIR *d = opendir(path);
 	struct dirent *de;
-	bool found = false;
+	bool ok = false;
 
-	snprintf(path, 4096, "%s/%s", dir, f->name);
-	if (!lstat(path, now) && now->st_ino == f->st.st_ino)
-		return true;
-	snprintf(qdir, sizeof(qdir), "%s/" QUARANTINE, dir);
-	d = opendir(qdir);
 	if (!d)
 		return false;
-	while (!found && (de = readdir(d))) {
+	while (!ok && (de = readdir(d))) {
 		if (!fstatat(dirfd(d), de->d_name, now, AT_SYMLINK_NOFOLLOW) &&
-		    now->st_ino == f->st.st_ino) {
-			snprintf(path, 4096, "%s/%s", qdir, de->d_name);
-			found = true;
+		    now->st_ino == ino) {
+			snprintf(found, 4096, "%s/%s", path, de->d_name);
+			ok = true;
 		}
 	}
 	closedir(d);
-	return found;
+	return ok;
+}
+
+/* Finds the file by inode: under its name, renamed aside, or moved into
+ * quarantine/; its path in path. */
+static bool find_kept(const struct file *f, struct stat *now, char path[4096])
+{
+	char qdir[4096];
+
+	snprintf(qdir, sizeof(qdir), "%s/" QUARANTINE, dir);
+	return find_inode(dir, f->st.st_ino, now, path) ||
+	       find_inode(qdir, f->st.st_ino, now, path);
 }
 
 /*

@@ -151,7 +151,8 @@ static int current_run; /* 1: first open after the damage, 2: the one after */
 /*
  * Opened with segment 2 unusable: the 5 pending records of segment 1 come
  * back (first run only: it acks them), new records go to a segment above 2, and after acking
- * everything and closing, segment 2 is still there as it was.
+ * everything and closing, segment 2 is still there as it was (under its name
+ * or set aside).
  */
 static void use_spool_beside_unreadable(const char *dir)
 {
@@ -160,7 +161,8 @@ static void use_spool_beside_unreadable(const char *dir)
 	struct drained d = {0};
 	struct spool_stats st = stats_of(sp);
 
-	bool moved_before = current_run == 2 && current_case->expect_quarantined;
+	/* Every case is moved out of the way by the first run. */
+	bool moved_before = current_run == 2;
 	CHECK_EQ_U64(st.quarantined_files, moved_before ? 0 : current_case->expect_quarantined);
 	CHECK_EQ_U64(st.unreadable_files, moved_before ? 0 : current_case->expect_unreadable);
 	drain(sp, &d, 0, 0);
@@ -179,7 +181,7 @@ static void use_spool_beside_unreadable(const char *dir)
 static void run_unreadable_case(const struct unreadable_case *c)
 {
 	char *dir = make_tmpdir();
-	char seg2[512], p[512];
+	char seg2[512], p[600];
 	struct file_copy before;
 
 	current_case = c;
@@ -205,10 +207,12 @@ static void run_unreadable_case(const struct unreadable_case *c)
 	before = snapshot(seg2);
 	current_run = 1;
 	in_child(use_spool_beside_unreadable, dir, c->kind == U_NO_PERMISSION, 20);
+	/* Where quarantine/ is no directory, renamed in place to a name that is
+	 * no segment's. */
 	if (c->expect_quarantined)
 		snprintf(p, sizeof(p), "%s/quarantine/00000000000000000002.seg", dir);
 	else
-		snprintf(p, sizeof(p), "%s", seg2);
+		snprintf(p, sizeof(p), "%s.unreadable", seg2);
 	bool kept = unchanged_since(&before, p);
 	if (!kept)
 		fprintf(stderr, "unreadable case \"%s\": segment 2 was replaced or deleted\n",

@@ -66,8 +66,9 @@ struct spool_stats {
 	                             * dangling symlink), no valid header, not a regular file,
 	                             * or numbered beyond 999999999999999 */
 	uint64_t unreadable_files;  /* segment files that should have gone to quarantine/ but
-	                             * could not be moved: left where they are, never replaced
-	                             * or deleted */
+	                             * could not be moved there: renamed NAME.unreadable in
+	                             * place, or left as they are if even that failed; never
+	                             * replaced or deleted */
 	bool degraded;              /* running memory-only because the disk failed */
 };
 
