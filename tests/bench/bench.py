@@ -22,6 +22,10 @@ of the delivery latency from the agent's histogram. It is a measurement,
 not a test: it asserts nothing and always prints what it saw.
 
 Usage: /usr/bin/python3 tests/bench/bench.py [--seconds S] [--rounds N] [--nice N]
+           [--set KEY=VALUE ...] [--preload LIB]
+--set passes a setting to every agent it starts (bpf.ringbuf_bytes=4MiB, say),
+and --preload runs the agents, and only them, with LD_PRELOAD=LIB, to compare
+allocators.
 """
 
 import argparse
@@ -133,17 +137,26 @@ def all_accounted(m):
     return m["tcpstates_agent_events_published_total"] + drops >= kept
 
 
-def traced_round(peer, ns, tag, seconds, spool, metrics_port, nice=0):
+def agent_argv(args):
+    """The agent's extra arguments and command prefix for --set and --preload."""
+    extra = [a for kv in args.set for a in ("--set", kv)]
+    prefix = ["env", f"LD_PRELOAD={args.preload}"] if args.preload else []
+    return extra, prefix
+
+
+def traced_round(args, peer, ns, tag, spool, metrics_port):
     topic = f"bench-{tag}"
     peer.command(f"topic {topic} {PARTITIONS}")
     with harness.tempdir() as d:
         cfg = harness.publish_config(peer.bootstrap, os.path.join(d, "spool") if spool else None,
                                      metrics_port, ns.inode, topic=topic)
-        prefix = ["nice", "-n", str(nice)] if nice else []
-        agent = harness.Agent([], config_text=cfg, workdir=d, prefix=prefix)
+        extra, prefix = agent_argv(args)
+        if args.nice:
+            prefix = ["nice", "-n", str(args.nice)] + prefix
+        agent = harness.Agent(extra, config_text=cfg, workdir=d, prefix=prefix)
         pid = agent.proc.pid
         cpu0, bpf0 = proc_cpu_s(pid), prog_stats(pid)
-        conns, rate = run_loop(ns, seconds)
+        conns, rate = run_loop(ns, args.seconds)
         bpf1 = prog_stats(pid)
         m = harness.wait_metrics(metrics_port, all_accounted, timeout=300,
                                  what="every event published")
@@ -166,14 +179,15 @@ def traced_round(peer, ns, tag, seconds, spool, metrics_port, nice=0):
     }
 
 
-def unpublished_round(ns, seconds, config_text):
+def unpublished_round(args, ns, config_text):
     """The agent without a broker: its table goes to /dev/null."""
+    extra, prefix = agent_argv(args)
     with harness.tempdir() as d:
-        agent = harness.Agent([], config_text=config_text, workdir=d,
-                              prefix=["sh", "-c", 'exec "$@" >/dev/null', "sh"])
+        agent = harness.Agent(extra, config_text=config_text, workdir=d,
+                              prefix=["sh", "-c", 'exec "$@" >/dev/null', "sh"] + prefix)
         pid = agent.proc.pid
         bpf0 = prog_stats(pid)
-        conns, rate = run_loop(ns, seconds)
+        conns, rate = run_loop(ns, args.seconds)
         bpf1 = prog_stats(pid)
         hwm = proc_hwm_kib(pid)
         agent.stop()
@@ -193,6 +207,8 @@ def report(args, untraced, results, others):
     print(f"machine: {os.cpu_count()} CPUs ({cpu}), kernel {platform.release()}, "
           f"{time.strftime('%Y-%m-%d')}; load average at the end "
           f"{open('/proc/loadavg').read().split()[0]}")
+    print(f"agent: {' '.join(['--set ' + kv for kv in args.set]) or 'default settings'}"
+          f"{', LD_PRELOAD=' + args.preload if args.preload else ''}")
     print(f"other TCP state tracers loaded before the untraced runs: {min(others)} to "
           f"{max(others)} (they slow untraced and traced runs alike)")
     print(f"{'configuration':16} {'conn/s':>8} {'ratio':>6} {'paired':>6} {'BPF ns/ev':>9} "
@@ -240,6 +256,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--nice", type=int, default=0,
                     help="run the publishing agent at this nice level, as a unit's Nice= would")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a setting for every agent started, as the agent's --set takes it")
+    ap.add_argument("--preload", metavar="LIB",
+                    help="run the agents with LD_PRELOAD=LIB (an allocator, say)")
     args = ap.parse_args()
     harness.require_root()
     with open(STATS_SYSCTL) as f:
@@ -264,12 +284,12 @@ def run_rounds(args, peer, ns):
             others.append(tracers_attached())
             untraced.append(run_loop(ns, args.seconds)[1])
             if name == "program only":
-                res = unpublished_round(ns, args.seconds, "filters:\n  netns:\n    include: [1]\n")
+                res = unpublished_round(args, ns, "filters:\n  netns:\n    include: [1]\n")
             elif name == "default config":
-                res = unpublished_round(ns, args.seconds, None)
+                res = unpublished_round(args, ns, None)
             else:
-                res = traced_round(peer, ns, f"{r}-{name[9:]}", args.seconds,
-                                   name.endswith("spool"), port, args.nice)
+                res = traced_round(args, peer, ns, f"{r}-{name[9:]}", name.endswith("spool"),
+                                   port)
             res["untraced"] = untraced[-1]
             results[name].append(res)
             extra = (f" expected {res['expected']} delivered {res['reported']}/{res['offsets']}"
