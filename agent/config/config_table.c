@@ -114,13 +114,16 @@ const struct cfg_option config_options[] = {
 
     {.key = "bpf.ringbuf_bytes",
      .type = &cfg_type_size,
-     .def = "8MiB",
+     .def = "4MiB",
      OPT_FIELD(ringbuf_bytes),
      .min = 4096,
      .max = 1u << 30,
      .flags = CFG_F_POW2 | CFG_F_RESTART,
      .desc = "Size of the ring buffer between the BPF program and the agent; a power of two. "
-             "Events that find it full are counted and dropped."},
+             "Events that find it full are counted and dropped. Each event takes 160 bytes, "
+             "and the buffer counts twice in the agent's resident memory (it is mapped "
+             "twice): 4MiB holds about 26,000 events, 140 ms of a stalled agent at "
+             "30,000 connections/s."},
     {.key = "bpf.wakeup_bytes",
      .type = &cfg_type_size,
      .def = "256KiB",

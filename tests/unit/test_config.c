@@ -283,7 +283,7 @@ static void test_defaults(void)
 	CHECK(cfg.source_path == NULL);
 	CHECK_STR(cfg.log_level, "info");
 	CHECK_EQ_U64(cfg.labels.count, 0);
-	CHECK_EQ_U64(cfg.ringbuf_bytes, 8u << 20);
+	CHECK_EQ_U64(cfg.ringbuf_bytes, 4u << 20);
 	CHECK_EQ_U64(cfg.wakeup_bytes, 256u << 10);
 	CHECK_EQ_U64(cfg.timing_entries, 65536);
 	CHECK_EQ_U64(cfg.poll_interval_ms, 10);
@@ -656,7 +656,7 @@ static void test_describe_changes(void)
 	CHECK_STR(out, "labels.site: fra1 -> ams3\n"
 	               "labels.gone: x -> (unset)\n"
 	               "labels.new: (unset) -> y\n"
-	               "bpf.ringbuf_bytes: 8MiB -> 16MiB\n"
+	               "bpf.ringbuf_bytes: 4MiB -> 16MiB\n"
 	               "filters.states: [] -> [ESTABLISHED]\n"
 	               "filters.local_ports.include: [] -> [80, 8000-8100]\n"
 	               "filters.remote_addrs.exclude: [] -> [\"10.0.0.0/8\"]\n"
