@@ -22,10 +22,11 @@ of the delivery latency from the agent's histogram. It is a measurement,
 not a test: it asserts nothing and always prints what it saw.
 
 Usage: /usr/bin/python3 tests/bench/bench.py [--seconds S] [--rounds N] [--nice N]
-           [--set KEY=VALUE ...] [--preload LIB]
+           [--set KEY=VALUE ...] [--env NAME=VALUE ...]
 --set passes a setting to every agent it starts (bpf.ringbuf_bytes=4MiB, say),
-and --preload runs the agents, and only them, with LD_PRELOAD=LIB, to compare
-allocators.
+and --env puts a variable in the agents' environment, and only theirs
+(LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 to compare
+allocators, or GLIBC_TUNABLES=glibc.malloc.arena_max=2).
 """
 
 import argparse
@@ -138,9 +139,9 @@ def all_accounted(m):
 
 
 def agent_argv(args):
-    """The agent's extra arguments and command prefix for --set and --preload."""
+    """The agent's extra arguments and command prefix for --set and --env."""
     extra = [a for kv in args.set for a in ("--set", kv)]
-    prefix = ["env", f"LD_PRELOAD={args.preload}"] if args.preload else []
+    prefix = ["env"] + args.env if args.env else []
     return extra, prefix
 
 
@@ -208,7 +209,7 @@ def report(args, untraced, results, others):
           f"{time.strftime('%Y-%m-%d')}; load average at the end "
           f"{open('/proc/loadavg').read().split()[0]}")
     print(f"agent: {' '.join(['--set ' + kv for kv in args.set]) or 'default settings'}"
-          f"{', LD_PRELOAD=' + args.preload if args.preload else ''}")
+          f"{', environment ' + ' '.join(args.env) if args.env else ''}")
     print(f"other TCP state tracers loaded before the untraced runs: {min(others)} to "
           f"{max(others)} (they slow untraced and traced runs alike)")
     print(f"{'configuration':16} {'conn/s':>8} {'ratio':>6} {'paired':>6} {'BPF ns/ev':>9} "
@@ -258,8 +259,8 @@ def main():
                     help="run the publishing agent at this nice level, as a unit's Nice= would")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a setting for every agent started, as the agent's --set takes it")
-    ap.add_argument("--preload", metavar="LIB",
-                    help="run the agents with LD_PRELOAD=LIB (an allocator, say)")
+    ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                    help="a variable in the agents' environment (LD_PRELOAD=, say)")
     args = ap.parse_args()
     harness.require_root()
     with open(STATS_SYSCTL) as f:
