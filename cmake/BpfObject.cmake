@@ -63,6 +63,9 @@ function(bpf_object name source)
     COMMENT "Skeleton ${name}.skel.h"
     VERBATIM)
   add_custom_target(${name}_skel_gen DEPENDS ${skel})
+  # vmlinux.h is generated in the top directory: a file dependency alone does
+  # not cross directories, the target dependency orders the build.
+  add_dependencies(${name}_skel_gen vmlinux_h)
   add_library(${name}_skel INTERFACE)
   add_dependencies(${name}_skel ${name}_skel_gen)
   target_include_directories(${name}_skel INTERFACE ${out_dir})
