@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Recovery at open: create and lock the directory, list the segments,
- * quarantine the ones it cannot read or that have no valid header, read the checkpoint, delete
- * what it has passed, count what is pending and start a fresh segment.
+ * quarantine the ones it cannot read or that have no valid header, read
+ * the checkpoint, delete what it has passed, count what is pending and
+ * start a fresh segment.
  * Runs once, in spool_open(), before any other thread uses the spool.
  */
 #include <dirent.h>

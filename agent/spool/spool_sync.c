@@ -19,9 +19,9 @@ static bool seg_wholly_acked(const struct seg_info *seg, uint64_t cseg, uint64_t
 	return seg->sealed && (seg->segno < cseg || (seg->segno == cseg && coff >= seg->size));
 }
 
-/* The reader could not read this segment: it was moved to quarantine/ or,
- * if that failed, is left where it is (both counted then). Either way it
- * is out of the spool's accounting now, and never deleted. */
+/* The reader could not read this segment, and set it aside then (see
+ * quarantine_segment()). It leaves the spool's accounting now, and is never
+ * deleted. */
 static void forget_unreadable_locked(struct spool *sp, struct seg_info *seg)
 {
 	sp->st.disk_bytes -= seg->size;
