@@ -10,8 +10,8 @@
  *  - no readable record was lost: every frame of a readable segment past
  *    the checkpoint was delivered, in order, and nothing else was;
  *  - no unreadable file was replaced or deleted: each is still there (or
- *    renamed aside), or in quarantine/, the same inode with the same size and contents, even
- *    once it is made readable again between the two opens;
+ *    renamed aside), or in quarantine/, the same inode with the same size
+ *    and contents, even once it is made readable again between the opens;
  *  - the accounting balances: replayed = delivered at open, nothing is
  *    pending once all is acknowledged, and a reopen delivers exactly the
  *    unacknowledged appends.

@@ -137,7 +137,7 @@ struct unreadable_case {
 };
 
 /* Each one is moved to quarantine/ (counted as quarantined) or, if that
- * fails, left in place (counted as unreadable). */
+ * fails, renamed NAME.unreadable in place (counted as unreadable). */
 static const struct unreadable_case unreadable_cases[] = {
     {"mode 000 without CAP_DAC_OVERRIDE", U_NO_PERMISSION, 1, 0},
     {"dangling symlink", U_DANGLING_SYMLINK, 1, 0},
