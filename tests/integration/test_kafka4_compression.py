@@ -25,7 +25,7 @@ from harness import check, log
 PORT = 8092
 WARNING = "batches go out UNCOMPRESSED"
 GAUGE = "tcpstates_agent_kafka_compression_disabled"
-BATCH = re.compile(r"Produce MessageSet with \d+ message\(s\) \(\d+ bytes, .*, (\w+)\)$")
+BATCH = re.compile(r"Produce MessageSet with (\d+) message\(s\) \(\d+ bytes, .*, (\w+)\)$")
 
 
 def librdkafka_fixed():
@@ -46,7 +46,19 @@ def render(peer, ns, workdir, mport, compression):
 
 
 def batch_codecs(lines):
-    return [m.group(1) for m in (BATCH.search(l) for l in lines) if m]
+    """(messages, codec) of every batch librdkafka logged."""
+    return [(int(m.group(1)), m.group(2)) for m in (BATCH.search(l) for l in lines) if m]
+
+
+def check_codecs(batches, want, when):
+    """Every batch in codec want. librdkafka sends a batch uncompressed when
+    compressing would not make it smaller, which a lone message can be, so a
+    one-message batch may also go out uncompressed when want is a codec; a
+    broker that disables compression shows in batches of several."""
+    allowed = {want} if want == "uncompressed" else {want, "uncompressed"}
+    odd = [(n, c) for n, c in batches if c != want and not (n == 1 and c in allowed)]
+    check(not odd and any(c == want for _, c in batches),
+          f"{when}: librdkafka sent batches {sorted(set(batches))}, expected {want}")
 
 
 def publish_some(agent, ns, mport, start):
@@ -67,9 +79,7 @@ def scenario(flags, compression, want_codec, want_disabled):
         agent = harness.Agent([], config_text=render(peer, ns, workdir, mport, compression),
                               workdir=workdir)
         try:
-            codecs = publish_some(agent, ns, mport, 0)
-            check(set(codecs) == {want_codec},
-                  f"librdkafka sent batches {sorted(set(codecs))}, expected {want_codec}")
+            check_codecs(publish_some(agent, ns, mport, 0), want_codec, "at start")
             time.sleep(2)  # every broker connection has reported its versions by now
             text = agent.log_text()
             m = harness.metrics(mport)
@@ -88,8 +98,8 @@ def scenario(flags, compression, want_codec, want_disabled):
                 agent.wait_for_log(r"reload: applied", start=mark)
                 harness.wait_metrics(mport, lambda m: m.get(GAUGE) == 0, 30,
                                      f"{GAUGE} 0 after the switch to zstd")
-                codecs = publish_some(agent, ns, mport, agent.log_count())
-                check(set(codecs) == {"zstd"}, f"after the reload: batches {set(codecs)}")
+                check_codecs(publish_some(agent, ns, mport, agent.log_count()), "zstd",
+                             "after the reload")
                 check(agent.log_text().count(WARNING) == 1, "a second compression warning")
         finally:
             check(agent.stop() == 0, "the agent did not stop cleanly")
