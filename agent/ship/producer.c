@@ -297,15 +297,6 @@ static void discard_log(const rd_kafka_t *rk, int level, const char *fac, const 
 {
 }
 
-/* Whether a kafka.rdkafka entry reads a file (rdkafka_props.h). */
-static bool reads_file(const struct kv *kv)
-{
-	size_t len = strlen(kv->key);
-
-	return (len > 5 && strcmp(kv->key + len - 5, "_file") == 0) ||
-	       strstr(kv->value, "${CREDENTIALS_DIRECTORY}") != NULL;
-}
-
 /*
  * Sets the entries of props that read no file on conf, as "rdkafka.KEY:
  * librdkafka says ..." when one is refused; *omitted counts the others.
@@ -320,7 +311,7 @@ static int apply_plain_props(rd_kafka_conf_t *conf, const struct kv_list *props,
 
 	*omitted = 0;
 	for (size_t i = 0; props && i < props->count; i++) {
-		if (reads_file(&props->items[i])) {
+		if (rdkafka_props_reads_file(props->items[i].key)) {
 			(*omitted)++;
 			continue;
 		}

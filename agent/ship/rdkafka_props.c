@@ -59,6 +59,11 @@ static bool names_a_file(const char *name)
 	return has_suffix(name, ".location") || is_key_material(name);
 }
 
+bool rdkafka_props_reads_file(const char *key)
+{
+	return has_suffix(key, FILE_SUFFIX) || names_a_file(key);
+}
+
 /* FNV-1a, 64 bits: a change detector, never shown anywhere. */
 static void fp_mix(uint64_t *fp, const void *data, size_t len)
 {
@@ -231,8 +236,7 @@ int rdkafka_props_check_outside(const struct kv_list *props, char *err, size_t e
 	for (size_t i = 0; props && i < props->count && !ret; i++) {
 		const struct kv *kv = &props->items[i];
 
-		if ((has_suffix(kv->key, FILE_SUFFIX) || names_a_file(kv->key)) &&
-		    credentials_absent(kv->value)) {
+		if (rdkafka_props_reads_file(kv->key) && credentials_absent(kv->value)) {
 			log_info("kafka.rdkafka.%s: not checked: %s is not available to this "
 			         "process; the agent checks the file when it reads it",
 			         kv->key, SECRET_CREDENTIALS);

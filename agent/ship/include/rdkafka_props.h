@@ -16,6 +16,7 @@
 #ifndef TCPSTATES_RDKAFKA_PROPS_H
 #define TCPSTATES_RDKAFKA_PROPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <librdkafka/rdkafka.h>
@@ -47,6 +48,10 @@ int rdkafka_props_check_outside(const struct kv_list *props, char *err, size_t e
  */
 int rdkafka_props_apply(rd_kafka_conf_t *conf, const struct kv_list *props, char *err,
                         size_t errlen);
+
+/* Whether the kafka.rdkafka entry key names a file: a "_file" key, a
+ * *.location or a key-material file librdkafka reads itself. */
+bool rdkafka_props_reads_file(const char *key);
 
 /* Replaces in text (a NUL-terminated buffer of size bytes) every secret value
  * props holds or names a file of, so librdkafka's own messages can be shown. */
