@@ -105,18 +105,21 @@ static void json_enum(FILE *out, const ProtobufCEnumDescriptor *d, int value)
 		fprintf(out, "%d", value);
 }
 
+/* ,"name":"value" after the first field of an object. */
+static void json_string_field(FILE *out, const char *name, const char *value)
+{
+	fprintf(out, ",\"%s\":", name);
+	event_json_write_cstring(out, value);
+}
+
 static void json_host(FILE *out, const Tcpstates__V1__Host *h)
 {
 	fputs(",\"host\":{\"hostname\":", out);
 	event_json_write_cstring(out, h->hostname);
-	fputs(",\"machineId\":", out);
-	event_json_write_cstring(out, h->machine_id);
-	fputs(",\"bootId\":", out);
-	event_json_write_cstring(out, h->boot_id);
-	fputs(",\"kernelRelease\":", out);
-	event_json_write_cstring(out, h->kernel_release);
-	fputs(",\"agentVersion\":", out);
-	event_json_write_cstring(out, h->agent_version);
+	json_string_field(out, "machineId", h->machine_id);
+	json_string_field(out, "bootId", h->boot_id);
+	json_string_field(out, "kernelRelease", h->kernel_release);
+	json_string_field(out, "agentVersion", h->agent_version);
 	fputs(",\"labels\":{", out);
 	for (size_t i = 0; i < h->n_labels; i++) {
 		if (i)
@@ -140,12 +143,9 @@ static void json_connection(FILE *out, const Tcpstates__V1__TcpStateEvent *e)
 	        e->segs_in, e->total_retrans, e->srtt_us, e->connection_duration_ns);
 	fputs(",\"direction\":", out);
 	json_enum(out, &tcpstates__v1__connection_direction__descriptor, e->direction);
-	fputs(",\"cgroupPath\":", out);
-	event_json_write_cstring(out, e->cgroup_path);
-	fputs(",\"containerId\":", out);
-	event_json_write_cstring(out, e->container_id);
-	fputs(",\"podUid\":", out);
-	event_json_write_cstring(out, e->pod_uid);
+	json_string_field(out, "cgroupPath", e->cgroup_path);
+	json_string_field(out, "containerId", e->container_id);
+	json_string_field(out, "podUid", e->pod_uid);
 }
 
 int event_json_write(FILE *out, const Tcpstates__V1__TcpStateEvent *e)
@@ -162,14 +162,12 @@ int event_json_write(FILE *out, const Tcpstates__V1__TcpStateEvent *e)
 	json_base64(out, e->remote_addr.data, e->remote_addr.len);
 	fprintf(out, ",\"localPort\":%" PRIu32 ",\"remotePort\":%" PRIu32 ",\"pid\":%" PRIu32,
 	        e->local_port, e->remote_port, e->pid);
-	fputs(",\"comm\":", out);
-	event_json_write_cstring(out, e->comm);
+	json_string_field(out, "comm", e->comm);
 	fprintf(out,
 	        ",\"socketId\":\"%" PRIu64 "\",\"timestampNs\":\"%" PRIu64
 	        "\",\"prevStateDurationNs\":\"%" PRIu64 "\",\"seq\":\"%" PRIu64 "\"",
 	        e->socket_id, e->timestamp_ns, e->prev_state_duration_ns, e->seq);
-	fputs(",\"agentInstanceId\":", out);
-	event_json_write_cstring(out, e->agent_instance_id);
+	json_string_field(out, "agentInstanceId", e->agent_instance_id);
 	if (e->host)
 		json_host(out, e->host);
 	json_connection(out, e);
