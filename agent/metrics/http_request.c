@@ -210,11 +210,15 @@ static enum http_parse_result finish(const struct fields *f, struct http_request
 
 /*
  * The start of a line not complete yet: a control character there (a TLS
- * handshake, binary junk) is refused now rather than after the read timeout.
+ * handshake, binary junk) or a folded field line is refused now rather than
+ * after the read timeout.
  */
 static enum http_parse_result check_partial(const char *buf, size_t pos, size_t len,
-                                            size_t max_head, struct http_request *req)
+                                            size_t max_head, bool in_fields,
+                                            struct http_request *req)
 {
+	if (in_fields && pos < len && (buf[pos] == ' ' || buf[pos] == '\t'))
+		return fail(req, 400, "obsolete line folding in header");
 	for (size_t i = pos; i < len; i++) {
 		unsigned char c = (unsigned char)buf[i];
 
@@ -255,5 +259,5 @@ enum http_parse_result http_parse_request(const char *buf, size_t len, size_t ma
 			return HTTP_PARSE_ERROR;
 		}
 	}
-	return check_partial(buf, pos, len, max_head, req);
+	return check_partial(buf, pos, len, max_head, have_request_line, req);
 }
