@@ -102,7 +102,7 @@ static void conn_close(struct conn *c)
 /*
  * Formats the whole response into one buffer. The body is left out for
  * HEAD, but Content-Length still says what GET would send (RFC 9110 9.3.2).
- * Returns 0 or -ENOMEM.
+ * Returns 0, -EINVAL when the handler set no content type, or -ENOMEM.
  */
 static int format_response(const struct http_response *r, bool head_only, char **out,
                            size_t *out_len)
@@ -113,14 +113,16 @@ static int format_response(const struct http_response *r, bool head_only, char *
 	struct tm tm;
 	int n;
 
-	if (!gmtime_r(&t, &tm) || !strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm))
-		date[0] = '\0';
 	if (!r->content_type)
 		return -EINVAL;
+	/* RFC 9110 6.6.1: a server with a clock sends Date; left out if the clock fails */
+	if (!gmtime_r(&t, &tm) ||
+	    !strftime(date, sizeof(date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm))
+		date[0] = '\0';
 	if (r->allow)
 		snprintf(allow, sizeof(allow), "Allow: %s\r\n", r->allow);
 	n = snprintf(hdr, sizeof(hdr),
-	             "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	             "HTTP/1.1 %d %s\r\n%sContent-Type: %s\r\nContent-Length: %zu\r\n"
 	             "%sConnection: close\r\n\r\n",
 	             r->status, reason_phrase(r->status), date, r->content_type, r->body_len,
 	             allow);
