@@ -290,8 +290,8 @@ static void test_wire_table(uint16_t port)
 		CHECK(strstr(r.head, "\r\nConnection: close") != NULL);
 		if (c->header)
 			CHECK(strstr(r.head, c->header) != NULL);
-		/* an answer right away, not after the 5 s connection timeout */
-		CHECK(seconds_since(&t0) < 2.0);
+		/* answered on receipt, not when the 5 s connection timeout closes it */
+		CHECK(seconds_since(&t0) < 4.0);
 	}
 }
 
@@ -398,6 +398,9 @@ static void test_slowloris(uint16_t port)
 	if (waited < 4.5 || waited > 8.0)
 		fprintf(stderr, "slow client closed after %.2f s\n", waited);
 	CHECK(waited >= 4.5 && waited <= 8.0);
+	/* and never answered: a timed-out client gets no response to half a request */
+	read_reply(fd, &r);
+	CHECK_EQ_U64(r.status, 0);
 	close(fd);
 }
 
@@ -425,7 +428,7 @@ static void test_many_connections(uint16_t port)
 		read_reply(extra, &r);
 		close(extra);
 		CHECK_EQ_U64(r.status, 503);
-		CHECK(seconds_since(&t0) < 2.0);
+		CHECK(seconds_since(&t0) < 4.0);
 	}
 	for (i = 0; i < N_ELEMS(idle); i++) {
 		if (idle[i] >= 0)
