@@ -382,13 +382,19 @@ static void free_server(struct http_server *s)
 	free(s);
 }
 
-/* The thread takes no signal: they stay with the threads that handle them. */
+/*
+ * The thread takes no asynchronous signal: they stay with the threads that
+ * handle them. Faults stay deliverable so that a crash here is reported.
+ */
 static int start_thread(struct http_server *s)
 {
+	static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 	sigset_t all, old;
 	int err;
 
 	sigfillset(&all);
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+		sigdelset(&all, faults[i]);
 	err = pthread_sigmask(SIG_SETMASK, &all, &old);
 	if (err)
 		return -err;
