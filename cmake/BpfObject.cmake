@@ -18,24 +18,25 @@ endif()
 
 # vmlinux.h only has to declare the kernel types the program names: CO-RE
 # relocates every field access against the target kernel's BTF at load time,
-# so one header works on every kernel with BTF. It is generated from the build
-# host's BTF rather than vendored (a 3+ MB file per architecture); a build host
-# without /sys/kernel/btf/vmlinux passes -DTCPSTATES_VMLINUX_H=/path/vmlinux.h.
-set(TCPSTATES_VMLINUX_H "" CACHE FILEPATH "Pre-generated vmlinux.h (default: dump from /sys/kernel/btf/vmlinux)")
+# so one header works on every kernel with BTF. The build uses the header
+# committed in bpf/vmlinux/<arch>/, generated from a named Debian kernel by
+# bpf/vmlinux/gen-vmlinux-h.sh, and never reads the build machine's
+# /sys/kernel/btf: a distribution's build chroot or a container on a kernel
+# without BTF builds the same object. -DTCPSTATES_VMLINUX_H=<file> overrides it.
+set(TCPSTATES_VMLINUX_H "" CACHE FILEPATH
+    "vmlinux.h to compile the BPF programs against (default: bpf/vmlinux/<arch>/vmlinux.h)")
 set(BPF_VMLINUX_DIR ${CMAKE_BINARY_DIR}/vmlinux)
-if(TCPSTATES_VMLINUX_H)
-  configure_file(${TCPSTATES_VMLINUX_H} ${BPF_VMLINUX_DIR}/vmlinux.h COPYONLY)
-else()
-  if(NOT EXISTS /sys/kernel/btf/vmlinux)
-    message(FATAL_ERROR "No /sys/kernel/btf/vmlinux on this build host: pass -DTCPSTATES_VMLINUX_H=<vmlinux.h>")
-  endif()
-  add_custom_command(
-    OUTPUT ${BPF_VMLINUX_DIR}/vmlinux.h
-    COMMAND ${CMAKE_COMMAND} -E make_directory ${BPF_VMLINUX_DIR}
-    COMMAND ${BPFTOOL} btf dump file /sys/kernel/btf/vmlinux format c > ${BPF_VMLINUX_DIR}/vmlinux.h
-    COMMENT "Generating vmlinux.h from the build host's BTF"
-    VERBATIM)
+set(bpf_vmlinux_src ${TCPSTATES_VMLINUX_H})
+if(NOT bpf_vmlinux_src)
+  set(bpf_vmlinux_src ${CMAKE_SOURCE_DIR}/bpf/vmlinux/${BPF_TARGET_ARCH}/vmlinux.h)
 endif()
+if(NOT EXISTS ${bpf_vmlinux_src})
+  message(FATAL_ERROR "No vmlinux.h at ${bpf_vmlinux_src}: bpf/vmlinux/ has headers for x86 "
+                      "only; generate one for ${BPF_TARGET_ARCH} the way "
+                      "bpf/vmlinux/gen-vmlinux-h.sh does, or pass -DTCPSTATES_VMLINUX_H=<vmlinux.h>")
+endif()
+# Copied so that the include directory holds only this header.
+configure_file(${bpf_vmlinux_src} ${BPF_VMLINUX_DIR}/vmlinux.h COPYONLY)
 add_custom_target(vmlinux_h DEPENDS ${BPF_VMLINUX_DIR}/vmlinux.h)
 
 function(bpf_object name source)

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(
 	build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
 	librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libyaml-dev
-	libmicrohttpd-dev kcat python3 python3-protobuf python3-confluent-kafka python3-jsonschema
+	kcat python3 python3-protobuf python3-confluent-kafka python3-jsonschema
 	iproute2 procps util-linux valgrind dpkg-dev lintian rpm debootstrap systemd file
 	# libFuzzer and the sanitizer runtimes of clang, for tests/fuzz/
 	libclang-rt-14-dev

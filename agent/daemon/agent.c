@@ -4,7 +4,7 @@
  * reload on request, and stop in reverse order.
  *
  * Threads: main (everything here, except collect_metrics), shipper (spool ->
- * Kafka, delivery reports), and libmicrohttpd's (collect_metrics).
+ * Kafka, delivery reports), and the metrics server's (collect_metrics).
  */
 #include <errno.h>
 #include <stdio.h>

@@ -1,40 +1,40 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * /metrics and /healthz over libmicrohttpd.
+ * /metrics and /healthz over the embedded HTTP server (http_server.c).
  *
- * One internal polling thread serves every connection, so the collect
- * callback runs on that thread, once per request, concurrently with the rest
- * of the agent: it must only read state that is safe to read from another
- * thread (atomics, or data under the owner's lock).
+ * The server's one thread serves every connection, so the collect callback
+ * runs on that thread, once per request, concurrently with the rest of the
+ * agent: it must only read state that is safe to read from another thread
+ * (atomics, or data under the owner's lock).
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <microhttpd.h>
 #include "array.h"
+#include "http_server.h"
 #include "log.h"
 #include "metrics.h"
 
 /* A slow or stuck scraper holds at most this many slots, each for at most this long. */
 #define METRICS_MAX_CONNECTIONS    16
-#define METRICS_CONNECTION_TIMEOUT 5 /* seconds */
-#define METRICS_LISTEN_BACKLOG     16
+#define METRICS_CONNECTION_TIMEOUT 5000 /* ms */
+/* A scraper's request head is a few hundred bytes. */
+#define METRICS_MAX_REQUEST_HEAD 8192
+#define METRICS_LISTEN_BACKLOG   16
 /* The exposition is a few KiB; the cap only stops a runaway render. */
 #define METRICS_RENDER_START_BYTES 8192
 #define METRICS_RENDER_MAX_BYTES   (1024 * 1024)
 #define METRICS_REASON_BYTES       512
 
 #define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
-#define CONTENT_TYPE_TEXT    "text/plain; charset=utf-8"
 
 struct metrics_server {
-	struct MHD_Daemon *daemon;
+	struct http_server *http;
 	metrics_collect_fn collect;
 	void *ctx;
 };
@@ -87,9 +87,8 @@ static int parse_listen_addr(const char *address, uint16_t port, union listen_ad
 }
 
 /*
- * The socket is bound here rather than by libmicrohttpd so that a failure
- * (port taken, address not local, no permission) comes back as its exact
- * errno; the library only reports "failed" with errno in an unspecified state.
+ * Bound before the server starts so that a failure (port taken, address not
+ * local, no permission) comes back to the caller as its exact errno.
  */
 static int open_listen_socket(const union listen_addr *addr, socklen_t addr_len, int *out_fd)
 {
@@ -113,49 +112,9 @@ fail:
 	return err;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char line[256];
-	size_t n;
-
-	(void)cls;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	n = strlen(line);
-	while (n > 0 && line[n - 1] == '\n')
-		line[--n] = '\0';
-	log_warn("metrics server: %s", line);
-}
-
-static enum MHD_Result queue_buffer(struct MHD_Connection *conn, unsigned int status,
-                                    const char *content_type, const char *body, size_t len)
-{
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-
-	resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-	if (!resp)
-		return MHD_NO;
-	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES ||
-	    (status == MHD_HTTP_METHOD_NOT_ALLOWED &&
-	     MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") != MHD_YES)) {
-		MHD_destroy_response(resp);
-		return MHD_NO;
-	}
-	ret = MHD_queue_response(conn, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-static enum MHD_Result queue_text(struct MHD_Connection *conn, unsigned int status,
-                                  const char *text)
-{
-	return queue_buffer(conn, status, CONTENT_TYPE_TEXT, text, strlen(text));
-}
-
-static enum MHD_Result serve_metrics(struct metrics_server *m, struct MHD_Connection *conn)
+static void serve_metrics(struct metrics_server *m, struct http_response *r)
 {
 	struct metrics_snapshot snap = {0};
-	enum MHD_Result ret;
 	char *buf = NULL;
 	size_t cap = 0;
 	int n = -ENOSPC;
@@ -174,49 +133,50 @@ static enum MHD_Result serve_metrics(struct metrics_server *m, struct MHD_Connec
 		free(buf);
 		log_warn("metrics server: cannot render metrics: %s",
 		         buf ? strerror(-n) : "out of memory");
-		return queue_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render metrics\n");
+		http_response_text(r, 500, "cannot render metrics\n");
+		return;
 	}
-	ret = queue_buffer(conn, MHD_HTTP_OK, CONTENT_TYPE_METRICS, buf, (size_t)n);
-	free(buf);
-	return ret;
+	r->status = 200;
+	r->content_type = CONTENT_TYPE_METRICS;
+	r->body = buf;
+	r->body_len = (size_t)n;
 }
 
-static enum MHD_Result serve_health(struct metrics_server *m, struct MHD_Connection *conn)
+static void serve_health(struct metrics_server *m, struct http_response *r)
 {
 	struct metrics_snapshot snap = {0};
 	char reason[METRICS_REASON_BYTES];
 	char body[METRICS_REASON_BYTES + 16];
 
 	m->collect(m->ctx, &snap);
-	if (metrics_healthy(&snap, reason, sizeof(reason)))
-		return queue_text(conn, MHD_HTTP_OK, "ok\n");
+	if (metrics_healthy(&snap, reason, sizeof(reason))) {
+		http_response_text(r, 200, "ok\n");
+		return;
+	}
 	snprintf(body, sizeof(body), "unhealthy: %s\n", reason);
-	return queue_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, body);
+	http_response_text(r, 503, body);
 }
 
-static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                      const char *method, const char *version,
-                                      const char *upload_data, size_t *upload_data_size,
-                                      void **req_cls)
+static void handle_request(void *ctx, const struct http_request *req, struct http_response *r)
 {
-	struct metrics_server *m = cls;
+	struct metrics_server *m = ctx;
 
-	(void)version;
-	(void)upload_data;
-	(void)upload_data_size;
-	(void)req_cls;
-
-	/*
-	 * Answered on the first call, before any body: nothing here accepts one,
-	 * and libmicrohttpd closes the connection instead of reading it.
-	 */
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-		return queue_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
-	if (strcmp(url, "/metrics") == 0)
-		return serve_metrics(m, conn);
-	if (strcmp(url, "/healthz") == 0)
-		return serve_health(m, conn);
-	return queue_text(conn, MHD_HTTP_NOT_FOUND, "not found; try /metrics or /healthz\n");
+	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+		http_response_text(r, 405, "method not allowed\n");
+		r->allow = "GET, HEAD";
+		return;
+	}
+	/* nothing here takes a body, and the server never reads one */
+	if (req->has_body) {
+		http_response_text(r, 413, "a request body is not accepted here\n");
+		return;
+	}
+	if (strcmp(req->path, "/metrics") == 0)
+		serve_metrics(m, r);
+	else if (strcmp(req->path, "/healthz") == 0)
+		serve_health(m, r);
+	else
+		http_response_text(r, 404, "not found; try /metrics or /healthz\n");
 }
 
 static void format_endpoint(const union listen_addr *a, const char *address, uint16_t port,
@@ -231,7 +191,11 @@ static void format_endpoint(const union listen_addr *a, const char *address, uin
 int metrics_server_start(struct metrics_server **out, const char *address, uint16_t port,
                          metrics_collect_fn fn, void *ctx)
 {
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	const struct http_server_limits limits = {
+	    .max_connections = METRICS_MAX_CONNECTIONS,
+	    .timeout_ms = METRICS_CONNECTION_TIMEOUT,
+	    .max_head = METRICS_MAX_REQUEST_HEAD,
+	};
 	char endpoint[INET6_ADDRSTRLEN + 16];
 	struct metrics_server *m = NULL;
 	union listen_addr addr;
@@ -267,24 +231,13 @@ int metrics_server_start(struct metrics_server **out, const char *address, uint1
 		goto cleanup;
 	}
 
-	if (addr.sa.sa_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	m->daemon = MHD_start_daemon(
-	    flags, 0, NULL, NULL, handle_request, m, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned int)METRICS_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned int)METRICS_CONNECTION_TIMEOUT, MHD_OPTION_END);
-	if (!m->daemon) {
-		/*
-		 * Whether the library already closed fd on failure differs between
-		 * its versions; leaking one descriptor on this rare path beats
-		 * closing a number another thread may have been given.
-		 */
-		fd = -1;
-		err = -EIO;
-		log_error("metrics server: cannot start HTTP server on %s", endpoint);
+	err = http_server_open(&m->http, fd, &limits, handle_request, m);
+	if (err) {
+		log_error("metrics server: cannot start the HTTP server on %s: %s", endpoint,
+		          strerror(-err));
 		goto cleanup;
 	}
+	fd = -1; /* the server owns it now */
 
 	log_info("metrics server: serving /metrics and /healthz on %s", endpoint);
 	*out = m;
@@ -301,7 +254,7 @@ void metrics_server_stop(struct metrics_server *m)
 {
 	if (!m)
 		return;
-	/* joins the polling thread, so no collect call is running after this */
-	MHD_stop_daemon(m->daemon);
+	/* joins the server thread, so no collect call is running after this */
+	http_server_close(m->http);
 	free(m);
 }

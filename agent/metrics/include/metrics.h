@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Prometheus text exposition (/metrics) and health (/healthz) over
- * libmicrohttpd. Values come from a collect callback that reads every
- * stage's counters at scrape time.
+ * Prometheus text exposition (/metrics) and health (/healthz) over the
+ * agent's own small HTTP server. Values come from a collect callback that
+ * reads every stage's counters at scrape time.
  */
 #ifndef TCPSTATES_METRICS_H
 #define TCPSTATES_METRICS_H
