@@ -13,6 +13,7 @@ set -euo pipefail
 name=$1 tarball=$2 prefix=$3 jobs=$4
 shift 4
 
+mkdir -p "$(dirname "$prefix")"
 exec 9>"$prefix.lock"
 flock 9
 if [ -e "$prefix/.complete" ]; then
