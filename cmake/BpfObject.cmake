@@ -52,7 +52,7 @@ function(bpf_object name source)
     COMMAND ${CMAKE_COMMAND} -E make_directory ${out_dir}
     COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${BPF_TARGET_ARCH}
             -Wall -Werror
-            -I${BPF_VMLINUX_DIR} -I${src_dir}
+            -I${BPF_VMLINUX_DIR} -I${BUNDLED_LIBBPF_INCLUDE_DIR} -I${src_dir}
             -c ${src_abs} -o ${obj}
     DEPENDS ${src_abs} ${ARG_DEPENDS} ${BPF_VMLINUX_DIR}/vmlinux.h
     COMMENT "BPF ${name}.bpf.o"
@@ -70,5 +70,5 @@ function(bpf_object name source)
   add_library(${name}_skel INTERFACE)
   add_dependencies(${name}_skel ${name}_skel_gen)
   target_include_directories(${name}_skel INTERFACE ${out_dir})
-  target_link_libraries(${name}_skel INTERFACE PkgConfig::LIBBPF)
+  target_link_libraries(${name}_skel INTERFACE bundled::libbpf)
 endfunction()

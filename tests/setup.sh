@@ -5,8 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-	build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
-	librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libyaml-dev
+	build-essential cmake pkg-config clang llvm bpftool libelf-dev zlib1g-dev
+	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libyaml-dev
+	# librdkafka and libbpf are built from pinned sources (cmake/bundled/);
+	# these are what they link: OpenSSL and zlib from the system, zstd static
+	libssl-dev libzstd-dev
 	kcat python3 python3-protobuf python3-confluent-kafka python3-jsonschema
 	iproute2 procps util-linux valgrind dpkg-dev lintian rpm debootstrap systemd file
 	# libFuzzer and the sanitizer runtimes of clang, for tests/fuzz/

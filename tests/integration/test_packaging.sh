@@ -73,11 +73,33 @@ check "lintian has no error or warning" \
 
 # --- deb metadata -----------------------------------------------------------
 dpkg-deb -f "$deb" Depends >"$WORK/depends"
-for dep in libbpf1 librdkafka1 libprotobuf-c1 libyaml-0-2 libc6; do
+echo "deb Depends: $(cat "$WORK/depends")"
+for dep in libprotobuf-c1 libyaml-0-2 libc6 libssl3 libelf1 zlib1g; do
 	check "deb depends on $dep" grep -q "\b$dep\b" "$WORK/depends"
 done
-# The metrics endpoint is the agent's own: RHEL has libmicrohttpd only in EPEL.
-check "deb does not depend on libmicrohttpd" bash -c '! grep -q libmicrohttpd "$1"' _ "$WORK/depends"
+# librdkafka and libbpf are linked in (cmake/bundled/versions.cmake).
+check "deb depends on no librdkafka, libbpf or libmicrohttpd package" \
+	bash -c '! grep -qiE "rdkafka|libbpf|microhttpd" "$1"' _ "$WORK/depends"
+# Every dependency must exist, at that version or an older one, on each deb
+# target: the floor is the oldest version among Debian 12 and 13 and Ubuntu
+# 22.04 and 24.04 (packaging/README.md lists them; the t64 packages of Debian
+# 13 and Ubuntu 24.04 Provide the old names on amd64). A dependency missing
+# from this table, such as libsasl2-2 or libzstd1 (>= 1.5.2), fails.
+declare -A deb_floor=(
+	[init-system-helpers]=1.62 [libc6]=2.34 [libelf1]=0.186
+	[libprotobuf-c1]=1.3.3 [libssl3]=3.0.2 [libyaml-0-2]=0.2.2 [zlib1g]=1:1.2.11
+)
+deb_dep_ok() { # deb_dep_ok "name (>= version)"
+	local name version
+	name=$(sed -E 's/^ *([^ (]+).*/\1/' <<<"$1")
+	version=$(sed -nE 's/.*\(>= *([^)]+)\).*/\1/p' <<<"$1")
+	[ -n "${deb_floor[$name]:-}" ] || return 1
+	[ -z "$version" ] || dpkg --compare-versions "$version" le "${deb_floor[$name]}"
+}
+tr ',' '\n' <"$WORK/depends" | sed 's/^ *//' >"$WORK/depends.list"
+while read -r dep; do
+	check "deb dependency '$dep' exists on every target" deb_dep_ok "$dep"
+done <"$WORK/depends.list"
 dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles >"$WORK/conffiles"
 check "deb conffiles is exactly agent.yaml" \
 	diff <(echo /etc/tcpstates-agent/agent.yaml) "$WORK/conffiles"
@@ -108,10 +130,44 @@ EOF
 rpm -qlp "$rpm" 2>/dev/null | sort >"$WORK/rpm-files"
 check "rpm lists exactly the expected files" diff "$WORK/rpm-files.expected" "$WORK/rpm-files"
 rpm -qp --requires "$rpm" 2>/dev/null >"$WORK/rpm-requires"
-for lib in libbpf.so.1 librdkafka.so.1 libprotobuf-c.so.1 libyaml-0.so.2; do
+for lib in libprotobuf-c.so.1 libyaml-0.so.2 libssl.so.3 libelf.so.1; do
 	check "rpm requires $lib" grep -q "^$lib()" "$WORK/rpm-requires"
 done
-check "rpm does not require libmicrohttpd" bash -c '! grep -q libmicrohttpd "$1"' _ "$WORK/rpm-requires"
+check "rpm requires no librdkafka, libbpf or libmicrohttpd" \
+	bash -c '! grep -qiE "rdkafka|libbpf|microhttpd" "$1"' _ "$WORK/rpm-requires"
+# Only sonames that RHEL 9 and Amazon Linux 2023 have under the same name,
+# and no glibc symbol version above their 2.34.
+rpm_req_ok() { # rpm_req_ok REQUIREMENT
+	case $1 in
+	/bin/sh | rpmlib\(* | config\(tcpstates-agent\)* | rtld\(GNU_HASH\)) return 0 ;;
+	ld-linux-x86-64.so.2* | libc.so.6* | libm.so.6*)
+		local v
+		v=$(sed -nE 's/.*\(GLIBC_([0-9.]+)\).*/\1/p' <<<"$1")
+		[ -z "$v" ] || dpkg --compare-versions "$v" le 2.34
+		;;
+	libcrypto.so.3* | libssl.so.3* | libelf.so.1* | libz.so.1* | libprotobuf-c.so.1* | \
+		libyaml-0.so.2*) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+while read -r req; do
+	rpm_req_ok "$req" || fail "rpm requirement '$req' is not on every RHEL-family target"
+done <"$WORK/rpm-requires"
+pass "rpm requirements checked ($(wc -l <"$WORK/rpm-requires") entries)"
+
+# --- the binaries themselves ---------------------------------------------------
+# The packaged binaries, not the build tree's: what a target's loader sees.
+mkdir -p "$WORK/debroot"
+dpkg-deb -x "$deb" "$WORK/debroot"
+for bin in usr/sbin/tcpstates-agent usr/bin/tcpstates-consume; do
+	needed=$(readelf -d "$WORK/debroot/$bin" | sed -nE 's/.*NEEDED.*\[(.*)\]/\1/p' | tr '\n' ' ')
+	echo "$bin needs: $needed"
+	check "$bin needs no librdkafka, libbpf, libmicrohttpd, libsasl2 or libzstd" \
+		bash -c '! grep -qE "librdkafka|libbpf|libmicrohttpd|libsasl2|libzstd" <<<"$1"' _ "$needed"
+	glibc=$(objdump -T "$WORK/debroot/$bin" | grep -oE 'GLIBC_[0-9.]+' | sort -uV | tail -n1)
+	check "$bin needs at most GLIBC_2.34 (has $glibc)" \
+		dpkg --compare-versions "${glibc#GLIBC_}" le 2.34
+done
 check "rpm config files are exactly agent.yaml" \
 	diff <(echo /etc/tcpstates-agent/agent.yaml) <(rpm -qp --configfiles "$rpm" 2>/dev/null)
 check "rpm agent.yaml is %config(noreplace)" bash -c \

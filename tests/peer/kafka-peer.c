@@ -9,9 +9,10 @@
  *
  *   kafka-peer [-b BROKERS] [-t TOPIC[:PARTITIONS]]... [-p PORTFILE] [-4]
  *
- * -4 advertises Produce versions the way Apache Kafka 4 does: version 3 and
- * up (KIP-896 removed 0-2), here 3..7, the newest the mock implements.
- * Clients read the versions when they connect, so this is a flag.
+ * -4 advertises the lowest versions Apache Kafka 4 accepts (KIP-896 removed
+ * the older ones): Produce from 3, Fetch from 4, and the consumer group's
+ * requests from theirs, each up to the newest the mock implements. Clients
+ * read the versions when they connect, so this is a flag.
  *
  * The first stdout line is the bootstrap list. With -p it is also written to
  * PORTFILE, atomically, so a shell can wait for the file to appear.
@@ -51,9 +52,17 @@
 #define MAX_REPLICATION    3
 #define MAX_TOPICS         16
 #define LINE_MAX_BYTES     1024
-/* Apache Kafka 4's lowest Produce version; 7 is the mock's highest. */
-#define KAFKA4_PRODUCE_MIN 3
-#define MOCK_PRODUCE_MAX   7
+/* Apache Kafka 4's lowest version of each request a producer or a consumer
+ * group sends that KIP-896 raised; the highest is the mock's own (librdkafka
+ * 2.14.2, src/rdkafka_mock_handlers.c). */
+static const struct {
+	int16_t api_key, min, max;
+	const char *name;
+} kafka4_versions[] = {
+    {0, 3, 10, "Produce"},     {1, 4, 16, "Fetch"},      {2, 1, 7, "ListOffsets"},
+    {8, 2, 9, "OffsetCommit"}, {9, 1, 6, "OffsetFetch"}, {10, 1, 3, "FindCoordinator"},
+    {11, 2, 6, "JoinGroup"},
+};
 
 struct peer {
 	rd_kafka_t *rk;
@@ -95,7 +104,7 @@ static void usage(FILE *out)
 	        "  -b BROKERS   number of brokers (default %d)\n"
 	        "  -t TOPIC[:PARTITIONS]  topic to create (default %s:%d); repeatable\n"
 	        "  -p PORTFILE  also write the bootstrap list to PORTFILE\n"
-	        "  -4           advertise Produce versions as Apache Kafka 4 does (3 and up)\n",
+	        "  -4           advertise the lowest versions Apache Kafka 4 accepts\n",
 	        DEFAULT_BROKERS, DEFAULT_TOPIC, DEFAULT_PARTITIONS);
 }
 
@@ -523,11 +532,15 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	if (kafka4) {
-		rd_kafka_resp_err_t rerr = rd_kafka_mock_set_apiversion(
-		    p.mcluster, 0 /* Produce */, KAFKA4_PRODUCE_MIN, MOCK_PRODUCE_MAX);
+	for (size_t i = 0; kafka4 && i < sizeof(kafka4_versions) / sizeof(kafka4_versions[0]);
+	     i++) {
+		rd_kafka_resp_err_t rerr =
+		    rd_kafka_mock_set_apiversion(p.mcluster, kafka4_versions[i].api_key,
+		                                 kafka4_versions[i].min, kafka4_versions[i].max);
 		if (rerr) {
-			fprintf(stderr, "kafka-peer: -4: %s\n", rd_kafka_err2str(rerr));
+			fprintf(stderr, "kafka-peer: -4: %s versions %d..%d: %s\n",
+			        kafka4_versions[i].name, kafka4_versions[i].min,
+			        kafka4_versions[i].max, rd_kafka_err2str(rerr));
 			goto cleanup;
 		}
 	}
