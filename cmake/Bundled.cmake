@@ -29,6 +29,18 @@ find_package(ZLIB REQUIRED)
 find_library(ZSTD_LIBRARY NAMES libzstd.a REQUIRED)
 find_library(ELF_LIBRARY elf REQUIRED)
 include(${CMAKE_CURRENT_LIST_DIR}/bundled/versions.cmake)
+
+# The tarballs come from the Debian archive this machine's apt uses.
+if(NOT TCPSTATES_DEBIAN_ARCHIVE)
+  execute_process(COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/debian-archive.sh
+                  OUTPUT_VARIABLE _bundled_archive OUTPUT_STRIP_TRAILING_WHITESPACE
+                  RESULT_VARIABLE _bundled_archive_status)
+  if(NOT _bundled_archive_status EQUAL 0)
+    set(_bundled_archive "")
+  endif()
+endif()
+set(TCPSTATES_DEBIAN_ARCHIVE ${_bundled_archive} CACHE STRING
+    "Debian archive URI the bundled libraries' source tarballs are downloaded from")
 set(_bundled_script ${CMAKE_CURRENT_LIST_DIR}/bundled/build.sh)
 
 # _bundled_fetch(NAME URL SHA256 OUT): the verified tarball's path in OUT.
@@ -45,6 +57,11 @@ function(_bundled_fetch name url sha256 out)
     endif()
     message(WARNING "${path}: SHA-256 ${have}, expected ${sha256}: downloading it again")
     file(REMOVE ${path})
+  endif()
+  if(NOT TCPSTATES_DEBIAN_ARCHIVE)
+    message(FATAL_ERROR "Bundled ${name}: apt names no Debian archive to download ${file} from: "
+                        "set -DTCPSTATES_DEBIAN_ARCHIVE=URI, or put ${file} (SHA-256 ${sha256}) "
+                        "into ${TCPSTATES_DEPS_CACHE}/src/")
   endif()
   message(STATUS "Bundled ${name}: downloading ${url}")
   file(DOWNLOAD ${url} ${path}.part STATUS status TLS_VERIFY ON
@@ -66,7 +83,7 @@ function(bundled_library name target)
   set(version ${BUNDLED_${var}_VERSION})
   set(sha256 ${BUNDLED_${var}_SHA256})
   set(options ${BUNDLED_${var}_OPTIONS})
-  _bundled_fetch(${name} ${BUNDLED_${var}_URL} ${sha256} tarball)
+  _bundled_fetch(${name} ${TCPSTATES_DEBIAN_ARCHIVE}/${BUNDLED_${var}_POOL_PATH} ${sha256} tarball)
 
   # The key names everything the result depends on: the source, the options,
   # the build recipe and the compiler that builds it.

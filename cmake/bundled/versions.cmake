@@ -8,12 +8,13 @@
 #
 # To update: take the new version from `apt-cache showsrc NAME` with a deb-src
 # line for forky or sid, copy its .orig tarball's Checksums-Sha256 entry here,
-# and change the URL's file name.
+# and change the pool path's file name. The path is relative to the Debian
+# archive apt uses on the build machine (cmake/debian-archive.sh), or to
+# TCPSTATES_DEBIAN_ARCHIVE.
 
 set(BUNDLED_LIBRDKAFKA_VERSION 2.14.2)
 set(BUNDLED_LIBRDKAFKA_DEBIAN_VERSION 2.14.2-1)
-set(BUNDLED_LIBRDKAFKA_URL
-    http://deb.debian.org/debian/pool/main/libr/librdkafka/librdkafka_2.14.2.orig.tar.gz)
+set(BUNDLED_LIBRDKAFKA_POOL_PATH pool/main/libr/librdkafka/librdkafka_2.14.2.orig.tar.gz)
 set(BUNDLED_LIBRDKAFKA_SHA256 4d53568c13717b167d12c7b2a0fe12aeb5d6bfe02de53df5b68f86d870a81b33)
 # No Cyrus SASL (libsasl2.so.2 on Debian, .so.3 on RHEL): GSSAPI/Kerberos is
 # therefore unavailable; PLAIN, SCRAM and OAUTHBEARER are built in. No libcurl:
@@ -31,8 +32,7 @@ set(BUNDLED_LIBRDKAFKA_LINK OpenSSL::SSL OpenSSL::Crypto ZLIB::ZLIB ${ZSTD_LIBRA
 
 set(BUNDLED_LIBBPF_VERSION 1.7.0)
 set(BUNDLED_LIBBPF_DEBIAN_VERSION 1.7.0-1)
-set(BUNDLED_LIBBPF_URL
-    http://deb.debian.org/debian/pool/main/libb/libbpf/libbpf_1.7.0.orig.tar.gz)
+set(BUNDLED_LIBBPF_POOL_PATH pool/main/libb/libbpf/libbpf_1.7.0.orig.tar.gz)
 set(BUNDLED_LIBBPF_SHA256 7ab5feffbf78557f626f2e3e3204788528394494715a30fc2070fcddc2051b7b)
 set(BUNDLED_LIBBPF_OPTIONS)
 set(BUNDLED_LIBBPF_LINK ${ELF_LIBRARY} ZLIB::ZLIB)

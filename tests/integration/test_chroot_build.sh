@@ -12,9 +12,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 SRC=${TEST_SRCDIR:-$(cd "$here/../.." && pwd)}
 CACHE_DIR=/var/cache/tcpstates-agent-tests
 SUITE=bookworm
-BUILD_DEPS="build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
-librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libyaml-dev dpkg-dev rpm
-file gzip"
+BUILD_DEPS="build-essential cmake pkg-config clang llvm bpftool libelf-dev zlib1g-dev
+libssl-dev libzstd-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libyaml-dev dpkg-dev
+rpm file gzip ca-certificates"
+# The bundled libraries' cache (cmake/Bundled.cmake) is the host's, mounted at
+# the same path: the same compiler builds them there, so the chroot reuses the
+# host's builds instead of spending minutes on its own.
+DEPS_CACHE=/var/cache/tcpstates-agent-deps
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "test_chroot_build: needs root for debootstrap and chroot; skipped"
@@ -30,7 +34,8 @@ trap cleanup EXIT
 
 # A root is complete once its marker exists: an interrupted run starts over.
 make_root() {
-	local mirror=http://deb.debian.org/debian deps=${BUILD_DEPS//$'\n'/ }
+	local mirror deps=${BUILD_DEPS//$'\n'/ }
+	mirror=$(sh "$SRC/cmake/debian-archive.sh") || return 1
 	rm -rf "$ROOT" && mkdir -p "$CACHE_DIR" || return 1
 	echo "debootstrap $SUITE into $ROOT"
 	timeout 900 debootstrap --variant=minbase "$SUITE" "$ROOT" "$mirror" \
@@ -58,7 +63,9 @@ tar -C "$SRC" --exclude='./build*' --exclude=./.git -cf - . | tar -C "$ROOT/tmp/
 
 start=$(date +%s)
 # /proc only: cmake and the compilers want it; /sys, /dev and /run stay out.
-unshare -m --propagation private chroot "$ROOT" bash -c '
+mkdir -p "$DEPS_CACHE" "$ROOT$DEPS_CACHE"
+unshare -m --propagation private bash -c 'mount --bind "$1" "$2" && exec chroot "$3" bash -c "$4"' _ \
+	"$DEPS_CACHE" "$ROOT$DEPS_CACHE" "$ROOT" '
 	mount -t proc proc /proc || exit 1
 	cd /tmp/src &&
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF &&

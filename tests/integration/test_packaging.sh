@@ -199,9 +199,7 @@ run_scriptlet PREUN 1
 check "rpm %preun 1 leaves the service alone" test ! -s "$WORK/systemctl.calls"
 
 # --- install into a clean Debian root --------------------------------------
-mirror=$(grep -rhoE '(URIs:|^deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list \
-	/etc/apt/sources.list.d 2>/dev/null | grep -oE 'https?://[^ ]+' | head -n1 || true)
-mirror=${mirror:-http://deb.debian.org/debian}
+mirror=$(sh "$TEST_SRCDIR/cmake/debian-archive.sh") || fail "no Debian archive to debootstrap from"
 tarball=$CACHE_DIR/$SUITE-minbase.tar
 if [ ! -f "$tarball" ]; then
 	mkdir -p "$CACHE_DIR"
