@@ -40,7 +40,8 @@ sanitized_suite() {
 		>/dev/null &&
 		cmake --build build-asan -j"$jobs" || return 1
 	rm -rf "$reports"
-	mkdir -m 1777 -p "$reports"
+	mkdir -p "$reports"
+	chmod 1777 "$reports"
 	local status=0
 	# test_reload_asan builds a sanitized agent of its own: here every test is
 	# one. The soak test bounds RSS growth, which ASan's quarantine of freed

@@ -3,6 +3,8 @@
 # Builds the deb and the rpm with cpack from the test build directory, checks
 # them with lintian and rpm, and installs the deb into a minimal Debian root
 # (debootstrap, cached) to run it, reinstall it over a local edit and purge it.
+# The checks pass `bash -c` scripts that read their own positional arguments.
+# shellcheck disable=SC2016
 set -euo pipefail
 
 : "${TEST_BINDIR:?TEST_BINDIR must name the CMake build directory}"
@@ -153,7 +155,7 @@ if [ ! -f "$tarball" ]; then
 	else
 		tail -n 20 "$WORK/debootstrap.log" >&2
 	fi
-	rm -rf "$WORK/boot"
+	rm -rf "${WORK:?}/boot"
 fi
 
 if [ -f "$tarball" ]; then

@@ -36,6 +36,7 @@ for tool in qemu-system-x86_64 debootstrap mkfs.ext4 debugfs cpack; do
 done
 
 work=$(mktemp -d /tmp/tcpstates-vm.XXXXXX)
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
 	if [ "${VM_KEEP:-0}" = 1 ]; then
 		echo "vm: work directory kept in $work"
