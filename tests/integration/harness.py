@@ -8,6 +8,7 @@ real clients (confluent_kafka, kcat, python protobuf). Run with Debian's
 
 import contextlib
 import importlib
+import json
 import os
 import random
 import re
@@ -44,6 +45,30 @@ def check(cond, message):
 
 def log(message):
     print(message, flush=True)
+
+
+# Checks that let a test go on after a failure, for the tests that report a
+# table of independent cases (test_consume, test_schema_compat); run them
+# with run_expectations().
+_expect_failures = []
+_START = time.monotonic()
+
+
+def expect(cond, what):
+    print(("ok   " if cond else "FAIL ") + "[%5.1fs] " % (time.monotonic() - _START) + what,
+          flush=True)
+    if not cond:
+        _expect_failures.append(what)
+
+
+def run_expectations(fn):
+    """Runs fn(), then exits 1 if any expect() or check() failed. No root needed."""
+    try:
+        fn()
+    except TestFailure as e:
+        expect(False, str(e))
+    print("%d failure(s)" % len(_expect_failures))
+    sys.exit(1 if _expect_failures else 0)
 
 
 def require_root():
@@ -91,6 +116,16 @@ def decode(value):
     event = pb().TcpStateEvent()
     event.ParseFromString(value)
     return event
+
+
+def json_validator():
+    """A validator for collector-schema/tcpstates.v1.schema.json, itself checked
+    against its metaschema (python3-jsonschema, from tests/setup.sh)."""
+    import jsonschema
+    with open(os.path.join(ROOT, "collector-schema", "tcpstates.v1.schema.json")) as f:
+        schema = json.load(f)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
 
 
 # ---------------------------------------------------------------- Kafka peer

@@ -141,9 +141,7 @@ def check_common_fields(events, t0, t1):
 def check_reference_consumer(bootstrap, expected, ns_inode):
     """tcpstates-consume --json reads the same topic: every line validates
     against the published JSON Schema and the summary sees no gap or duplicate."""
-    import jsonschema
-    with open(os.path.join(harness.ROOT, "collector-schema", "tcpstates.v1.schema.json")) as f:
-        validator = jsonschema.Draft202012Validator(json.load(f))
+    validator = harness.json_validator()
     out = subprocess.run([harness.CONSUME, "-b", bootstrap, "-t", "tcpstates.v1", "--json", "-e",
                           "-g", "e2e-" + uuid.uuid4().hex, "-X", "session.timeout.ms=6000",
                           "-X", "heartbeat.interval.ms=500"],

@@ -36,17 +36,12 @@ quiet() { # runs a noisy command, printing its output only when it fails
 }
 
 # --- tools --------------------------------------------------------------
-need_pkgs=()
-command -v dpkg-shlibdeps >/dev/null || need_pkgs+=(dpkg-dev)
-command -v lintian >/dev/null || need_pkgs+=(lintian)
-command -v rpmbuild >/dev/null || need_pkgs+=(rpm)
-command -v debootstrap >/dev/null || need_pkgs+=(debootstrap)
-command -v systemd-analyze >/dev/null || need_pkgs+=(systemd)
-if [ ${#need_pkgs[@]} -gt 0 ]; then
-	echo "installing ${need_pkgs[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
-fi
+for tool in dpkg-shlibdeps lintian rpmbuild debootstrap systemd-analyze; do
+	command -v "$tool" >/dev/null || {
+		echo "test_packaging: $tool is missing (tests/setup.sh installs it)" >&2
+		exit 1
+	}
+done
 
 # --- build ----------------------------------------------------------------
 version=$(sed -n 's/^set(CPACK_PACKAGE_VERSION "\(.*\)")$/\1/p' "$TEST_BINDIR/CPackConfig.cmake")

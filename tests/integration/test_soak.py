@@ -16,7 +16,6 @@ SOAK_SECONDS sets the length (600 by default; CI runs the default).
 
 import os
 import signal
-import sys
 import threading
 import time
 
