@@ -24,10 +24,9 @@ VM_CPUS=${VM_CPUS:-2}
 VM_MEMORY_MB=${VM_MEMORY_MB:-1536}
 VM_TIMEOUT_S=${VM_TIMEOUT_S:-1500}
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "vm: building the root image needs root (debootstrap, mkfs.ext4 -d)" >&2
-	exit 1
-fi
+# shellcheck source=../as-root.sh
+. "$here/../as-root.sh"
+as_root "building the root image needs root (debootstrap, mkfs.ext4 -d)" "$0" "$@"
 for tool in qemu-system-x86_64 debootstrap mkfs.ext4 debugfs cpack; do
 	command -v "$tool" >/dev/null || {
 		echo "vm: $tool is missing (tests/setup.sh installs it)" >&2
