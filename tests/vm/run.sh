@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # The VM test: the packaged service under systemd on Debian 12's own kernel.
 #
-#   sudo tests/vm/run.sh [BUILD_DIR]        (default: ./build, configured)
+#   tests/vm/run.sh [BUILD_DIR]        (default: ./build, configured; as root,
+#                                      or through sudo, which it calls itself)
 #
 # Boots Debian's cloud kernel (6.1) with a bookworm root (build-image.sh,
 # cached) under qemu, without network, installs the .deb built from
