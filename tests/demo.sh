@@ -3,11 +3,10 @@
 # peer, the agent publishing to it, and tcpstates-consume printing what it
 # reads back, while some TCP traffic runs. Stops everything at the end.
 set -euo pipefail
+# shellcheck source=as-root.sh
+. "$(dirname "$0")/as-root.sh"
+as_root "the agent loads a BPF program" "$0" "$@"
 cd "$(dirname "$0")/.."
-if [ "$(id -u)" -ne 0 ]; then
-	echo "demo: the agent loads a BPF program: run as root" >&2
-	exit 1
-fi
 bash tests/setup.sh
 
 work=$(mktemp -d /tmp/tcpstates-demo.XXXXXX)

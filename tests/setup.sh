@@ -16,6 +16,8 @@ packages=(
 	libclang-rt-14-dev
 	# the VM test (tests/vm/) and test_monitoring.py
 	python3-yaml qemu-system-x86 e2fsprogs
+	# the source checks of the fast lane (tests/lint.sh)
+	clang-format shellcheck pyflakes3 git
 )
 missing=()
 for p in "${packages[@]}"; do

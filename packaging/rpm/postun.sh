@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# shellcheck shell=sh
 # %postun: $1 is 0 after erase, 1 or more after an upgrade, when a running
 # service is restarted so the new binary runs. RPM has no purge: the spool
 # under /var/lib stays after erase, like other packages' state.

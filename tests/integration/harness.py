@@ -8,6 +8,7 @@ real clients (confluent_kafka, kcat, python protobuf). Run with Debian's
 
 import contextlib
 import importlib
+import json
 import os
 import random
 import re
@@ -44,6 +45,30 @@ def check(cond, message):
 
 def log(message):
     print(message, flush=True)
+
+
+# Checks that let a test go on after a failure, for the tests that report a
+# table of independent cases (test_consume, test_schema_compat); run them
+# with run_expectations().
+_expect_failures = []
+_START = time.monotonic()
+
+
+def expect(cond, what):
+    print(("ok   " if cond else "FAIL ") + "[%5.1fs] " % (time.monotonic() - _START) + what,
+          flush=True)
+    if not cond:
+        _expect_failures.append(what)
+
+
+def run_expectations(fn):
+    """Runs fn(), then exits 1 if any expect() or check() failed. No root needed."""
+    try:
+        fn()
+    except TestFailure as e:
+        expect(False, str(e))
+    print("%d failure(s)" % len(_expect_failures))
+    sys.exit(1 if _expect_failures else 0)
 
 
 def require_root():
@@ -91,6 +116,16 @@ def decode(value):
     event = pb().TcpStateEvent()
     event.ParseFromString(value)
     return event
+
+
+def json_validator():
+    """A validator for collector-schema/tcpstates.v1.schema.json, itself checked
+    against its metaschema (python3-jsonschema, from tests/setup.sh)."""
+    import jsonschema
+    with open(os.path.join(ROOT, "collector-schema", "tcpstates.v1.schema.json")) as f:
+        schema = json.load(f)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
 
 
 # ---------------------------------------------------------------- Kafka peer
@@ -268,6 +303,37 @@ def balance(m):
     return seen, accounted
 
 
+def settled(m):
+    """Everything the kernel handed the agent is published or counted as
+    dropped, and nothing waits in the spool."""
+    seen, accounted = balance(m)
+    return seen == accounted and int(m.get("tcpstates_agent_spool_pending_records", 0)) == 0
+
+
+def wait_published(port, at_least=0, timeout=300):
+    """The agent's own count of events Kafka acknowledged, once it has settled
+    with at least `at_least` published. Call it after the test's traffic has
+    ended; `at_least` covers the changes the kernel makes after the test's
+    processes have exited (the last ACK of a close)."""
+    m = wait_metrics(port, lambda m: settled(m)
+                     and m["tcpstates_agent_events_published_total"] >= at_least, timeout,
+                     f"at least {at_least} events published and every other event seen "
+                     "published or counted as dropped")
+    return int(m["tcpstates_agent_events_published_total"])
+
+
+def read_published(bootstrap, topic, port, at_least=0, timeout=300):
+    """Every message of `topic`, once it holds what the agent says it published.
+    The deadline is generous: a sanitizer build on a loaded machine is slow,
+    and only a broken agent reaches it."""
+    count = wait_published(port, at_least, timeout)
+    consumer = Consumer(bootstrap, topic)
+    try:
+        return consumer.read_all(count, timeout)
+    finally:
+        consumer.close()
+
+
 def check_balance(port, timeout=10):
     """seen = published + drops + pending. The counters are read one after the
     other while the host's own TCP traffic goes on, so a scrape may straddle
@@ -284,6 +350,7 @@ class Consumer:
 
     def __init__(self, bootstrap, topic):
         from confluent_kafka import Consumer as KC
+        self.topic = topic
         self.c = KC({"bootstrap.servers": bootstrap, "group.id": f"test-{os.getpid()}-{time.time()}",
                      "auto.offset.reset": "earliest", "enable.auto.commit": False})
         self.c.subscribe([topic])
@@ -300,20 +367,42 @@ class Consumer:
                 return self.messages
         raise TestFailure(f"timeout: consumer has {len(self.messages)} messages")
 
-    def drain_quiet(self, quiet=3.0, timeout=60):
-        """Reads until nothing new arrives for `quiet` seconds."""
-        deadline = time.time() + timeout
-        last_new = time.time()
-        while time.time() < deadline and time.time() - last_new < quiet:
-            batch = self.c.consume(num_messages=10000, timeout=0.5)
-            for msg in batch:
-                if not msg.error():
-                    self.messages.append(msg)
-                    last_new = time.time()
-        return self.messages
+    def watermarks(self):
+        """(low, high): the sums of the topic's partitions' watermarks now."""
+        from confluent_kafka import TopicPartition
+        meta = self.c.list_topics(self.topic, timeout=10).topics[self.topic]
+        check(meta.error is None, f"topic {self.topic}: {meta.error}")
+        lows = highs = 0
+        for p in meta.partitions:
+            low, high = self.c.get_watermark_offsets(TopicPartition(self.topic, p), timeout=10,
+                                                     cached=False)
+            lows, highs = lows + low, highs + high
+        return lows, highs
+
+    def topic_size(self):
+        """The messages the topic holds now."""
+        low, high = self.watermarks()
+        return high - low
+
+    def read_all(self, count, timeout=120):
+        """Reads until `count` messages arrived, then every other message the
+        topic holds (a duplicate, a late event): all of it, with no guess at
+        how long a quiet period proves that nothing more is coming."""
+        self.poll_until(lambda m: len(m) >= count, timeout)
+        size = self.topic_size()
+        return self.poll_until(lambda m: len(m) >= size, timeout)
 
     def close(self):
         self.c.close()
+
+
+def topic_appended(bootstrap, topic):
+    """Every message ever appended to the topic, trimmed ones included."""
+    consumer = Consumer(bootstrap, topic)
+    try:
+        return consumer.watermarks()[1]
+    finally:
+        consumer.close()
 
 
 def seqs_by_instance(events):
@@ -324,13 +413,14 @@ def seqs_by_instance(events):
     return by_instance
 
 
-def read_seqs(bootstrap, topic, count, timeout=60, quiet_timeout=30):
-    """Consumes the topic until `count` messages arrived and then until it is
-    quiet; their seqs per agent instance."""
+def read_seqs(bootstrap, topic, count, timeout=120):
+    """Consumes the topic until `count` messages arrived and then the rest it
+    holds; their seqs per agent instance."""
     consumer = Consumer(bootstrap, topic)
-    consumer.poll_until(lambda x: len(x) >= count, timeout=timeout)
-    msgs = consumer.drain_quiet(quiet=2, timeout=quiet_timeout)
-    consumer.close()
+    try:
+        msgs = consumer.read_all(count, timeout=timeout)
+    finally:
+        consumer.close()
     return seqs_by_instance(decode(x.value()) for x in msgs)
 
 

@@ -30,15 +30,15 @@ trap cleanup EXIT
 
 for tool in kcat setpriv protoc; do
 	command -v "$tool" >/dev/null || {
-		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat util-linux protobuf-compiler >/dev/null
-		break
+		echo "test_capabilities: $tool is missing (tests/setup.sh installs it)" >&2
+		exit 1
 	}
 done
 
 # as_nobody CAPS: sets AS_NOBODY to the command prefix that runs a program as
 # nobody with exactly CAPS (e.g. +bpf,+perfmon) and no other capability.
 as_nobody() {
+	# shellcheck disable=SC2054 # the commas separate setpriv's capability list
 	AS_NOBODY=(setpriv --reuid=nobody --regid=nogroup --clear-groups
 		--inh-caps=-all,"$1" --ambient-caps=-all,"$1" --bounding-set=-all,"$1")
 }
@@ -130,12 +130,11 @@ if kill -0 "$AGENT_PID" 2>/dev/null; then
 	uid=$(awk '/^Uid:/ {print $2}' "$status_file")
 	eff=$(awk '/^CapEff:/ {print $2}' "$status_file")
 	bnd=$(awk '/^CapBnd:/ {print $2}' "$status_file")
-	[ "$uid" = "$(id -u nobody)" ] && pass "agent uid is nobody" || fail "agent uid is $uid"
+	check_eq "agent uid is nobody" "agent uid is $uid" "$uid" "$(id -u nobody)"
 	# Bits 38 (CAP_PERFMON) and 39 (CAP_BPF) and nothing else.
-	[ "$eff" = 000000c000000000 ] && pass "effective capabilities are exactly BPF+PERFMON" ||
-		fail "effective capabilities $eff"
-	[ "$bnd" = 000000c000000000 ] && pass "bounding set is exactly BPF+PERFMON" ||
-		fail "bounding set $bnd"
+	check_eq "effective capabilities are exactly BPF+PERFMON" "effective capabilities $eff" \
+		"$eff" 000000c000000000
+	check_eq "bounding set is exactly BPF+PERFMON" "bounding set $bnd" "$bnd" 000000c000000000
 else
 	fail "agent exited early"
 fi
@@ -162,8 +161,11 @@ for offset in $(seq 0 $((got < 10 ? got - 1 : 9))); do
 		fail "message at offset $offset is not a TcpStateEvent: $(cat "$WORK/protoc.err")"
 	fi
 done
-[ "$decoded" -gt 0 ] && pass "$decoded events decoded, all for local port $PORT" ||
+if [ "$decoded" -gt 0 ]; then
+	pass "$decoded events decoded, all for local port $PORT"
+else
 	fail "no event decoded"
+fi
 
 # --- started as root, run_as_user drops to nobody after loading -----------------
 kill "$AGENT_PID" 2>/dev/null || true
@@ -187,20 +189,23 @@ done
 if kill -0 "$AGENT_PID" 2>/dev/null; then
 	uid=$(awk '/^Uid:/ {print $2 $3 $4 $5}' "/proc/$AGENT_PID/status")
 	nobody=$(id -u nobody)
-	[ "$uid" = "$nobody$nobody$nobody$nobody" ] && pass "run_as_user: every uid is nobody" ||
-		fail "run_as_user: uids $uid"
+	check_eq "run_as_user: every uid is nobody" "run_as_user: uids $uid" \
+		"$uid" "$nobody$nobody$nobody$nobody"
 	eff=$(awk '/^CapEff:/ {print $2}' "/proc/$AGENT_PID/status")
-	[ "$eff" = 000000c000000000 ] && pass "run_as_user: only BPF+PERFMON kept" ||
-		fail "run_as_user: effective capabilities $eff"
+	check_eq "run_as_user: only BPF+PERFMON kept" "run_as_user: effective capabilities $eff" \
+		"$eff" 000000c000000000
 	# Every thread, not only the main one: capabilities are per thread.
 	bad=$(awk '/^CapEff:/ && $2 != "000000c000000000" {print FILENAME}' /proc/"$AGENT_PID"/task/*/status)
-	[ -z "$bad" ] && pass "run_as_user: every thread holds only BPF+PERFMON" ||
-		fail "run_as_user: threads with other capabilities: $bad"
+	check_eq "run_as_user: every thread holds only BPF+PERFMON" \
+		"run_as_user: threads with other capabilities: $bad" "$bad" ""
 else
 	fail "run_as_user: the agent exited"
 fi
 cat "$WORK/agent-runas.log"
-[ "$got" -gt 0 ] && pass "run_as_user: $got events published after the drop" ||
+if [ "$got" -gt 0 ]; then
+	pass "run_as_user: $got events published after the drop"
+else
 	fail "run_as_user: no event reached $TOPIC"
+fi
 
 finish test_capabilities

@@ -168,11 +168,8 @@ def test_retransmits(peer, d):
         cli.wait(timeout=30)
         got = srv.communicate(timeout=30)[0].strip()
         check(got == "200000", f"receiver got {got} bytes after the outage")
-        consumer = harness.Consumer(peer.bootstrap, "rtx.v1")
         # The sender's five changes: connect, establish, and its active close.
-        msgs = consumer.poll_until(lambda m: len(m) >= 5, timeout=60)
-        msgs = consumer.drain_quiet(quiet=2, timeout=60)
-        consumer.close()
+        msgs = harness.read_published(peer.bootstrap, "rtx.v1", mport, at_least=5)
         agent.stop()
         events = [harness.decode(x.value()) for x in msgs]
         closes = [e for e in events if e.remote_port == 7400 and e.new_state == CLOSE]
@@ -193,10 +190,8 @@ def test_partition_spread(peer, ns, d):
     os.makedirs(os.path.join(d, "loop"))
     agent = harness.Agent([], config_text=cfg, workdir=os.path.join(d, "loop"))
     ns.traffic(7500, LOOP_CONNECTIONS, "4", rst=True)
-    consumer = harness.Consumer(peer.bootstrap, "loop.v1")
-    msgs = consumer.poll_until(lambda m: len(m) >= 3 * LOOP_CONNECTIONS, timeout=300)
-    msgs = consumer.drain_quiet(quiet=3, timeout=120)
-    consumer.close()
+    msgs = harness.read_published(peer.bootstrap, "loop.v1", mport,
+                                  at_least=3 * LOOP_CONNECTIONS, timeout=600)
     agent.stop()
     parts = {m.partition() for m in msgs}
     keys = {m.key() for m in msgs}
@@ -218,10 +213,7 @@ def main():
         agent = harness.Agent([], config_text=cfg, workdir=d)
         cases = [("4", 7201, 12345, 678901), ("6", 7202, 1, 70000)]
         reports = [exchange(ns, fam, port, n, m) for fam, port, n, m in cases]
-        consumer = harness.Consumer(peer.bootstrap, "tcpstates.v1")
-        msgs = consumer.poll_until(lambda m: len(m) >= 24, timeout=60)
-        msgs = consumer.drain_quiet(quiet=2)
-        consumer.close()
+        msgs = harness.read_published(peer.bootstrap, "tcpstates.v1", mport, at_least=24)
         events = sorted((harness.decode(m.value()) for m in msgs), key=lambda e: e.seq)
         for e in events:
             check(0 < e.socket_id < 0xffff000000000000, f"socket_id {e.socket_id:x} is no cookie")

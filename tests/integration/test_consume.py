@@ -16,18 +16,16 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-import tempfile
-import time
+import threading
 import uuid
 
 from confluent_kafka import Producer
-from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+from google.protobuf import json_format
 
-SRC = os.environ.get("TEST_SRCDIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-PROTO_DIR = os.environ.get("PROTO_DIR", os.path.join(SRC, "proto"))
-CONSUME = os.environ["TCPSTATES_CONSUME"]
-PEER = os.environ["KAFKA_PEER"]
+import harness
+from harness import expect as check
+
+CONSUME = harness.CONSUME
 TOPIC = "consume.test"
 PARTITIONS = 3
 HEADERS = [("content-type", b"application/x-protobuf"),
@@ -39,33 +37,7 @@ COOKIE = 0x11f00  # socket cookies: small numbers, never kernel addresses
 CONTAINER = "4c01db0b339c3f15ab3d6e8f4e7c7d1a2b9f0e1d2c3b4a5968778695a4b3c2d1"
 POD = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 
-failures = []
-
-
-START = time.monotonic()
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + "[%5.1fs] " % (time.monotonic() - START) + what)
-    if not cond:
-        failures.append(what)
-
-
-def event_class():
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "d.desc")
-        subprocess.run(["protoc", "--proto_path=" + PROTO_DIR, "--descriptor_set_out=" + out,
-                        os.path.join(PROTO_DIR, "tcpstates/v1/tcpstates.proto")], check=True)
-        fds = descriptor_pb2.FileDescriptorSet()
-        fds.ParseFromString(open(out, "rb").read())
-    pool = descriptor_pool.DescriptorPool()
-    for f in fds.file:
-        pool.Add(f)
-    return message_factory.MessageFactory(pool).GetPrototype(
-        pool.FindMessageTypeByName("tcpstates.v1.TcpStateEvent"))
-
-
-Event = event_class()
+Event = harness.pb().TcpStateEvent
 
 
 def make_event(instance, seq, host="web-01", v6=False, comm="curl", family=None):
@@ -95,28 +67,6 @@ def make_event(instance, seq, host="web-01", v6=False, comm="curl", family=None)
     e.host.kernel_release = "6.1.0-18-amd64"
     e.host.agent_version = "0.1.0"
     return e
-
-
-def json_validator():
-    try:
-        import jsonschema  # noqa: F401
-    except ImportError:
-        subprocess.run(["apt-get", "install", "-y", "-q", "python3-jsonschema"],
-                       stdout=subprocess.DEVNULL, check=True)
-    import jsonschema
-
-    with open(os.path.join(SRC, "collector-schema", "tcpstates.v1.schema.json")) as f:
-        return jsonschema.Draft202012Validator(json.load(f))
-
-
-def start_peer():
-    p = subprocess.Popen([PEER, "-t", "%s:%d" % (TOPIC, PARTITIONS)], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True)
-    bootstrap = p.stdout.readline().strip()
-    if not bootstrap:
-        p.kill()
-        raise RuntimeError("kafka-peer printed no bootstrap list")
-    return p, bootstrap
 
 
 def produce(bootstrap):
@@ -297,38 +247,41 @@ def test_cli_and_signals(bootstrap):
     p = subprocess.Popen([CONSUME, "-b", bootstrap, "-t", TOPIC, "--json", "-g",
                           "sig-" + uuid.uuid4().hex], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
-    time.sleep(6)  # joins the group and reads everything, then idles
+    # Signalled once it has printed every event, not after a guessed delay.
+    lines = []
+    read_all = threading.Event()
+
+    def reader():
+        for line in p.stdout:
+            lines.append(line)
+            if len(lines) == EVENTS:
+                read_all.set()
+    pump = threading.Thread(target=reader, daemon=True)
+    pump.start()
+    check(read_all.wait(120), "it printed all %d events before the signal (%d)" % (EVENTS, len(lines)))
     p.send_signal(signal.SIGTERM)
     try:
-        out, err = p.communicate(timeout=30)
+        p.wait(timeout=30)
     except subprocess.TimeoutExpired:
         p.kill()
-        out, err = p.communicate()
-    last = out.splitlines()[-1] if out else ""
+        p.wait()
+    pump.join(10)
+    last = lines[-1].rstrip("\n") if lines else ""
     check(p.returncode == 0 and last.startswith('{"summary":'),
           "SIGTERM stops cleanly with a summary (rc %s, last %r)" % (p.returncode, last[:40]))
     check('"messages":%d' % MESSAGES in last, "it had read everything before the signal")
 
 
 def main():
-    validator = json_validator()
-    peer, bootstrap = start_peer()
-    try:
-        expected, bad = produce(bootstrap)
-        test_json(bootstrap, expected, bad, validator)
-        test_table(bootstrap)
-        test_extended_table(bootstrap)
-        test_count_and_positions(bootstrap)
-        test_cli_and_signals(bootstrap)
-    finally:
-        peer.terminate()
-        try:
-            peer.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            peer.kill()
-    print("%d failure(s)" % len(failures))
-    return 1 if failures else 0
+    validator = harness.json_validator()
+    with harness.KafkaPeer(topics=("%s:%d" % (TOPIC, PARTITIONS),)) as peer:
+        expected, bad = produce(peer.bootstrap)
+        test_json(peer.bootstrap, expected, bad, validator)
+        test_table(peer.bootstrap)
+        test_extended_table(peer.bootstrap)
+        test_count_and_positions(peer.bootstrap)
+        test_cli_and_signals(peer.bootstrap)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run_expectations(main)

@@ -110,10 +110,7 @@ def main():
         connect_from(ns, cg, docker, 7101)
         connect_from(ns, cg, k8s, 7102)
 
-        consumer = harness.Consumer(peer.bootstrap, "tcpstates.v1")
-        msgs = consumer.poll_until(lambda m: len(m) >= 2 * 12, timeout=60)
-        msgs = consumer.drain_quiet(quiet=2)
-        consumer.close()
+        msgs = harness.read_published(peer.bootstrap, "tcpstates.v1", mport, at_least=2 * 12)
         events = [harness.decode(m.value()) for m in msgs]
         time.sleep(0.5)
         table.stop()

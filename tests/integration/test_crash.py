@@ -65,8 +65,7 @@ def main():
         published = int(m["tcpstates_agent_events_published_total"])
         check(published >= sum(v for v in exact.values() if v),
               f"replay published {published}, fewer than the quiet rounds wrote")
-        by_instance = harness.read_seqs(peer.bootstrap, "tcpstates.v1", published,
-                                        timeout=120, quiet_timeout=60)
+        by_instance = harness.read_seqs(peer.bootstrap, "tcpstates.v1", published, timeout=300)
         dups = 0
         for inst, want in exact.items():
             seqs = by_instance.get(inst, [])

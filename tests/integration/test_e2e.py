@@ -141,9 +141,7 @@ def check_common_fields(events, t0, t1):
 def check_reference_consumer(bootstrap, expected, ns_inode):
     """tcpstates-consume --json reads the same topic: every line validates
     against the published JSON Schema and the summary sees no gap or duplicate."""
-    import jsonschema
-    with open(os.path.join(harness.ROOT, "collector-schema", "tcpstates.v1.schema.json")) as f:
-        validator = jsonschema.Draft202012Validator(json.load(f))
+    validator = harness.json_validator()
     out = subprocess.run([harness.CONSUME, "-b", bootstrap, "-t", "tcpstates.v1", "--json", "-e",
                           "-g", "e2e-" + uuid.uuid4().hex, "-X", "session.timeout.ms=6000",
                           "-X", "heartbeat.interval.ms=500"],
@@ -186,16 +184,13 @@ def run_variant(announced, impls):
         cfg = harness.publish_config(peer.bootstrap, os.path.join(d, "spool"), mport, ns.inode)
         agent = harness.Agent([], config_text=cfg, workdir=d)
         agent.wait_for_log(announced, timeout=5)
-        consumer = harness.Consumer(peer.bootstrap, "tcpstates.v1")
         t0 = time.time_ns()
         v4 = ns.traffic(PORT, CONNECTIONS, "4")
         v6 = ns.traffic(PORT, CONNECTIONS, "6")
         t1 = time.time_ns()
         expected = 2 * PER_FAMILY
 
-        msgs = consumer.poll_until(lambda m: len(m) >= expected, timeout=60)
-        msgs = consumer.drain_quiet(quiet=2)
-        consumer.close()
+        msgs = harness.read_published(peer.bootstrap, "tcpstates.v1", mport, at_least=expected)
         check(len(msgs) == expected, f"{len(msgs)} messages, expected {expected}")
         events = []
         for m in msgs:

@@ -72,8 +72,7 @@ def main():
                 check(harness.dropped(m, reason) == 0, f"dropped {reason}: {harness.dropped(m, reason)}")
 
         consumer = harness.Consumer(peer.bootstrap, "tcpstates.v1")
-        msgs = consumer.poll_until(lambda m: len(m) >= expected, timeout=120)
-        msgs = consumer.drain_quiet(quiet=2)
+        msgs = consumer.read_all(expected, timeout=120)
         consumer.close()
         events = [harness.decode(x.value()) for x in msgs]
         dups = harness.check_contiguous(events, expected)

@@ -49,8 +49,7 @@ def run(peer, ns, policy, on_disk=True):
               f"{policy}: generated {generated} != delivered {delivered} + spool_full {full}")
 
         consumer = harness.Consumer(peer.bootstrap, topic)
-        msgs = consumer.poll_until(lambda x: len(x) >= delivered, timeout=60)
-        msgs = consumer.drain_quiet(quiet=2)
+        msgs = consumer.read_all(delivered, timeout=120)
         consumer.close()
         seqs = sorted(harness.decode(x.value()).seq for x in msgs)
         check(len(seqs) == delivered and len(set(seqs)) == delivered,

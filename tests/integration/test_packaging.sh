@@ -3,6 +3,8 @@
 # Builds the deb and the rpm with cpack from the test build directory, checks
 # them with lintian and rpm, and installs the deb into a minimal Debian root
 # (debootstrap, cached) to run it, reinstall it over a local edit and purge it.
+# The checks pass `bash -c` scripts that read their own positional arguments.
+# shellcheck disable=SC2016
 set -euo pipefail
 
 : "${TEST_BINDIR:?TEST_BINDIR must name the CMake build directory}"
@@ -34,17 +36,12 @@ quiet() { # runs a noisy command, printing its output only when it fails
 }
 
 # --- tools --------------------------------------------------------------
-need_pkgs=()
-command -v dpkg-shlibdeps >/dev/null || need_pkgs+=(dpkg-dev)
-command -v lintian >/dev/null || need_pkgs+=(lintian)
-command -v rpmbuild >/dev/null || need_pkgs+=(rpm)
-command -v debootstrap >/dev/null || need_pkgs+=(debootstrap)
-command -v systemd-analyze >/dev/null || need_pkgs+=(systemd)
-if [ ${#need_pkgs[@]} -gt 0 ]; then
-	echo "installing ${need_pkgs[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
-fi
+for tool in dpkg-shlibdeps lintian rpmbuild debootstrap systemd-analyze; do
+	command -v "$tool" >/dev/null || {
+		echo "test_packaging: $tool is missing (tests/setup.sh installs it)" >&2
+		exit 1
+	}
+done
 
 # --- build ----------------------------------------------------------------
 version=$(sed -n 's/^set(CPACK_PACKAGE_VERSION "\(.*\)")$/\1/p' "$TEST_BINDIR/CPackConfig.cmake")
@@ -210,7 +207,7 @@ if [ ! -f "$tarball" ]; then
 	else
 		tail -n 20 "$WORK/debootstrap.log" >&2
 	fi
-	rm -rf "$WORK/boot"
+	rm -rf "${WORK:?}/boot"
 fi
 
 if [ -f "$tarball" ]; then

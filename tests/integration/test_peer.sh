@@ -30,8 +30,11 @@ done
 [ -s "$WORK/bootstrap" ] || fail "no bootstrap file after 10s"
 BOOT=$(cat "$WORK/bootstrap")
 [[ "$BOOT" =~ ^127\.0\.0\.1:[0-9]+(,127\.0\.0\.1:[0-9]+){2}$ ]] || fail "bootstrap list '$BOOT'"
-# The port file and the first stdout line agree.
-sleep 0.2
+# The port file and the first stdout line agree, once that line is out.
+for _ in $(seq 100); do
+	[ -s "$WORK/answers" ] && break
+	sleep 0.1
+done
 [ "$(head -n1 "$WORK/answers")" = "$BOOT" ] || fail "stdout first line differs from the port file"
 
 # Sends one command and prints its answer (the next line of the answers file).

@@ -98,6 +98,7 @@ class Reader:
     """Everything one agent instance published to one topic, decoded."""
 
     def __init__(self, env, topic, instance):
+        self.mport = env.mport
         self.consumer = harness.Consumer(env.bootstrap, topic)
         self.instance = instance
         self.events = []
@@ -111,19 +112,22 @@ class Reader:
                 self.events.append(e)
         self._seen = len(msgs)
 
-    def wait_for(self, predicate, timeout=60, quiet=0.3):
-        """Reads until predicate(events) holds, then until nothing new comes for `quiet` s."""
+    def wait_for(self, predicate, timeout=120):
+        """Reads until predicate(events) holds; then, once the agent's counters
+        say that everything it saw is published or dropped, every other
+        message the topic holds (a late duplicate would be among them)."""
         deadline = time.time() + timeout
         self._take()
         while not predicate(self.events):
             check(time.time() < deadline,
                   f"timeout: {len(self.events)} events of instance {self.instance}")
             self.pump(0.1)
-        last_new, n = time.time(), len(self.consumer.messages)
-        while time.time() - last_new < quiet:
+        harness.wait_published(self.mport, timeout=timeout)
+        size = self.consumer.topic_size()
+        while len(self.consumer.messages) < size:
+            check(time.time() < deadline, f"timeout: {len(self.consumer.messages)} of the "
+                  f"{size} messages of {self.consumer.topic} read")
             self.pump(0.1)
-            if len(self.consumer.messages) != n:
-                last_new, n = time.time(), len(self.consumer.messages)
         return self.events
 
     def pump(self, timeout=0.3):
@@ -283,7 +287,7 @@ def storm(peer, ns, workdir, sanitizer=False):
         f"each logged and applied")
 
     expected = 10 * conns + 2
-    events = reader.wait_for(lambda evs: len(evs) >= expected, timeout=120, quiet=2)
+    events = reader.wait_for(lambda evs: len(evs) >= expected, timeout=300)
     check(len(events) == expected, f"{len(events)} events published, expected {expected}")
     dups = harness.check_contiguous(events, expected)
     check(dups == 0, f"{dups} duplicated events")
@@ -387,8 +391,8 @@ def semantics(peer, ns, workdir):
               f"{len(r2.since(base))} in {T2}, expected {expected} in all")
         r1.pump()
         r2.pump()
-    r1.wait_for(lambda evs: True, quiet=1)
-    r2.wait_for(lambda evs: True, quiet=1)
+    r1.wait_for(lambda evs: True)
+    r2.wait_for(lambda evs: True)
     in1, in2 = r1.since(base), r2.since(base)
     seqs = Counter(e.seq for e in in1 + in2)
     dup = [s for s, n in seqs.items() if n > 1]

@@ -14,26 +14,18 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 
-from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+from google.protobuf import json_format
 
-SRC = os.environ.get("TEST_SRCDIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-PROTO_DIR = os.environ.get("PROTO_DIR", os.path.join(SRC, "proto"))
-SCHEMA_DIR = os.path.join(SRC, "collector-schema")
+import harness
+from harness import expect as check
+
+PROTO_DIR = harness.PROTO_DIR
+SCHEMA_DIR = os.path.join(harness.ROOT, "collector-schema")
 CHECKER = os.path.join(SCHEMA_DIR, "check-compat.py")
 RELEASED = os.path.join(SCHEMA_DIR, "released", "tcpstates.v1.0.desc")
 PROTO_REL = "tcpstates/v1/tcpstates.proto"
-
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-
 
 def run_checker(*args):
     res = subprocess.run(["/usr/bin/python3", CHECKER, "--released"] + list(args),
@@ -135,35 +127,9 @@ def test_compat(tmp):
     check(rc == 2, "unreadable released descriptor is a usage error (rc %d)" % rc)
 
 
-def event_class():
-    fds = descriptor_pb2.FileDescriptorSet()
-    with open(os.path.join(SCHEMA_DIR, "tcpstates.v1.desc"), "rb") as f:
-        fds.ParseFromString(f.read())
-    pool = descriptor_pool.DescriptorPool()
-    for fd in fds.file:
-        pool.Add(fd)
-    return message_factory.MessageFactory(pool).GetPrototype(
-        pool.FindMessageTypeByName("tcpstates.v1.TcpStateEvent"))
-
-
-def json_validator():
-    try:
-        import jsonschema  # noqa: F401
-    except ImportError:
-        # Debian's package; the tests install what they need.
-        subprocess.run(["apt-get", "install", "-y", "-q", "python3-jsonschema"],
-                       stdout=subprocess.DEVNULL, check=True)
-    import jsonschema
-
-    with open(os.path.join(SCHEMA_DIR, "tcpstates.v1.schema.json")) as f:
-        schema = json.load(f)
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
-
-
 def test_json_schema():
-    v = json_validator()
-    Event = event_class()
+    v = harness.json_validator()
+    Event = harness.pb().TcpStateEvent
 
     # The example in CONTRACT.md: valid JSON, parses as the message, fits the schema.
     contract = open(os.path.join(SCHEMA_DIR, "CONTRACT.md")).read()
@@ -229,9 +195,7 @@ def main():
         test_json_schema()
     finally:
         shutil.rmtree(tmp)
-    print("%d failure(s)" % len(failures))
-    return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run_expectations(main)

@@ -22,7 +22,6 @@ naming the properties set, and from librdkafka's own dump of its settings
 import os
 import re
 import subprocess
-import time
 import urllib.request
 
 import harness

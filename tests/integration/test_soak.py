@@ -16,7 +16,6 @@ SOAK_SECONDS sets the length (600 by default; CI runs the default).
 
 import os
 import signal
-import sys
 import threading
 import time
 
@@ -231,7 +230,13 @@ def main():
             if distinct >= generated:
                 break
             time.sleep(0.5)
-        time.sleep(2)
+        # Then the rest (the replay's duplicates): all the topic ever held.
+        appended = harness.topic_appended(peer.bootstrap, TOPIC)
+        while time.time() < deadline:
+            with reader.lock:
+                if reader.count >= appended:
+                    break
+            time.sleep(0.2)
         reader.stop.set()
         reader.join(10)
         wants = [first_generated, generated - first_generated]

@@ -5,11 +5,9 @@ agent to the test's network namespace; the flags apply on top of it.
 """
 
 import json
-import os
 import re
 import time
 
-import jsonschema
 
 import harness
 from harness import check, log
@@ -52,8 +50,7 @@ def run_case(ns, flags, config):
 
 
 def main():
-    with open(os.path.join(harness.ROOT, "collector-schema", "tcpstates.v1.schema.json")) as f:
-        validator = jsonschema.Draft202012Validator(json.load(f))
+    validator = harness.json_validator()
     with harness.NetNs("table") as ns:
         config = f"filters:\n  netns:\n    include: [{ns.inode}]\n"
 

@@ -8,7 +8,6 @@
 #define TCPSTATES_TEST_SPOOL_UTIL_H
 
 #include <dirent.h>
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "check.h"
+#include "test_support.h"
 #include "spool.h"
 #include "spool_segment.h"
 
@@ -164,30 +164,19 @@ static inline void drained_reset(struct drained *d)
 	d->bad_content = d->out_of_order = 0;
 }
 
-static inline int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static inline void rm_rf(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* Removes a scratch directory from make_tmpdir() and frees its name. */
 static inline void scratch_free(char *dir)
 {
-	rm_rf(dir);
-	free(dir);
+	tmpdir_remove(dir);
 }
 
+/* A scratch directory; a test cannot go on without one. */
 static inline char *make_tmpdir(void)
 {
-	char *d = strdup("/tmp/test_spool.XXXXXX");
-	if (!mkdtemp(d)) {
-		perror("mkdtemp");
+	char *d = tmpdir_create("test_spool");
+
+	if (!d)
 		exit(2);
-	}
 	return d;
 }
 
@@ -309,15 +298,10 @@ static inline void flip_byte(const char *path, uint64_t off, uint8_t mask)
 	close(fd);
 }
 
-static inline void write_file(const char *dir, const char *name, const void *buf, size_t len)
+/* NAME in DIR, holding LEN bytes of BUF, as the spool's own files are (0640). */
+static inline void put_file(const char *dir, const char *name, const void *buf, size_t len)
 {
-	char p[512];
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0640);
-	CHECK(fd >= 0);
-	if (len)
-		CHECK_EQ_U64(write(fd, buf, len), len);
-	close(fd);
+	CHECK(write_file(path_in(dir, name), buf, len, 0640) == 0);
 }
 
 #endif

@@ -14,32 +14,23 @@
 #include "config.h"
 #include "filter_config.h"
 #include "kv_list.h"
+#include "test_support.h"
 
-static char tmpdir[] = "/tmp/test_config.XXXXXX";
+static char *tmpdir;
 
-static const char *write_file(const char *name, const char *data, size_t len)
+/* NAME in the test's directory, holding LEN bytes of DATA. */
+static const char *stage_file(const char *name, const char *data, size_t len)
 {
-	static char path[256];
-	FILE *f;
+	const char *path = path_in(tmpdir, name);
 
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-	f = fopen(path, "wb");
-	if (!f) {
-		perror(path);
-		exit(1);
-	}
-	if (len && fwrite(data, 1, len, f) != len) {
-		perror(path);
-		exit(1);
-	}
-	fclose(f);
+	CHECK(write_file(path, data, len, 0644) == 0);
 	return path;
 }
 
 /* Loads text into cfg; returns the loader's result and leaves its message in err. */
 static int load_text(struct agent_config *cfg, const char *text, char *err, size_t errlen)
 {
-	const char *path = write_file("agent.yaml", text, strlen(text));
+	const char *path = stage_file("agent.yaml", text, strlen(text));
 
 	err[0] = '\0';
 	return config_load_file(cfg, path, err, errlen);
@@ -186,7 +177,7 @@ static void test_bad_configs(void)
 			static const char elf[] = "\x7f"
 			                          "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0";
 
-			path = write_file("agent.yaml", elf, sizeof(elf) - 1);
+			path = stage_file("agent.yaml", elf, sizeof(elf) - 1);
 			ret = config_load_file(&cfg, path, err, sizeof(err));
 			CHECK(ret == -EINVAL);
 			CHECK(strstr(err, ":1: binary data (NUL byte at offset 7)") != NULL);
@@ -240,7 +231,7 @@ static void test_file_errors(void)
 	if (big) {
 		memset(big, ' ', CONFIG_FILE_MAX + 100);
 		memcpy(big, "log_level: info\n#", 17);
-		write_file("big.yaml", big, CONFIG_FILE_MAX + 100);
+		stage_file("big.yaml", big, CONFIG_FILE_MAX + 100);
 		snprintf(path, sizeof(path), "%s/big.yaml", tmpdir);
 		ret = config_load_file(&cfg, path, err, sizeof(err));
 		CHECK(ret == -EFBIG);
@@ -789,7 +780,7 @@ static void test_write_then_load(void)
 		return;
 	config_write(f, &want);
 	fclose(f);
-	write_file("written.yaml", text, len);
+	stage_file("written.yaml", text, len);
 	snprintf(path, sizeof(path), "%s/written.yaml", tmpdir);
 	config_init_defaults(&loaded);
 	set_ok(&loaded, "labels.other", "x");
@@ -819,21 +810,6 @@ static void test_write_then_load(void)
 	config_free(&want);
 }
 
-static char *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-
-	*len = 0;
-	if (!f)
-		return NULL;
-	buf = malloc(CONFIG_FILE_MAX + 1);
-	if (buf)
-		*len = fread(buf, 1, CONFIG_FILE_MAX, f);
-	fclose(f);
-	return buf;
-}
-
 static void test_example_file(void)
 {
 	const char *srcdir = getenv("TEST_SRCDIR");
@@ -852,7 +828,7 @@ static void test_example_file(void)
 	config_init_defaults(&defaults);
 	config_init_defaults(&loaded);
 	CHECK(config_set(&loaded, "kafka.topic", "not.default", err, sizeof(err)) == 0);
-	write_file("example.yaml", generated, glen);
+	stage_file("example.yaml", generated, glen);
 	snprintf(path, sizeof(path), "%s/example.yaml", tmpdir);
 	CHECK(config_load_file(&loaded, path, err, sizeof(err)) == 0);
 	config_describe_changes(&defaults, &loaded, diff, sizeof(diff));
@@ -880,13 +856,11 @@ static void test_example_file(void)
 
 int main(void)
 {
-	char cmd[64];
 	int ret;
 
-	if (!mkdtemp(tmpdir)) {
-		perror("mkdtemp");
+	tmpdir = tmpdir_create("test_config");
+	if (!tmpdir)
 		return 1;
-	}
 	test_defaults();
 	test_bad_configs();
 	test_file_errors();
@@ -898,8 +872,6 @@ int main(void)
 	test_write_then_load();
 
 	ret = check_report("test_config");
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	tmpdir_remove(tmpdir);
 	return ret;
 }

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "check.h"
+#include "test_support.h"
 #include "log.h"
 
 #define PLAIN_LINES                                                                                \
@@ -33,19 +34,6 @@ enum stream_env {
 	ENV_LITERAL, /* a given, malformed value */
 };
 
-static const char *read_all(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if (!f)
-		return "(cannot read)";
-	n = fread(buf, 1, len - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 static void write_one_of_each(void)
 {
 	log_set_level(LOG_LVL_DEBUG);
@@ -60,6 +48,7 @@ static const char *run_case(enum stream_env env, const char *literal, char *buf,
 {
 	char out_path[] = "/tmp/test_log.XXXXXX", other_path[] = "/tmp/test_log.XXXXXX";
 	int out_fd = mkstemp(out_path), other_fd = mkstemp(other_path), status = -1;
+	char *text;
 	pid_t pid;
 
 	CHECK(out_fd >= 0 && other_fd >= 0);
@@ -87,7 +76,9 @@ static const char *run_case(enum stream_env env, const char *literal, char *buf,
 	if (pid > 0)
 		waitpid(pid, &status, 0);
 	CHECK(pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	read_all(out_path, buf, len);
+	text = read_all(out_path, NULL);
+	snprintf(buf, len, "%s", text ? text : "(cannot read)");
+	free(text);
 	close(out_fd);
 	close(other_fd);
 	unlink(out_path);

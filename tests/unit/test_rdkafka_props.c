@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <librdkafka/rdkafka.h>
 #include "check.h"
+#include "test_support.h"
 #include "compression_watch.h"
 #include "kv_list.h"
 #include "log.h"
@@ -24,33 +25,21 @@
 #define INLINE   "inline-secret-77"
 #define FAKE_KEY "-----BEGIN PRIVATE KEY-----\nnot really\n-----END PRIVATE KEY-----\n"
 
-static char dir[] = "/tmp/tcpstates-props-XXXXXX";
+static char *dir;
 static char captured[65536];
 
 static const char *path_of(const char *name)
 {
-	static char bufs[32][256];
-	static unsigned int next;
-	char *buf = bufs[next++ % 32];
-
-	snprintf(buf, sizeof(bufs[0]), "%s/%s", dir, name);
-	return buf;
+	return path_in(dir, name);
 }
 
-static const char *write_file(const char *name, const char *content, mode_t mode)
+/* NAME in the test's directory, replaced (not rewritten, as a secret rotation
+ * tool would) to hold CONTENT with MODE. */
+static const char *stage_file(const char *name, const char *content, mode_t mode)
 {
 	const char *path = path_of(name);
-	char tmp[300];
-	int fd;
 
-	/* Replaced, not rewritten, as a secret rotation tool would. */
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	CHECK(fd >= 0);
-	CHECK(write(fd, content, strlen(content)) == (ssize_t)strlen(content));
-	CHECK(fchmod(fd, mode) == 0);
-	close(fd);
-	CHECK(rename(tmp, path) == 0);
+	CHECK(write_file(path, content, strlen(content), mode) == 0);
 	return path;
 }
 
@@ -113,7 +102,7 @@ static void test_from_file(void)
 	CHECK(kv_list_set(&props, "security.protocol", "PLAINTEXT") == 0);
 	CHECK(kv_list_set(&props, "sasl.username", "agent") == 0);
 	CHECK(kv_list_set(&props, "sasl.password_file",
-	                  write_file("kafka-password", SECRET "\n", 0600)) == 0);
+	                  stage_file("kafka-password", SECRET "\n", 0600)) == 0);
 	log_set_level(LOG_LVL_DEBUG);
 	capture_stderr(apply_cb, &a);
 	log_set_level(LOG_LVL_INFO);
@@ -137,9 +126,9 @@ struct bad_case {
 
 static void test_refused(void)
 {
-	const char *loose = write_file("loose", SECRET, 0644);
-	const char *good = write_file("good", SECRET, 0600);
-	const char *loose_key = write_file("loose.key", FAKE_KEY, 0644);
+	const char *loose = stage_file("loose", SECRET, 0644);
+	const char *good = stage_file("good", SECRET, 0600);
+	const char *loose_key = stage_file("loose.key", FAKE_KEY, 0644);
 	const struct bad_case cases[] = {
 	    {"mode 0644", "sasl.password_file", loose, "kafka.rdkafka.sasl.password_file: "},
 	    {"missing", "sasl.password_file", path_of("nope"), "cannot open"},
@@ -194,7 +183,7 @@ static void test_both_forms(void)
 	char err[512];
 
 	CHECK(kv_list_set(&props, "sasl.password", INLINE) == 0);
-	CHECK(kv_list_set(&props, "sasl.password_file", write_file("both", SECRET, 0600)) == 0);
+	CHECK(kv_list_set(&props, "sasl.password_file", stage_file("both", SECRET, 0600)) == 0);
 	CHECK(apply(&props, &conf, err, sizeof(err)) == -EINVAL);
 	CHECK_STR(err, "kafka.rdkafka.sasl.password_file: kafka.rdkafka.sasl.password is set as "
 	               "well; keep one");
@@ -208,8 +197,8 @@ static void test_paths(void)
 	rd_kafka_conf_t *conf;
 	char err[512], want[512];
 
-	write_file("client.key", FAKE_KEY, 0600);
-	write_file("kafka-password", SECRET, 0400);
+	stage_file("client.key", FAKE_KEY, 0600);
+	stage_file("kafka-password", SECRET, 0400);
 	setenv("CREDENTIALS_DIRECTORY", dir, 1);
 	CHECK(kv_list_set(&props, "ssl.key.location", "${CREDENTIALS_DIRECTORY}/client.key") == 0);
 	CHECK(kv_list_set(&props, "sasl.password_file",
@@ -234,15 +223,15 @@ static void test_fingerprint(void)
 	uint64_t a, b, c, d;
 	char err[512];
 
-	CHECK(kv_list_set(&props, "sasl.password_file", write_file("rot", SECRET, 0600)) == 0);
-	CHECK(kv_list_set(&props, "ssl.key.location", write_file("rot.key", FAKE_KEY, 0600)) == 0);
+	CHECK(kv_list_set(&props, "sasl.password_file", stage_file("rot", SECRET, 0600)) == 0);
+	CHECK(kv_list_set(&props, "ssl.key.location", stage_file("rot.key", FAKE_KEY, 0600)) == 0);
 	CHECK(rdkafka_props_fingerprint(&props, &a, err, sizeof(err)) == 0);
 	CHECK(rdkafka_props_fingerprint(&props, &b, err, sizeof(err)) == 0);
 	CHECK(a == b);
-	write_file("rot", ROTATED, 0600);
+	stage_file("rot", ROTATED, 0600);
 	CHECK(rdkafka_props_fingerprint(&props, &c, err, sizeof(err)) == 0);
 	CHECK(c != a);
-	write_file("rot.key", FAKE_KEY, 0600); /* a new key file, same bytes */
+	stage_file("rot.key", FAKE_KEY, 0600); /* a new key file, same bytes */
 	CHECK(rdkafka_props_fingerprint(&props, &d, err, sizeof(err)) == 0);
 	CHECK(d != c);
 	CHECK(rdkafka_props_fingerprint(&props, NULL, err, sizeof(err)) == 0);
@@ -254,7 +243,7 @@ static void test_redact(void)
 	struct kv_list props = {0};
 	char text[256];
 
-	CHECK(kv_list_set(&props, "sasl.password_file", write_file("red", SECRET, 0600)) == 0);
+	CHECK(kv_list_set(&props, "sasl.password_file", stage_file("red", SECRET, 0600)) == 0);
 	CHECK(kv_list_set(&props, "sasl.oauthbearer.config", INLINE) == 0);
 	CHECK(kv_list_set(&props, "sasl.username", "agent") == 0);
 	snprintf(text, sizeof(text), "bad: %s and %s%s, user agent", INLINE, SECRET, SECRET);
@@ -284,7 +273,7 @@ static void test_check_outside(void)
 	struct outside_args a = {.props = &props};
 	char missing[300];
 
-	write_file("world", SECRET, 0644);
+	stage_file("world", SECRET, 0644);
 	CHECK(kv_list_set(&props, "sasl.password_file", "${CREDENTIALS_DIRECTORY}/world") == 0);
 	unsetenv("CREDENTIALS_DIRECTORY");
 	capture_stderr(outside_cb, &a);
@@ -394,12 +383,9 @@ static void test_compression_watch(void)
 
 int main(void)
 {
-	char cmd[300];
-
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
+	dir = tmpdir_create("tcpstates-props");
+	if (!dir)
 		return 1;
-	}
 	test_from_file();
 	test_refused();
 	test_both_forms();
@@ -408,7 +394,6 @@ int main(void)
 	test_redact();
 	test_check_outside();
 	test_compression_watch();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	CHECK(system(cmd) == 0);
+	tmpdir_remove(dir);
 	return check_report("test_rdkafka_props");
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include "agent.h"
 #include "check.h"
+#include "test_support.h"
 #include "cli.h"
 #include "config.h"
 #include "kv_list.h"
@@ -111,20 +112,15 @@ static void fake_apply_live(void *ctx, const struct agent_config *next)
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static char dir[] = "/tmp/test_reload.XXXXXX";
-static char path[sizeof(dir) + 16];
-static char log_path[sizeof(dir) + 16];
+static char *dir;
+static char path[512];
+static char log_path[512];
 static char logged[16384];
 
-static void write_file(const char *text)
+/* The agent's configuration file now holds TEXT. */
+static void write_config(const char *text)
 {
-	FILE *f = fopen(path, "w");
-
-	CHECK(f != NULL);
-	if (!f)
-		return;
-	CHECK(fputs(text, f) >= 0);
-	CHECK(fclose(f) == 0);
+	CHECK(write_file(path, text, strlen(text), 0644) == 0);
 }
 
 /* Runs one reload with stderr going to a file; logged holds what it wrote. */
@@ -204,7 +200,7 @@ static void test_live_changes(struct agent *a, struct fake_stages *fs)
 {
 	int before = check_failures;
 
-	write_file(V2_LIVE);
+	write_config(V2_LIVE);
 	CHECK_EQ_U64(reload_logged(a, fs), 0);
 	CHECK_EQ_U64(fs->filters_calls, 1);
 	CHECK(ports_are(fs, 80, 8080));
@@ -240,7 +236,7 @@ static void test_restart_only(struct agent *a, struct fake_stages *fs)
 	char *spool_dir = strdup(a->cfg.spool_dir);
 	int before = check_failures;
 
-	write_file(V3_RESTART);
+	write_config(V3_RESTART);
 	CHECK_EQ_U64(reload_logged(a, fs), 0);
 	CHECK_EQ_U64(a->cfg.ringbuf_bytes, ringbuf);
 	CHECK_EQ_U64(a->cfg.metrics_port, port);
@@ -276,7 +272,7 @@ static void test_refused(struct agent *a, struct fake_stages *fs)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int failed = check_failures;
 
-		write_file(bad[i].text);
+		write_config(bad[i].text);
 		CHECK(reload_logged(a, fs) < 0);
 		CHECK(logged_has(bad[i].log));
 		CHECK_EQ_U64(fs->filters_calls, 0);
@@ -302,7 +298,7 @@ static void test_stage_refuses(struct agent *a, struct fake_stages *fs)
 	int failed = check_failures;
 
 	CHECK(config_copy(&before, &a->cfg) == 0);
-	write_file(V1);
+	write_config(V1);
 
 	fs->filters_error = -E2BIG;
 	CHECK_EQ_U64(reload_logged(a, fs), -E2BIG);
@@ -332,13 +328,12 @@ int main(void)
 	char err[512];
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
+	dir = tmpdir_create("test_reload");
+	if (!dir)
 		return 1;
-	}
 	snprintf(path, sizeof(path), "%s/agent.yaml", dir);
 	snprintf(log_path, sizeof(log_path), "%s/log", dir);
-	write_file(V1);
+	write_config(V1);
 	CHECK(cli_parse_err(3, (char **)argv, &cli, err, sizeof(err)) == 0);
 	CHECK(settings_build(&cli, &a.cfg, err, sizeof(err)) == 0);
 	a.cli = &cli;
@@ -360,8 +355,6 @@ int main(void)
 	host_info_free(&a.host);
 	config_free(&a.cfg);
 	cli_free(&cli);
-	unlink(path);
-	unlink(log_path);
-	rmdir(dir);
+	tmpdir_remove(dir);
 	return check_report("test_reload");
 }

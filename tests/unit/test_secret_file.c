@@ -9,35 +9,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "check.h"
+#include "test_support.h"
 #include "secret_file.h"
 
 #define SECRET "hunter2-s3cret"
 
-static char dir[] = "/tmp/tcpstates-secret-XXXXXX";
+static char *dir;
 
 /* dir/name; each call gets a buffer of its own (a table holds many). */
 static const char *path_of(const char *name)
 {
-	static char bufs[64][256];
-	static unsigned int next;
-	char *buf = bufs[next++ % 64];
-
-	snprintf(buf, sizeof(bufs[0]), "%s/%s", dir, name);
-	return buf;
+	return path_in(dir, name);
 }
 
 /* Writes len bytes of content to dir/name with mode; returns the path. */
 static const char *make_file(const char *name, const char *content, size_t len, mode_t mode)
 {
 	const char *path = path_of(name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
-	CHECK(fd >= 0);
-	if (fd < 0)
-		return path;
-	CHECK(write(fd, content, len) == (ssize_t)len);
-	CHECK(fchmod(fd, mode) == 0);
-	close(fd);
+	CHECK(write_file(path, content, len, mode) == 0);
 	return path;
 }
 
@@ -229,17 +219,13 @@ static void test_sensitive_keys(void)
 
 int main(void)
 {
-	char cmd[256];
-
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
+	dir = tmpdir_create("tcpstates-secret");
+	if (!dir)
 		return 1;
-	}
 	test_refused();
 	test_accepted();
 	test_expand();
 	test_sensitive_keys();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	CHECK(system(cmd) == 0);
+	tmpdir_remove(dir);
 	return check_report("test_secret_file");
 }

@@ -546,11 +546,11 @@ static void run_corruption_case(const struct corruption_case *c)
 		break;
 	case C_GARBAGE_SEGMENT:
 		seg_name(extra, 7);
-		write_file(dir, extra, junk, sizeof(junk));
+		put_file(dir, extra, junk, sizeof(junk));
 		break;
 	case C_ZERO_LENGTH_SEGMENT:
 		seg_name(extra, 7);
-		write_file(dir, extra, NULL, 0);
+		put_file(dir, extra, NULL, 0);
 		break;
 	case C_BAD_HEADER:
 		flip_byte(seg2, 2, 0x20);
@@ -565,7 +565,7 @@ static void run_corruption_case(const struct corruption_case *c)
 		break;
 	}
 	case C_UNKNOWN_FILE:
-		write_file(dir, "notes.txt", "hello", 5);
+		put_file(dir, "notes.txt", "hello", 5);
 		break;
 	}
 

@@ -201,7 +201,7 @@ static void run_unreadable_case(const struct unreadable_case *c)
 		break;
 	case U_QUARANTINE_FAILS:
 		flip_byte(seg2, 2, 0x20);
-		write_file(dir, "quarantine", "not a directory", 15);
+		put_file(dir, "quarantine", "not a directory", 15);
 		break;
 	}
 	before = snapshot(seg2);
@@ -243,7 +243,7 @@ static void test_name_taken_while_running(void)
 
 	CHECK_EQ_U64(list_segs(dir, segs, 64), 1);
 	seg_path(p, sizeof(p), dir, segs[0] + 1);
-	write_file(dir, strrchr(p, '/') + 1, "not the spool's", 15);
+	put_file(dir, strrchr(p, '/') + 1, "not the spool's", 15);
 	struct file_copy before = snapshot(p);
 	append_range(sp, 0, 2000, 0, 50); /* rolls over several segments */
 	CHECK_DRAINS(sp, &d, 0, 2000);
@@ -317,7 +317,7 @@ static void write_segment(const char *dir, uint64_t segno, uint64_t from, uint64
 	for (uint64_t s = from; s < from + n; s++)
 		len += encode_record_frame(buf + len, s);
 	seg_name(name, segno);
-	write_file(dir, name, buf, len);
+	put_file(dir, name, buf, len);
 	free(buf);
 }
 
@@ -545,7 +545,7 @@ static void test_adversarial_scan(uint64_t segment_bytes, uint32_t payload)
 	}
 	adversarial_bytes = len;
 	seg_name(name, 1);
-	write_file(dir, name, buf, len);
+	put_file(dir, name, buf, len);
 	free(buf);
 	in_child(open_adversarial, dir, false, 100);
 	scratch_free(dir);

@@ -105,8 +105,8 @@ EOF
 ln -sf /etc/systemd/system/vmtest.service "$root/etc/systemd/system/multi-user.target.wants/vmtest.service"
 
 # --- kernel and image ------------------------------------------------------------
-vmlinuz=$(ls "$root"/boot/vmlinuz-* | sort -V | tail -n1)
-initrd=$(ls "$root"/boot/initrd.img-* | sort -V | tail -n1)
+vmlinuz=$(printf '%s\n' "$root"/boot/vmlinuz-* | sort -V | tail -n1)
+initrd=$(printf '%s\n' "$root"/boot/initrd.img-* | sort -V | tail -n1)
 cp "$vmlinuz" "$work/vmlinuz"
 cp "$initrd" "$work/initrd.img"
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*_Packages

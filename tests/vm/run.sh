@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # The VM test: the packaged service under systemd on Debian 12's own kernel.
 #
-#   sudo tests/vm/run.sh [BUILD_DIR]        (default: ./build, configured)
+#   tests/vm/run.sh [BUILD_DIR]        (default: ./build, configured; as root,
+#                                      or through sudo, which it calls itself)
 #
 # Boots Debian's cloud kernel (6.1) with a bookworm root (build-image.sh,
 # cached) under qemu, without network, installs the .deb built from
@@ -24,10 +25,9 @@ VM_CPUS=${VM_CPUS:-2}
 VM_MEMORY_MB=${VM_MEMORY_MB:-1536}
 VM_TIMEOUT_S=${VM_TIMEOUT_S:-1500}
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "vm: building the root image needs root (debootstrap, mkfs.ext4 -d)" >&2
-	exit 1
-fi
+# shellcheck source=../as-root.sh
+. "$here/../as-root.sh"
+as_root "building the root image needs root (debootstrap, mkfs.ext4 -d)" "$0" "$@"
 for tool in qemu-system-x86_64 debootstrap mkfs.ext4 debugfs cpack; do
 	command -v "$tool" >/dev/null || {
 		echo "vm: $tool is missing (tests/setup.sh installs it)" >&2
@@ -36,6 +36,7 @@ for tool in qemu-system-x86_64 debootstrap mkfs.ext4 debugfs cpack; do
 done
 
 work=$(mktemp -d /tmp/tcpstates-vm.XXXXXX)
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
 	if [ "${VM_KEEP:-0}" = 1 ]; then
 		echo "vm: work directory kept in $work"
