@@ -6,6 +6,7 @@
 # plus the build dependencies) is cached under $CACHE_DIR, keyed by the
 # package list below; the first run needs Debian's archive and about two
 # minutes on 2 cores, later runs only the build.
+# shellcheck disable=SC2016 # the single-quoted scripts expand their own arguments
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -74,8 +75,8 @@ rc=$?
 echo "configure, build and package in the chroot took $(($(date +%s) - start)) s"
 check "configure, build and cpack in the chroot succeeded" test "$rc" -eq 0
 [ "$rc" -eq 0 ] || tail -30 "$LOGS/build.log"
-deb=$(ls "$ROOT"/tmp/src/build/tcpstates-agent_*_amd64.deb 2>/dev/null | head -n1)
-rpm=$(ls "$ROOT"/tmp/src/build/tcpstates-agent-*.x86_64.rpm 2>/dev/null | head -n1)
+deb=$(find "$ROOT/tmp/src/build" -maxdepth 1 -name "tcpstates-agent_*_amd64.deb" | head -n1)
+rpm=$(find "$ROOT/tmp/src/build" -maxdepth 1 -name "tcpstates-agent-*.x86_64.rpm" | head -n1)
 check "the deb was built" test -s "$deb"
 check "the rpm was built" test -s "$rpm"
 if [ -s "$deb" ]; then
