@@ -10,8 +10,8 @@
  *                count in the resident set once touched
  *   spool I/O    the batch written per drain (at most one ring buffer of
  *                events, encoded) and the reader's chunk
- *   cgroups      the cgroup resolver's cache (CGROUP_CACHE_ENTRIES, typical
- *                paths)
+ *   cgroups      the cgroup resolver's cache, bounded in entries and in path
+ *                bytes
  *   spool memory spool.memory_max_bytes: the buffer of a memory-only or
  *                degraded spool
  *   Kafka window librdkafka's queue: queue.buffering.max.kbytes of payload,
@@ -36,7 +36,8 @@ struct agent_config;
  * rounded up: 12.5 MiB (3 MiB anonymous, the rest libraries), measured on
  * a 2-vCPU VM, Linux 6.18, 2026-12-07. */
 #define MEMORY_PROCESS_BYTES (14ull << 20)
-/* The cgroup cache at CGROUP_CACHE_ENTRIES with typical 150-byte paths. */
+/* The cgroup cache's bound: its entries and hash index, 1 MiB, and
+ * CGROUP_CACHE_PATH_BYTES of paths (cgroup_resolver.h). */
 #define MEMORY_CGROUP_CACHE_BYTES (5ull << 19)
 /* librdkafka's message header, the spool's in-flight entry and the
  * allocator's overhead, per message in librdkafka's queue. */
