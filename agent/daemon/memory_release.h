@@ -23,7 +23,6 @@
 struct memory_release {
 	uint64_t next_check_ns;
 	uint64_t last_in_use; /* allocated bytes at the last look */
-	uint64_t trims;
 };
 
 /* Before any thread exists: bounds the allocator's arenas. 0 or -EINVAL. */
