@@ -13,6 +13,7 @@
 #include "config_table.h"
 #include "config_yaml.h"
 #include "kv_list.h"
+#include "memory_budget.h"
 #include "utf8.h"
 
 void config_init_defaults(struct agent_config *cfg)
@@ -145,12 +146,16 @@ static int check_cross(const struct agent_config *cfg, struct cross_problem *p)
 int config_validate(const struct agent_config *cfg, char *err, size_t errlen)
 {
 	struct cross_problem p;
+	struct memory_plan plan;
 	int ret;
 
 	ret = check_cross(cfg, &p);
-	if (ret)
+	if (ret) {
 		snprintf(err, errlen, "%s: %s", p.key, p.msg);
-	return ret;
+		return ret;
+	}
+	/* Last: the budget's message names the sizes the checks above accepted. */
+	return memory_plan_from_config(cfg, &plan, err, errlen);
 }
 
 /* ---- loading a file ---- */

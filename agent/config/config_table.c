@@ -395,13 +395,29 @@ const struct cfg_option config_options[] = {
              "Either way the loss is counted."},
     {.key = "spool.memory_max_bytes",
      .type = &cfg_type_size,
-     .def = "64MiB",
+     .def = "0",
      OPT_FIELD(memory_max_bytes),
-     .min = 1u << 20,
+     .min = 0,
      .max = 1ull << 34,
      .flags = CFG_F_RESTART,
      .desc = "Memory buffer for events not yet on disk or sent, and the only buffer when the "
-             "spool is off."},
+             "spool is off. 0: a quarter of what memory.max_bytes leaves after its fixed "
+             "parts (3.75MiB at the default budget)."},
+
+    {.key = "memory.max_bytes",
+     .type = &cfg_type_size,
+     .def = "48MiB",
+     OPT_FIELD(memory_budget_bytes),
+     .min = 16u << 20,
+     .max = 1ull << 40,
+     .flags = CFG_F_RESTART,
+     .desc = "The agent's memory budget. Every buffer it owns or sizes is derived from it "
+             "or counted against it: the process itself (14MiB), bpf.ringbuf_bytes twice "
+             "(it is mapped twice), the spool's write batch (twice ringbuf_bytes), the "
+             "cgroup cache (2.5MiB), spool.memory_max_bytes and librdkafka's queue "
+             "(queue.buffering.max.kbytes and .messages). A setting given explicitly "
+             "wins over its share; --check-config refuses settings that do not fit. The "
+             "packaged unit's MemoryHigh= and MemoryMax= are derived from the default."},
 
     {.key = "metrics.enabled",
      .type = &cfg_type_bool,
@@ -461,6 +477,7 @@ const struct config_section config_sections[] = {
     {"output", "Table on stdout, used when kafka.brokers is empty."},
     {"kafka", "Publishing: protobuf tcpstates.v1.TcpStateEvent, idempotent, acks=all."},
     {"spool", "Durable on-disk queue between the kernel and Kafka."},
+    {"memory", "One budget for the agent's resident memory."},
     {"metrics", "Prometheus metrics and health endpoint."},
     {"health", "When /healthz reports the agent unhealthy."},
 };

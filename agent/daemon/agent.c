@@ -14,6 +14,8 @@
 #include "clock.h"
 #include "kv_list.h"
 #include "log.h"
+#include "memory_budget.h"
+#include "memory_release.h"
 #include "privileges.h"
 #include "rdkafka_props.h"
 #include "reload.h"
@@ -50,6 +52,8 @@ static void collect_metrics(void *ctx, struct metrics_snapshot *snap)
 	snap->spool_pending_bytes = spool.pending_bytes;
 	snap->spool_disk_bytes = spool.disk_bytes;
 	snap->spool_max_bytes = a->spool_max_bytes;
+	snap->memory_resident_bytes = memory_resident_bytes();
+	snap->memory_budget_bytes = a->memory_budget_bytes;
 	snap->spool_written_bytes = spool.written_bytes;
 	snap->spool_degraded = spool.degraded;
 	snap->spool_quarantined_files = spool.quarantined_files;
@@ -110,6 +114,7 @@ static int start_tracing(struct agent *a)
 static int open_publishing(struct agent *a)
 {
 	const struct agent_config *c = &a->cfg;
+	struct memory_plan plan;
 	struct spool_options so = {
 	    .dir = c->spool_enabled ? c->spool_dir : NULL,
 	    .max_bytes = c->spool_max_bytes,
@@ -117,11 +122,21 @@ static int open_publishing(struct agent *a)
 	    .fsync = c->spool_fsync,
 	    .fsync_interval_ms = c->spool_fsync_interval_ms,
 	    .full_policy = c->spool_full_policy,
-	    .memory_max_bytes = c->memory_max_bytes,
 	};
 	struct shipper_kafka kafka;
 	char err[512];
 	int ret;
+
+	ret = memory_plan_from_config(c, &plan, err, sizeof(err));
+	if (ret) {
+		log_error("cannot size the spool's memory buffer: %s", err);
+		return ret;
+	}
+	so.memory_max_bytes = plan.spool_memory;
+	log_info("memory budget %llu KiB: librdkafka's queue %u KiB / %u messages, the spool's "
+	         "memory buffer %llu KiB",
+	         (unsigned long long)(plan.budget >> 10), plan.kafka_queue_kbytes,
+	         plan.kafka_queue_messages, (unsigned long long)(plan.spool_memory >> 10));
 
 	ret = spool_open(&a->spool, &so);
 	if (ret) {
@@ -183,6 +198,7 @@ int agent_start(struct agent *a, const struct cli_args *cli, struct agent_config
 	a->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
 	a->spool_max_bytes = a->cfg.spool_enabled ? a->cfg.spool_max_bytes : 0;
+	a->memory_budget_bytes = a->cfg.memory_budget_bytes;
 	agent_apply_live_settings(a, &a->cfg);
 
 	ret = host_info_load(&a->host, &a->cfg.labels);
@@ -289,6 +305,7 @@ int agent_run(struct agent *a, const volatile sig_atomic_t *stop, volatile sig_a
 			return ret;
 		}
 		pipeline_after_drain(&a->pipeline);
+		memory_release_tick(&a->memory, clock_monotonic_ns());
 		if (*reload) {
 			*reload = 0;
 			service_notify("RELOADING=1");

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "config.h"
 #include "host_info.h"
+#include "memory_release.h"
 #include "metrics.h"
 #include "pipeline.h"
 #include "shipper.h"
@@ -37,6 +38,9 @@ struct agent {
 	 * start, and read by the metrics thread without touching cfg, which a
 	 * reload replaces. */
 	uint64_t spool_max_bytes;
+	/* memory.max_bytes, restart-only like spool_max_bytes. */
+	uint64_t memory_budget_bytes;
+	struct memory_release memory; /* main thread only */
 	/* What the running producer's secret files held (rdkafka_props.h), so a
 	 * reload notices a rotated secret behind an unchanged path. */
 	uint64_t kafka_files_fp;

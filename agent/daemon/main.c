@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "memory_release.h"
 #include "settings.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -80,6 +81,8 @@ int main(int argc, char **argv)
 		log_error("cannot install signal handlers: %s", strerror(-ret));
 		return 1;
 	}
+	/* Before librdkafka or any other thread exists; a failure costs memory only. */
+	memory_release_setup();
 	ret = cli_parse(argc, argv, &cli);
 	if (ret)
 		return 2;

@@ -124,6 +124,14 @@ int metrics_render(const struct metrics_snapshot *s, char *buf, size_t len)
 	        s->spool_max_bytes);
 	out_u64(&o, "spool_written_bytes_total", "counter", "Bytes appended to the spool.",
 	        s->spool_written_bytes);
+	/* Resident set against the budget: what MemoryMax= of the unit is derived from. */
+	if (s->memory_resident_bytes)
+		out_u64(&o, "memory_resident_bytes", "gauge",
+		        "Resident memory of the agent (VmRSS), the ring buffer counted twice.",
+		        s->memory_resident_bytes);
+	out_u64(&o, "memory_budget_bytes", "gauge",
+	        "memory.max_bytes: the budget every buffer of the agent is derived from.",
+	        s->memory_budget_bytes);
 	out_u64(&o, "spool_degraded", "gauge",
 	        "Set to 1 while the spool cannot write to disk and events are buffered in memory.",
 	        s->spool_degraded ? 1 : 0);

@@ -38,6 +38,7 @@ struct cgroup_resolver {
 	int32_t buckets[HASH_BUCKETS];
 	uint32_t hand; /* clock hand */
 	uint32_t used;
+	size_t path_bytes;     /* of every cached path, as path_cost() counts them */
 	uint64_t last_scan_ns; /* 0: never scanned */
 	uint64_t scans;
 	uint64_t wanted; /* the id a running scan must cache even when full */
@@ -238,6 +239,13 @@ static struct cg_entry *cache_find(struct cgroup_resolver *r, uint64_t id)
 	return NULL;
 }
 
+/* What a cached path costs against CGROUP_CACHE_PATH_BYTES: its bytes, its
+ * NUL and the allocator's header. */
+static size_t path_cost(const char *path)
+{
+	return strlen(path) + 1 + 16;
+}
+
 static void cache_unlink(struct cgroup_resolver *r, struct cg_entry *e)
 {
 	int32_t *link = &r->buckets[bucket_of(e->id)], self = (int32_t)(e - r->entries);
@@ -245,6 +253,7 @@ static void cache_unlink(struct cgroup_resolver *r, struct cg_entry *e)
 	while (*link != self)
 		link = &r->entries[*link].next;
 	*link = e->next;
+	r->path_bytes -= path_cost(e->path);
 	free(e->path);
 	e->path = NULL;
 	r->used--;
@@ -272,20 +281,49 @@ static struct cg_entry *cache_victim(struct cgroup_resolver *r)
 	}
 }
 
+/*
+ * Frees the path bytes of one entry other than keep, the one the clock hand
+ * picks. False if none can go: keep is the only entry left.
+ */
+static bool cache_evict_other(struct cgroup_resolver *r, const struct cg_entry *keep)
+{
+	for (uint32_t n = 0; n < 2 * CGROUP_CACHE_ENTRIES; n++) {
+		struct cg_entry *e = &r->entries[r->hand];
+
+		r->hand = (r->hand + 1) % CGROUP_CACHE_ENTRIES;
+		if (!e->path || e == keep)
+			continue;
+		if (e->referenced) {
+			e->referenced = false;
+			continue;
+		}
+		cache_unlink(r, e);
+		return true;
+	}
+	return false;
+}
+
+static bool cache_full(const struct cgroup_resolver *r, size_t cost)
+{
+	return r->used >= CGROUP_CACHE_ENTRIES || r->path_bytes + cost > CGROUP_CACHE_PATH_BYTES;
+}
+
 /* Records id -> path. Returns 0, or -ENOMEM. */
 static int cache_put(struct cgroup_resolver *r, uint64_t id, const char *path)
 {
 	struct cg_entry *e = cache_find(r, id);
+	size_t cost = path_cost(path);
 	char *copy;
 
 	if (e && strcmp(e->path, path) == 0)
 		return 0;
 	/* A full cache takes only the id being looked for: a rescan of a host
 	 * with more cgroups than the bound must not flush the hot ones. */
-	if (!e && r->used >= CGROUP_CACHE_ENTRIES && id != r->wanted) {
+	if (!e && cache_full(r, cost) && id != r->wanted) {
 		if (!r->warned_full)
-			log_warn("cgroup cache full (%d cgroups): caching the ones seen in events",
-			         CGROUP_CACHE_ENTRIES);
+			log_warn("cgroup cache full (%d cgroups or %u KiB of paths): caching the "
+			         "ones seen in events",
+			         CGROUP_CACHE_ENTRIES, CGROUP_CACHE_PATH_BYTES >> 10);
 		r->warned_full = true;
 		return 0;
 	}
@@ -293,7 +331,9 @@ static int cache_put(struct cgroup_resolver *r, uint64_t id, const char *path)
 	if (!copy)
 		return -ENOMEM;
 	if (e) {
+		r->path_bytes -= path_cost(e->path);
 		free(e->path);
+		e->path = NULL; /* cache_evict_other() passes over it */
 	} else {
 		uint32_t b = bucket_of(id);
 
@@ -304,7 +344,11 @@ static int cache_put(struct cgroup_resolver *r, uint64_t id, const char *path)
 		r->buckets[b] = (int32_t)(e - r->entries);
 		r->used++;
 	}
+	/* The wanted id, or a known one whose path grew: others make room. */
+	while (r->path_bytes + cost > CGROUP_CACHE_PATH_BYTES && cache_evict_other(r, e))
+		;
 	e->path = copy;
+	r->path_bytes += cost;
 	cgroup_parse_container(path, e->container_id, e->pod_uid);
 	return 0;
 }

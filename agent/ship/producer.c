@@ -246,6 +246,29 @@ static int conf_set(rd_kafka_conf_t *conf, const char *what, const char *key, co
 	return 0;
 }
 
+/*
+ * The in-memory bound; beyond it producer_send says -ENOBUFS and the record
+ * waits in the spool. Bounded in bytes as well as in messages, so that an
+ * outage fills a window of known size and no more: the spool holds the rest.
+ */
+static int set_queue_bounds(rd_kafka_conf_t *conf, const struct producer_options *opts, char *err,
+                            size_t errlen)
+{
+	char kbytes[16], messages[16];
+	int ret;
+
+	snprintf(kbytes, sizeof(kbytes), "%u", opts->queue_kbytes);
+	snprintf(messages, sizeof(messages), "%u", opts->queue_messages);
+	if (opts->queue_kbytes) {
+		ret = conf_set(conf, "", "queue.buffering.max.kbytes", kbytes, err, errlen);
+		if (ret)
+			return ret;
+	}
+	if (opts->queue_messages)
+		return conf_set(conf, "", "queue.buffering.max.messages", messages, err, errlen);
+	return 0;
+}
+
 static int build_base_conf(rd_kafka_conf_t *conf, const struct producer_options *opts, char *err,
                            size_t errlen)
 {
@@ -266,8 +289,6 @@ static int build_base_conf(rd_kafka_conf_t *conf, const struct producer_options 
 	    {"linger.ms", "10"},
 	    /* See the top of this file: the spool behind us holds the backlog. */
 	    {"message.timeout.ms", "0"},
-	    /* The in-memory bound; beyond it producer_send says -ENOBUFS. */
-	    {"queue.buffering.max.messages", "100000"},
 	    /* Only used to notice brokers coming back (on_stats). */
 	    {"statistics.interval.ms", "1000"},
 	    /* The Produce versions of each broker, once per connection. */
@@ -280,7 +301,7 @@ static int build_base_conf(rd_kafka_conf_t *conf, const struct producer_options 
 		if (err_code)
 			return err_code;
 	}
-	return 0;
+	return set_queue_bounds(conf, opts, err, errlen);
 }
 
 static int build_conf(rd_kafka_conf_t *conf, const struct producer_options *opts, char *err,

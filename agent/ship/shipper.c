@@ -12,6 +12,7 @@
 #include "event_peek.h"
 #include "kv_list.h"
 #include "log.h"
+#include "memory_budget.h"
 #include "shipper.h"
 
 /* How many records one pass hands to librdkafka before serving reports. */
@@ -126,6 +127,8 @@ static struct producer_options producer_options_of(const struct shipper_kafka *k
 	    .compression = k->compression,
 	    .rdkafka = &k->rdkafka,
 	    .client_id = "tcpstates-agent",
+	    .queue_kbytes = k->queue_kbytes,
+	    .queue_messages = k->queue_messages,
 	};
 }
 
@@ -139,16 +142,37 @@ static int open_producer(struct shipper *s, const struct shipper_kafka *k, struc
 	return producer_open(out, &opts, on_delivery, s, err, errlen);
 }
 
-int shipper_check_kafka(const struct agent_config *cfg, char *err, size_t errlen)
+/* cfg's Kafka settings, borrowed; the queue bounds from its memory plan. */
+static int kafka_view(const struct agent_config *cfg, struct shipper_kafka *view, char *err,
+                      size_t errlen)
 {
-	struct shipper_kafka view = {
+	struct memory_plan plan;
+	int ret;
+
+	ret = memory_plan_from_config(cfg, &plan, err, errlen);
+	if (ret)
+		return ret;
+	*view = (struct shipper_kafka){
 	    .brokers = cfg->brokers,
 	    .topic = cfg->topic,
 	    .compression = cfg->compression,
 	    .rdkafka = cfg->rdkafka,
+	    .queue_kbytes = plan.kafka_queue_kbytes,
+	    .queue_messages = plan.kafka_queue_messages,
 	};
-	struct producer_options opts = producer_options_of(&view);
+	return 0;
+}
 
+int shipper_check_kafka(const struct agent_config *cfg, char *err, size_t errlen)
+{
+	struct shipper_kafka view;
+	struct producer_options opts;
+	int ret;
+
+	ret = kafka_view(cfg, &view, err, errlen);
+	if (ret)
+		return ret;
+	opts = producer_options_of(&view);
 	return producer_check_options(&opts, err, errlen);
 }
 
@@ -410,12 +434,16 @@ void shipper_stop(struct shipper *s)
 
 int shipper_kafka_from_config(struct shipper_kafka *k, const struct agent_config *cfg)
 {
-	struct shipper_kafka view = {
-	    .brokers = cfg->brokers,
-	    .topic = cfg->topic,
-	    .compression = cfg->compression,
-	    .rdkafka = cfg->rdkafka,
-	};
+	struct shipper_kafka view;
+	char err[512];
+	int ret;
+
+	ret = kafka_view(cfg, &view, err, sizeof(err));
+	if (ret) {
+		/* config_validate() accepted cfg, so this is a caller's bug. */
+		log_error("kafka: %s", err);
+		return ret;
+	}
 	return shipper_kafka_copy(k, &view);
 }
 
@@ -427,6 +455,8 @@ static char *dup_or_null(const char *s)
 int shipper_kafka_copy(struct shipper_kafka *dst, const struct shipper_kafka *src)
 {
 	memset(dst, 0, sizeof(*dst));
+	dst->queue_kbytes = src->queue_kbytes;
+	dst->queue_messages = src->queue_messages;
 	dst->brokers = dup_or_null(src->brokers);
 	dst->topic = dup_or_null(src->topic);
 	dst->compression = dup_or_null(src->compression);
@@ -446,7 +476,9 @@ static bool same_str(const char *a, const char *b)
 bool shipper_kafka_equal(const struct shipper_kafka *a, const struct shipper_kafka *b)
 {
 	return same_str(a->brokers, b->brokers) && same_str(a->topic, b->topic) &&
-	       same_str(a->compression, b->compression) && kv_list_equal(&a->rdkafka, &b->rdkafka);
+	       same_str(a->compression, b->compression) &&
+	       kv_list_equal(&a->rdkafka, &b->rdkafka) && a->queue_kbytes == b->queue_kbytes &&
+	       a->queue_messages == b->queue_messages;
 }
 
 void shipper_kafka_free(struct shipper_kafka *k)

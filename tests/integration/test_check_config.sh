@@ -80,6 +80,8 @@ metrics:
   port: 9464
 health:
   spool_full_fraction: 0.8
+memory:
+  max_bytes: 128MiB
 EOF
 expect_valid "$dir/good.yaml"
 
@@ -113,6 +115,20 @@ printf 'log_level: loud\n' | bad enum 1 'log_level'
 printf 'metrics:\n  enabled: true\n  prot: 9464\n' | bad unknown 3 'metrics\.prot'
 printf 'bpf:\n  ringbuf_bytes: 1MiB\n  wakeup_bytes: 2MiB\n' | bad cross 3 'bpf\.wakeup_bytes'
 printf 'labels: [a, b]\n' | bad type 1 'labels'
+
+# The memory budget: what does not fit is refused with the settings and the
+# figures named, and a larger budget makes the same settings fit.
+printf 'spool:\n  memory_max_bytes: 64MiB\n' >"$dir/spool_memory.yaml"
+expect_invalid "$dir/spool_memory.yaml" \
+	'^tcpstates-agent: spool\.memory_max_bytes: 64\.0MiB does not fit in memory\.max_bytes 48\.0MiB, .*bpf\.ringbuf_bytes mapped twice 8\.0MiB'
+printf 'spool:\n  memory_max_bytes: 64MiB\nmemory:\n  max_bytes: 128MiB\n' >"$dir/spool_memory_fits.yaml"
+expect_valid "$dir/spool_memory_fits.yaml"
+printf 'kafka:\n  rdkafka:\n    queue.buffering.max.messages: "100000"\n' >"$dir/queue.yaml"
+expect_invalid "$dir/queue.yaml" \
+	'^tcpstates-agent: memory\.max_bytes: 48\.0MiB leaves .* queue\.buffering\.max\.messages 100000 needs 3[0-9.]+MiB'
+printf 'bpf:\n  ringbuf_bytes: 16MiB\n' >"$dir/ring.yaml"
+expect_invalid "$dir/ring.yaml" \
+	'^tcpstates-agent: memory\.max_bytes: 48\.0MiB is less than the 81\.0MiB the fixed parts take'
 
 # File-level problems: named, no line to give.
 printf 'log_level: info\nfilters: [\n' >"$dir/syntax.yaml"

@@ -273,7 +273,8 @@ def case_disk_full(peer, ns):
             mport = harness.free_port_block()
             cfg = harness.publish_config(peer.bootstrap, spool, mport, ns.inode, topic=topic,
                                          spool_lines=["segment_bytes: 64KiB",
-                                                      "memory_max_bytes: 64MiB"])
+                                                      "memory_max_bytes: 64MiB"],
+                                         extra="memory:\n  max_bytes: 128MiB\n")
             peer.command("down all")
             agent = start_agent(cfg, d)
             instance = instance_of(agent)

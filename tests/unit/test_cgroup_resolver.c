@@ -195,6 +195,69 @@ static void test_cache_on_a_tree(void)
 	CHECK(r == NULL);
 }
 
+/* Long paths fill the cache's byte bound before its entry count: a scan
+ * stops caching there, and a cgroup looked for later still gets in. */
+#define LONG_LEAVES 1700
+static void test_path_byte_bound(void)
+{
+	char root[] = "/tmp/test_cgroup_XXXXXX", dir[1100], leaf[1400], name[256];
+	static uint64_t ids[LONG_LEAVES];
+	struct cgroup_resolver *r = NULL;
+	struct encode_cgroup cg;
+	size_t len, hits = 0, cost;
+	int missed = -1;
+
+	CHECK(mkdtemp(root) != NULL);
+	len = (size_t)snprintf(dir, sizeof(dir), "%s", root);
+	for (int level = 0; level < 3; level++) {
+		memset(name, 'a' + level, 250);
+		name[250] = '\0';
+		len += (size_t)snprintf(dir + len, sizeof(dir) - len, "/%s", name);
+		CHECK_EQ_U64(mkdir(dir, 0755), 0);
+	}
+	memset(name, 'x', 200);
+	for (int i = 0; i < LONG_LEAVES; i++) {
+		snprintf(name + 200, sizeof(name) - 200, "%05d", i);
+		snprintf(leaf, sizeof(leaf), "%s/%s", dir, name);
+		CHECK_EQ_U64(mkdir(leaf, 0755), 0);
+		ids[i] = ino_of(leaf);
+	}
+	/* Each leaf's path, as cached: 3 x 251 + 206 bytes, its NUL, 16 of header. */
+	cost = 3 * 251 + 206 + 1 + 16;
+	CHECK_EQ_U64(cgroup_resolver_open(&r, root), 0);
+	if (!r)
+		return;
+	CHECK_EQ_U64(cgroup_resolver_lookup(r, ino_of(root), &cg), 0);
+	/* Within the rescan interval: a miss does not scan again. */
+	for (int i = 0; i < LONG_LEAVES; i++) {
+		if (cgroup_resolver_lookup(r, ids[i], &cg) == 0)
+			hits++;
+		else
+			missed = i;
+	}
+	CHECK_EQ_U64(cgroup_resolver_scans(r), 1);
+	CHECK(hits * cost <= CGROUP_CACHE_PATH_BYTES);
+	CHECK(hits > 0 && hits < LONG_LEAVES);
+	printf("%zu of %d long paths cached within %u KiB\n", hits, LONG_LEAVES,
+	       CGROUP_CACHE_PATH_BYTES >> 10);
+	/* A leaf left out is found by the next rescan, which makes room for it. */
+	usleep(CGROUP_RESCAN_INTERVAL_NS / 1000 + 100000);
+	CHECK(missed >= 0);
+	CHECK_EQ_U64(cgroup_resolver_lookup(r, ids[missed < 0 ? 0 : missed], &cg), 0);
+	CHECK(strlen(cg.path) == cost - 17);
+	cgroup_resolver_close(r);
+	for (int i = 0; i < LONG_LEAVES; i++) {
+		snprintf(name + 200, sizeof(name) - 200, "%05d", i);
+		snprintf(leaf, sizeof(leaf), "%s/%s", dir, name);
+		CHECK_EQ_U64(rmdir(leaf), 0);
+	}
+	for (int level = 0; level < 3; level++) {
+		CHECK_EQ_U64(rmdir(dir), 0);
+		*strrchr(dir, '/') = '\0';
+	}
+	CHECK_EQ_U64(rmdir(root), 0);
+}
+
 /* This process's own cgroup, on the machine's real cgroup2 mount. */
 static void test_own_cgroup(void)
 {
@@ -233,6 +296,7 @@ int main(void)
 	test_path_shapes();
 	test_mountinfo();
 	test_cache_on_a_tree();
+	test_path_byte_bound();
 	test_own_cgroup();
 	return check_report("test_cgroup_resolver");
 }

@@ -296,8 +296,9 @@ static void test_defaults(void)
 	                              .fsync = FSYNC_INTERVAL,
 	                              .fsync_interval_ms = 1000,
 	                              .full_policy = SPOOL_DROP_NEWEST,
-	                              .memory_max_bytes = 64u << 20,
+	                              .memory_max_bytes = 0, /* a share of memory.max_bytes */
 	                          });
+	CHECK_EQ_U64(cfg.memory_budget_bytes, 48u << 20);
 	CHECK(cfg.metrics_enabled);
 	CHECK_STR(cfg.metrics_address, "127.0.0.1");
 	CHECK_EQ_U64(cfg.metrics_port, 9464);
@@ -332,6 +333,7 @@ static const char full_yaml[] =
     "spool:\n  enabled: false\n  dir: /srv/spool\n  max_bytes: 4GiB\n  segment_bytes: 64MiB\n"
     "  fsync: always\n  fsync_interval_ms: 50\n  full_policy: drop_oldest\n"
     "  memory_max_bytes: 128 MiB\n"
+    "memory:\n  max_bytes: 512MiB\n"
     "metrics:\n  enabled: false\n  address: \"::1\"\n  port: 9100\n"
     "health:\n  broker_down_seconds: 300\n  spool_full_fraction: 1\n"
     "run_as_user: tcpstates\n";
@@ -448,6 +450,7 @@ static void test_every_key(void)
 	                              .full_policy = SPOOL_DROP_OLDEST,
 	                              .memory_max_bytes = 128u << 20,
 	                          });
+	CHECK_EQ_U64(cfg.memory_budget_bytes, 512u << 20);
 	CHECK(!cfg.metrics_enabled);
 	CHECK_STR(cfg.metrics_address, "::1");
 	CHECK_EQ_U64(cfg.metrics_port, 9100);

@@ -427,6 +427,51 @@ out:
 	free(r);
 }
 
+/* Sends 1000-byte values until the queue refuses one; returns how many went in. */
+static int fill_with_kilobytes(struct producer *p)
+{
+	static char value[1000];
+	int n = 0;
+
+	memset(value, 'v', sizeof(value));
+	while (n < 1000 && producer_send(p, NULL, 0, value, sizeof(value), (uint64_t)n) == 0)
+		n++;
+	return n;
+}
+
+/* The memory budget's queue bound in bytes holds with brokers down, and a
+ * kafka.rdkafka setting of the same property wins over it. */
+static void test_queue_bytes(struct peer *peer)
+{
+	struct kv items[] = {{"queue.buffering.max.kbytes", "64"}};
+	struct kv_list explicit_kbytes = {items, 1};
+	const struct kv_list *settings[] = {&no_overrides, &explicit_kbytes};
+	const int want[] = {4, 65}; /* 4096 and 65536 bytes of 1000-byte values */
+
+	CHECK(peer_cmd(peer, "down all") == 0);
+	for (int i = 0; i < 2; i++) {
+		struct reports *r = calloc(1, sizeof(*r));
+		struct producer_options opts = {
+		    .brokers = peer->bootstrap,
+		    .topic = "tcpstates.v1",
+		    .rdkafka = settings[i],
+		    .queue_kbytes = 4,
+		    .queue_messages = 1000,
+		};
+		struct producer *p = NULL;
+		char err[512] = "";
+
+		CHECK(r != NULL);
+		CHECK(producer_open(&p, &opts, on_report, r, err, sizeof(err)) == 0);
+		if (p) {
+			CHECK_EQ_U64(fill_with_kilobytes(p), want[i]);
+			producer_close(p);
+		}
+		free(r);
+	}
+	CHECK(peer_cmd(peer, "up all") == 0);
+}
+
 /* Closing with requests on the wire: each message is reported PURGED once. */
 static void test_close_inflight(struct peer *peer)
 {
@@ -689,6 +734,7 @@ int main(void)
 	test_delivery(&peer);
 	test_permanent_failure(&peer);
 	test_queue_full(&peer);
+	test_queue_bytes(&peer);
 	test_close_inflight(&peer);
 	test_outage(&peer);
 	test_idle_recovery(&peer);

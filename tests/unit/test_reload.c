@@ -58,6 +58,8 @@
 #define V3_RESTART                                                                                 \
 	"log_level: warn\n" V2_BODY "bpf:\n"                                                       \
 	"  ringbuf_bytes: 16MiB\n"                                                                 \
+	"memory:\n"                                                                                \
+	"  max_bytes: 256MiB\n"                                                                    \
 	"spool:\n"                                                                                 \
 	"  dir: /var/tmp/elsewhere\n"                                                              \
 	"metrics:\n"                                                                               \

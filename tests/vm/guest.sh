@@ -330,6 +330,39 @@ phase_stop() {
 	systemctl stop "$UNIT"
 }
 
+# --- memory: an outage with a burst and its catch-up under the unit's limits ----------------
+# The unit's MemoryHigh=/MemoryMax= derive from memory.max_bytes; the agent
+# must ride out a burst with the brokers away and the catch-up after it
+# without the kernel throttling it into drops or killing it.
+phase_memory() {
+	local cg=/sys/fs/cgroup/system.slice/$UNIT n=10000 events received published vmhwm budget
+	events=$((2 + 10 * n))
+	systemctl start "$UNIT"
+	check "memory: the unit runs under MemoryMax=$(prop MemoryMax) MemoryHigh=$(prop MemoryHigh)" \
+		test "$(prop MemoryMax)" != infinity -a "$(prop MemoryHigh)" != infinity
+	received=$(metric events_received_total) published=$(metric events_published_total)
+	check "memory: peer down" peer "down all"
+	$PY "$DISK/src/tests/integration/traffic.py" --port 7007 --count "$n" >/dev/null
+	check "memory: $events events of a burst wait in the spool" \
+		wait_for 120 metric_at_least events_received_total $((received + events))
+	check "memory: peer up" peer "up all"
+	check "memory: the backlog is published" \
+		wait_for 300 metric_at_least events_published_total $((published + events))
+	check "memory: the spool is empty afterwards" wait_for 60 spool_empty
+	vmhwm=$(awk '/^VmHWM:/ {print $2 * 1024}' "/proc/$(prop MainPID)/status")
+	budget=$(metric memory_budget_bytes)
+	echo "memory: VmHWM $vmhwm bytes, budget $budget, cgroup peak $(cat "$cg/memory.peak" 2>/dev/null)," \
+		"memory.events: $(tr '\n' ' ' <"$cg/memory.events")"
+	check "memory: VmHWM $vmhwm within memory.max_bytes $budget" test "$vmhwm" -le "$budget"
+	check "memory: never OOM-killed" equals "oom_kill 0" "$(grep '^oom_kill ' "$cg/memory.events")"
+	check "memory: MemoryMax= never reached" equals "max 0" "$(grep '^max ' "$cg/memory.events")"
+	check "memory: still the same process, no restart" equals "active success 0" \
+		"$(prop ActiveState) $(prop Result) $(prop NRestarts)"
+	check "memory: nothing dropped" equals "0 0 0" \
+		"$(metric 'events_dropped_total{reason="ringbuf_full"}') $(metric 'events_dropped_total{reason="spool_full"}') $(metric 'events_dropped_total{reason="delivery_failed"}')"
+	systemctl stop "$UNIT"
+}
+
 # --- CO-RE on this kernel: the exact-transitions test ---------------------------------------
 phase_e2e() {
 	check "test_e2e.py (exact transitions) passes on $(uname -r)" \
@@ -393,6 +426,7 @@ main() {
 		phase_reload
 		phase_secret
 		phase_stop
+		phase_memory
 		phase_e2e
 		phase_purge "after the service tests"
 		phase_upgrade

@@ -54,7 +54,12 @@ struct agent_config {
 	enum fsync_policy spool_fsync;
 	uint32_t spool_fsync_interval_ms;
 	enum spool_full_policy spool_full_policy;
-	uint64_t memory_max_bytes; /* in-memory buffer when the spool is off or degraded */
+	uint64_t memory_max_bytes; /* in-memory buffer when the spool is off or degraded;
+	                            * 0: a share of memory_budget_bytes */
+
+	/* memory.max_bytes: every buffer above is derived from or counted
+	 * against it (memory_budget.h) */
+	uint64_t memory_budget_bytes;
 
 	/* metrics and health */
 	bool metrics_enabled;

@@ -35,6 +35,8 @@ struct metrics_snapshot {
 	uint64_t spool_disk_bytes;
 	uint64_t spool_max_bytes;
 	uint64_t spool_written_bytes;
+	uint64_t memory_resident_bytes; /* VmRSS; 0: unknown */
+	uint64_t memory_budget_bytes;   /* memory.max_bytes */
 	double oldest_pending_age_s;
 	bool spool_degraded;
 	uint64_t spool_quarantined_files; /* unreadable files moved aside */

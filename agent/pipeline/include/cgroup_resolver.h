@@ -20,11 +20,15 @@
 
 /*
  * Cache bound: 8192 cgroups, far more than the cgroups with TCP traffic on
- * one host; at most about 9 MiB with every path at its 1 KiB limit, about
- * 1.5 MiB with typical paths. Eviction is the clock (second chance)
- * algorithm: a cgroup looked up since the hand last passed stays.
+ * one host, and CGROUP_CACHE_PATH_BYTES for their paths (each counted with
+ * its terminating NUL and the allocator's 16-byte header): about 1,300
+ * paths at their 1 KiB limit, all 8192 at up to 160 bytes. With the 1 MiB
+ * of entries and the hash index that is at most 2.5 MiB, the figure the
+ * memory budget (memory_budget.h) counts. Eviction is the clock (second
+ * chance) algorithm: a cgroup looked up since the hand last passed stays.
  */
-#define CGROUP_CACHE_ENTRIES 8192
+#define CGROUP_CACHE_ENTRIES    8192
+#define CGROUP_CACHE_PATH_BYTES (1408u << 10)
 /* A miss rescans the hierarchy at most this often. */
 #define CGROUP_RESCAN_INTERVAL_NS 1000000000ull
 

@@ -19,6 +19,10 @@ struct producer_options {
 	const char *compression;       /* lz4, zstd, ... */
 	const struct kv_list *rdkafka; /* pass-through properties, applied last */
 	const char *client_id;
+	/* librdkafka's queue bound, from the memory budget (memory_budget.h);
+	 * 0 leaves librdkafka's default. kafka.rdkafka entries still win. */
+	uint32_t queue_kbytes;
+	uint32_t queue_messages;
 	/* Called on a librdkafka thread when delivery reports start waiting to
 	 * be served, so the polling thread can stop sleeping; may be NULL. It
 	 * must return at once and must not call the producer. */

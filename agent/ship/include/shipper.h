@@ -28,6 +28,8 @@ struct shipper_kafka {
 	char *topic;
 	char *compression;
 	struct kv_list rdkafka;
+	uint32_t queue_kbytes; /* librdkafka's queue bound, from the memory budget */
+	uint32_t queue_messages;
 };
 
 struct shipper_counters {
