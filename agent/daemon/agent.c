@@ -58,6 +58,10 @@ static void collect_metrics(void *ctx, struct metrics_snapshot *snap)
 		snap->oldest_pending_age_s = (now - spool.oldest_pending_append_ns) / 1e9;
 	snap->broker_up = ship.broker_up;
 	snap->kafka_compression_disabled = ship.compression_disabled;
+	snap->schema_waiting = ship.schema_waiting;
+	snap->schema_id = ship.schema_id;
+	snap->schema_registry_failures = ship.registry_failures;
+	memcpy(snap->schema_registry_error, ship.registry_error, sizeof(ship.registry_error));
 	if (!ship.broker_up && ship.broker_down_since_ns && now > ship.broker_down_since_ns)
 		snap->broker_down_s = (now - ship.broker_down_since_ns) / 1e9;
 	snap->reloads_ok = atomic_load(&a->reloads_ok);

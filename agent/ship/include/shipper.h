@@ -13,13 +13,24 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "config.h"
 #include "latency.h"
 #include "producer.h"
 #include "spool.h"
 
-struct agent_config;
-
 struct shipper;
+
+/* Where the schema id of framed values comes from (kafka.schema_registry.*). */
+struct shipper_registry {
+	char *url;
+	char *username;
+	char *password_file;
+	char *ca_location;
+	char *cert_location;
+	char *key_location;
+	uint32_t schema_id; /* fixed id; 0: register through url */
+	uint32_t timeout_ms;
+};
 
 /* Owned copy of the producer settings, so a reload can hand over new ones.
  * Different settings mean a new producer. */
@@ -28,6 +39,8 @@ struct shipper_kafka {
 	char *topic;
 	char *compression;
 	struct kv_list rdkafka;
+	enum value_format value_format;
+	struct shipper_registry registry;
 };
 
 struct shipper_counters {
@@ -40,6 +53,11 @@ struct shipper_counters {
 	 * delivery report that said the brokers have it. */
 	struct latency_snapshot delivery_latency;
 	bool compression_disabled; /* librdkafka sends uncompressed batches */
+	/* kafka.value_format confluent: records wait while no schema id is known */
+	bool schema_waiting;
+	uint32_t schema_id; /* 0: none (yet, or raw values) */
+	uint64_t registry_failures;
+	char registry_error[320]; /* the registry's last answer while waiting */
 };
 
 /* Whether librdkafka accepts cfg's kafka settings (unknown properties, bad

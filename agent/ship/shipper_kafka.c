@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The shipper's own copy of its settings: built from the config, copied
+ * for a reload, compared to tell whether a new producer is needed. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kv_list.h"
+#include "shipper.h"
+
+/* Every string member, so copy, compare and free cannot miss one. */
+static const size_t string_members[] = {
+    offsetof(struct shipper_kafka, brokers),
+    offsetof(struct shipper_kafka, topic),
+    offsetof(struct shipper_kafka, compression),
+    offsetof(struct shipper_kafka, registry.url),
+    offsetof(struct shipper_kafka, registry.username),
+    offsetof(struct shipper_kafka, registry.password_file),
+    offsetof(struct shipper_kafka, registry.ca_location),
+    offsetof(struct shipper_kafka, registry.cert_location),
+    offsetof(struct shipper_kafka, registry.key_location),
+};
+#define NSTRINGS (sizeof(string_members) / sizeof(string_members[0]))
+
+static char **member(struct shipper_kafka *k, size_t i)
+{
+	return (char **)((char *)k + string_members[i]);
+}
+
+static const char *cmember(const struct shipper_kafka *k, size_t i)
+{
+	return *(char *const *)((const char *)k + string_members[i]);
+}
+
+int shipper_kafka_from_config(struct shipper_kafka *k, const struct agent_config *cfg)
+{
+	struct shipper_kafka view = {
+	    .brokers = cfg->brokers,
+	    .topic = cfg->topic,
+	    .compression = cfg->compression,
+	    .rdkafka = cfg->rdkafka,
+	    .value_format = cfg->value_format,
+	    .registry =
+	        {
+	            .url = cfg->registry_url,
+	            .username = cfg->registry_username,
+	            .password_file = cfg->registry_password_file,
+	            .ca_location = cfg->registry_ca_location,
+	            .cert_location = cfg->registry_cert_location,
+	            .key_location = cfg->registry_key_location,
+	            .schema_id = cfg->registry_schema_id,
+	            .timeout_ms = cfg->registry_timeout_ms,
+	        },
+	};
+	return shipper_kafka_copy(k, &view);
+}
+
+int shipper_kafka_copy(struct shipper_kafka *dst, const struct shipper_kafka *src)
+{
+	*dst = *src;
+	memset(&dst->rdkafka, 0, sizeof(dst->rdkafka));
+	for (size_t i = 0; i < NSTRINGS; i++)
+		*member(dst, i) = NULL;
+	for (size_t i = 0; i < NSTRINGS; i++) {
+		const char *s = cmember(src, i);
+
+		if (s && !(*member(dst, i) = strdup(s)))
+			goto fail;
+	}
+	if (kv_list_copy(&dst->rdkafka, &src->rdkafka))
+		goto fail;
+	return 0;
+fail:
+	shipper_kafka_free(dst);
+	return -ENOMEM;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+bool shipper_kafka_equal(const struct shipper_kafka *a, const struct shipper_kafka *b)
+{
+	for (size_t i = 0; i < NSTRINGS; i++)
+		if (!same_str(cmember(a, i), cmember(b, i)))
+			return false;
+	return a->value_format == b->value_format &&
+	       a->registry.schema_id == b->registry.schema_id &&
+	       a->registry.timeout_ms == b->registry.timeout_ms &&
+	       kv_list_equal(&a->rdkafka, &b->rdkafka);
+}
+
+void shipper_kafka_free(struct shipper_kafka *k)
+{
+	for (size_t i = 0; i < NSTRINGS; i++)
+		free(*member(k, i));
+	kv_list_free(&k->rdkafka);
+	memset(k, 0, sizeof(*k));
+}
