@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "http_client.h"
+#include "log.h"
 #include "schema_registry.h"
 #include "secret_file.h"
 
@@ -204,28 +206,100 @@ static int read_password(const struct schema_registry_options *o, char **passwor
 	return ret;
 }
 
-static int expand_key(const struct schema_registry_options *o, char **key, char *err, size_t errlen)
+/* A location with a leading ${CREDENTIALS_DIRECTORY}, as the Kafka ones; the
+ * key is also held to the secret-file rules. */
+static int expand_location(const char *key, const char *value, bool secret, char **out, char *err,
+                           size_t errlen)
 {
 	char why[384];
 	int ret;
 
-	*key = NULL;
-	if (!o->key_location)
+	*out = NULL;
+	if (!value)
 		return 0;
-	ret = secret_path_expand(o->key_location, key, why, sizeof(why));
+	ret = secret_path_expand(value, out, why, sizeof(why));
+	if (!ret && secret)
+		ret = secret_file_check(*out, NULL, why, sizeof(why));
+	if (ret) {
+		snprintf(err, errlen, "kafka.schema_registry.%s: %s", key, why);
+		free(*out);
+		*out = NULL;
+	}
+	return ret;
+}
+
+struct tls_paths {
+	char *ca, *cert, *key;
+};
+
+static int expand_tls(const struct schema_registry_options *o, struct tls_paths *t, char *err,
+                      size_t errlen)
+{
+	int ret = expand_location("ssl_ca_location", o->ca_location, false, &t->ca, err, errlen);
+
 	if (!ret)
-		ret = secret_file_check(*key, NULL, why, sizeof(why));
-	if (ret)
-		snprintf(err, errlen, "kafka.schema_registry.ssl_key_location: %s", why);
+		ret = expand_location("ssl_certificate_location", o->cert_location, false, &t->cert,
+		                      err, errlen);
+	if (!ret)
+		ret = expand_location("ssl_key_location", o->key_location, true, &t->key, err,
+		                      errlen);
+	return ret;
+}
+
+static void free_tls(struct tls_paths *t)
+{
+	free(t->ca);
+	free(t->cert);
+	free(t->key);
+}
+
+/* True when value lies under ${CREDENTIALS_DIRECTORY} and this process cannot
+ * see that directory (--check-config from ExecReload=, systemd #35227). */
+static bool credentials_hidden(const char *value)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	struct stat st;
+
+	if (!value || strncmp(value, SECRET_CREDENTIALS, strlen(SECRET_CREDENTIALS)) != 0)
+		return false;
+	return !dir || !dir[0] || (stat(dir, &st) < 0 && (errno == ENOENT || errno == EACCES));
+}
+
+int schema_registry_check_files(const struct schema_registry_options *o, bool outside, char *err,
+                                size_t errlen)
+{
+	struct schema_registry_options visible = *o;
+	struct tls_paths tls = {0};
+	char *password = NULL;
+	int ret;
+
+	if (outside && credentials_hidden(o->password_file)) {
+		log_info("kafka.schema_registry.password_file: not checked: %s is not available to "
+		         "this process; the agent checks the file when it reads it",
+		         SECRET_CREDENTIALS);
+		visible.password_file = NULL;
+	}
+	if (outside && credentials_hidden(o->key_location)) {
+		log_info("kafka.schema_registry.ssl_key_location: not checked: %s is not available "
+		         "to this process; the agent checks the file when it reads it",
+		         SECRET_CREDENTIALS);
+		visible.key_location = NULL;
+	}
+	ret = read_password(&visible, &password, err, errlen);
+	if (!ret)
+		ret = expand_tls(&visible, &tls, err, errlen);
+	secret_free(password);
+	free_tls(&tls);
 	return ret;
 }
 
 int schema_registry_register(const struct schema_registry_options *o, uint32_t *id, char *err,
                              size_t errlen)
 {
-	char path[512], *password = NULL, *key = NULL, *body = NULL;
+	char path[512], *password = NULL, *body = NULL;
 	struct http_response resp = {0};
-	struct http_tls tls = {.ca_location = o->ca_location, .cert_location = o->cert_location};
+	struct tls_paths paths = {0};
+	struct http_tls tls = {0};
 	struct http_request req = {.method = "POST",
 	                           .url = o->url,
 	                           .path = path,
@@ -242,7 +316,7 @@ int schema_registry_register(const struct schema_registry_options *o, uint32_t *
 	}
 	ret = read_password(o, &password, err, errlen);
 	if (!ret)
-		ret = expand_key(o, &key, err, errlen);
+		ret = expand_tls(o, &paths, err, errlen);
 	if (ret)
 		goto cleanup;
 	body = json_body(schema_registry_proto_text, &req.body_len);
@@ -253,7 +327,8 @@ int schema_registry_register(const struct schema_registry_options *o, uint32_t *
 	}
 	req.body = body;
 	req.password = password;
-	tls.key_location = key;
+	tls = (struct http_tls){
+	    .ca_location = paths.ca, .cert_location = paths.cert, .key_location = paths.key};
 	ret = http_exchange(&req, &resp, err, errlen);
 	if (ret)
 		goto cleanup;
@@ -264,7 +339,7 @@ int schema_registry_register(const struct schema_registry_options *o, uint32_t *
 cleanup:
 	http_response_free(&resp);
 	secret_free(password);
-	free(key);
+	free_tls(&paths);
 	free(body);
 	return ret;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kv_list.h"
+#include "schema_registry.h"
 #include "shipper.h"
 
 /* Every string member, so copy, compare and free cannot miss one. */
@@ -97,4 +98,21 @@ void shipper_kafka_free(struct shipper_kafka *k)
 		free(*member(k, i));
 	kv_list_free(&k->rdkafka);
 	memset(k, 0, sizeof(*k));
+}
+
+int shipper_check_registry(const struct agent_config *cfg, bool outside, char *err, size_t errlen)
+{
+	const struct schema_registry_options o = {
+	    .url = cfg->registry_url,
+	    .username = cfg->registry_username,
+	    .password_file = cfg->registry_password_file,
+	    .ca_location = cfg->registry_ca_location,
+	    .cert_location = cfg->registry_cert_location,
+	    .key_location = cfg->registry_key_location,
+	    .timeout_ms = (int)cfg->registry_timeout_ms,
+	};
+
+	if (cfg->value_format != VALUE_FORMAT_CONFLUENT || !cfg->registry_url)
+		return 0;
+	return schema_registry_check_files(&o, outside, err, errlen);
 }

@@ -208,7 +208,32 @@ def bad_answer(mode, pattern):
         log(f"{mode}: records waited, then went out framed with id {sid}")
 
 
+def refused_password_file():
+    """The password file is held to the rules of the Kafka secrets, at
+    --check-config and at start, before anything runs."""
+    with harness.tempdir() as d:
+        pw = os.path.join(d, "registry-password")
+        with open(pw, "w") as f:
+            f.write("not-to-be-logged\n")
+        os.chmod(pw, 0o644)
+        cfg = os.path.join(d, "agent.yaml")
+        with open(cfg, "w") as f:
+            f.write(f"kafka:\n  brokers: 127.0.0.1:9\n  value_format: confluent\n"
+                    f"  schema_registry:\n    url: http://127.0.0.1:1\n"
+                    f"    username: u\n    password_file: {pw}\n")
+        want = (f"kafka.schema_registry.password_file: {pw}: refused: other users can access "
+                f"it (mode 0644)")
+        for args, status in ((["--check-config"], 1), ([], 2)):
+            res = subprocess.run([harness.AGENT, "-c", cfg] + args, capture_output=True,
+                                 text=True, timeout=30)
+            check(res.returncode == status and want in res.stderr,
+                  f"{args}: exit {res.returncode}: {res.stderr}")
+            check("not-to-be-logged" not in res.stderr + res.stdout, "the password was shown")
+    log("a password file others can read is refused at --check-config and at start")
+
+
 def main():
+    refused_password_file()
     framed_end_to_end()
     for mode, pattern in BAD_ANSWERS:
         bad_answer(mode, pattern)

@@ -9,6 +9,7 @@
 #ifndef TCPSTATES_SCHEMA_REGISTRY_H
 #define TCPSTATES_SCHEMA_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,9 +18,10 @@ struct schema_registry_options {
 	const char *subject;       /* e.g. "tcpstates.v1-value" */
 	const char *username;      /* basic auth, with password_file */
 	const char *password_file; /* may start with ${CREDENTIALS_DIRECTORY} */
+	/* PEM files; each may start with ${CREDENTIALS_DIRECTORY} */
 	const char *ca_location;
 	const char *cert_location;
-	const char *key_location; /* may start with ${CREDENTIALS_DIRECTORY} */
+	const char *key_location; /* held to the rules of secret_file.h */
 	int timeout_ms;
 };
 
@@ -33,5 +35,14 @@ extern const char schema_registry_proto_text[];
  */
 int schema_registry_register(const struct schema_registry_options *o, uint32_t *id, char *err,
                              size_t errlen);
+
+/*
+ * The password file read and checked, the key file checked, as a start, a
+ * reload and --check-config do before anything is touched. outside: a file
+ * under a ${CREDENTIALS_DIRECTORY} this process cannot see is skipped with
+ * a note, as for the Kafka secrets (rdkafka_props.h).
+ */
+int schema_registry_check_files(const struct schema_registry_options *o, bool outside, char *err,
+                                size_t errlen);
 
 #endif

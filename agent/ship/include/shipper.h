@@ -63,6 +63,9 @@ struct shipper_counters {
 /* Whether librdkafka accepts cfg's kafka settings (unknown properties, bad
  * values or combinations), without connecting; err names the property. */
 int shipper_check_kafka(const struct agent_config *cfg, char *err, size_t errlen);
+/* The Schema Registry's secret files, as schema_registry_check_files() says;
+ * nothing to check unless values are framed through a registry. */
+int shipper_check_registry(const struct agent_config *cfg, bool outside, char *err, size_t errlen);
 /* Validates the settings by building the first producer; err says why not. */
 int shipper_start(struct shipper **out, struct spool *spool, const struct shipper_kafka *kafka,
                   uint32_t drain_timeout_ms, char *err, size_t errlen);
