@@ -261,7 +261,53 @@ static int conn_write(struct conn *c, const char *buf, size_t len)
 	return 0;
 }
 
-/* Reads until the peer closes; -EFBIG past max bytes. */
+/* The value of header name (any case) among head's lines, or NULL. */
+static const char *header_value(const char *head, size_t head_len, const char *name)
+{
+	size_t nlen = strlen(name);
+	const char *end = head + head_len;
+
+	for (const char *l = memmem(head, head_len, "\r\n", 2); l && l + 2 < end;
+	     l = memmem(l + 2, (size_t)(end - l - 2), "\r\n", 2)) {
+		const char *h = l + 2;
+
+		if ((size_t)(end - h) > nlen && strncasecmp(h, name, nlen) == 0 && h[nlen] == ':')
+			return h + nlen + 1 + strspn(h + nlen + 1, " \t");
+	}
+	return NULL;
+}
+
+static bool is_chunked(const char *head, size_t head_len)
+{
+	const char *v = header_value(head, head_len, "Transfer-Encoding");
+
+	return v && strncasecmp(v, "chunked", 7) == 0;
+}
+
+/* Whether buf holds a whole answer: its headers, then Content-Length bytes
+ * or a last chunk. Servers that close without TLS's close_notify are common,
+ * so the end of an answer must not depend on a clean close. */
+static bool answer_complete(const char *buf, size_t len)
+{
+	const char *end = memmem(buf, len, "\r\n\r\n", 4), *cl;
+	char *cl_end;
+	unsigned long long want;
+	size_t head_len, body_len;
+
+	if (!end)
+		return false;
+	head_len = (size_t)(end - buf) + 4;
+	body_len = len - head_len;
+	if (is_chunked(buf, head_len))
+		return body_len >= 5 && memcmp(buf + len - 5, "0\r\n\r\n", 5) == 0;
+	cl = header_value(buf, head_len, "Content-Length");
+	if (!cl)
+		return false; /* the end is the peer's close */
+	want = strtoull(cl, &cl_end, 10);
+	return cl_end != cl && body_len >= want;
+}
+
+/* Reads until the answer is whole or the peer closes; -EFBIG past max bytes. */
 static int conn_read_all(struct conn *c, char *buf, size_t max, size_t *len)
 {
 	*len = 0;
@@ -291,6 +337,8 @@ static int conn_read_all(struct conn *c, char *buf, size_t max, size_t *len)
 		if (n == 0)
 			return 0;
 		*len += (size_t)n;
+		if (answer_complete(buf, *len))
+			return 0;
 	}
 }
 
@@ -371,22 +419,6 @@ static int dechunk(char *body, size_t len, size_t *out_len)
 	return 0;
 }
 
-static bool has_header(const char *head, const char *name, const char *value)
-{
-	size_t nlen = strlen(name);
-
-	for (const char *l = strstr(head, "\r\n"); l && l[2]; l = strstr(l + 2, "\r\n")) {
-		const char *h = l + 2;
-
-		if (strncasecmp(h, name, nlen) == 0 && h[nlen] == ':') {
-			h += nlen + 1;
-			h += strspn(h, " \t");
-			return strncasecmp(h, value, strlen(value)) == 0;
-		}
-	}
-	return false;
-}
-
 static int parse_answer(char *buf, size_t len, struct http_response *resp)
 {
 	char *head_end = memmem(buf, len, "\r\n\r\n", 4);
@@ -396,9 +428,8 @@ static int parse_answer(char *buf, size_t len, struct http_response *resp)
 	buf[len] = '\0';
 	if (!head_end || sscanf(buf, "HTTP/1.%*[01] %3d", &status) != 1 || status < 100)
 		return -EPROTO;
-	*head_end = '\0';
 	body_len = len - (size_t)(head_end + 4 - buf);
-	if (has_header(buf, "Transfer-Encoding", "chunked")) {
+	if (is_chunked(buf, (size_t)(head_end + 4 - buf))) {
 		ret = dechunk(head_end + 4, body_len, &body_len);
 		if (ret)
 			return ret;

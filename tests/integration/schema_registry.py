@@ -25,7 +25,8 @@ NOT_JSON = b"<html><body>Bad Gateway</body></html>"
 
 
 class Registry:
-    def __init__(self, port=0, first_id=4100, user=None, password=None, mode="ok"):
+    def __init__(self, port=0, first_id=4100, user=None, password=None, mode="ok", tls=None):
+        """tls: (certificate file, key file) to serve https instead of http."""
         self.first_id = first_id
         self.user, self.password = user, password
         self.mode = mode
@@ -53,6 +54,12 @@ class Registry:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        if tls:
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+            self.url = f"https://localhost:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

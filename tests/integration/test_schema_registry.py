@@ -43,9 +43,9 @@ def healthz(port):
         return e.code, e.read().decode()
 
 
-def registry_config(peer, d, mport, ns, url, timeout_ms=10000, auth=None):
+def registry_config(peer, d, mport, ns, url, timeout_ms=10000, auth=None, more=()):
     lines = ["value_format: confluent", "schema_registry:", f'  url: "{url}"',
-             f"  timeout_ms: {timeout_ms}"]
+             f"  timeout_ms: {timeout_ms}"] + [f"  {x}" for x in more]
     if auth:
         lines += [f"  username: {auth[0]}", f'  password_file: "{auth[1]}"']
     return harness.publish_config(peer.bootstrap, os.path.join(d, "spool"), mport, ns.inode,
@@ -232,8 +232,44 @@ def refused_password_file():
     log("a password file others can read is refused at --check-config and at start")
 
 
+def make_cert(d, name):
+    """A self-signed certificate for localhost: (certificate, key)."""
+    cert, key = os.path.join(d, name + ".pem"), os.path.join(d, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
+def tls_registry():
+    """https: the registry's certificate verified against ssl_ca_location, by
+    name; a certificate from another CA is refused and records wait."""
+    with harness.KafkaPeer() as peer, harness.NetNs("srtls") as ns, harness.tempdir() as d:
+        cert, key = make_cert(d, "registry")
+        stranger, _ = make_cert(d, "stranger")
+        for ca, ok in ((cert, True), (stranger, False)):
+            with Registry(tls=(cert, key)) as reg:
+                mport = harness.free_port_block()
+                cfg = registry_config(peer, d, mport, ns, reg.url,
+                                      more=[f'ssl_ca_location: "{ca}"'])
+                agent = harness.Agent([], config_text=cfg, workdir=d)
+                if ok:
+                    agent.wait_for_log(r"schema registered under subject .* at https://", 10)
+                    ns.traffic(PORT, CONNECTIONS, "4")
+                    sid = next(iter(reg.schemas))
+                    check_framed(read_all(peer.bootstrap, EVENTS)[-EVENTS:], sid)
+                else:
+                    agent.wait_for_log(r"TLS with localhost: certificate not accepted: "
+                                       r"self.signed certificate", 10)
+                    check(not reg.requests, "a request reached a registry not trusted")
+                check(agent.stop() == 0, "agent exit status")
+            log(f"https registry, {'its own' if ok else 'another'} CA: "
+                f"{'registered' if ok else 'refused'}")
+
+
 def main():
     refused_password_file()
+    tls_registry()
     framed_end_to_end()
     for mode, pattern in BAD_ANSWERS:
         bad_answer(mode, pattern)
