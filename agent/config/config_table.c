@@ -370,7 +370,8 @@ const struct cfg_option config_options[] = {
      .flags = CFG_F_NULLABLE,
      .desc = "Schema Registry base URL, http:// or https://. With value_format confluent "
              "the agent registers the schema under the subject <topic>-value (PROTOBUF) "
-             "at start and on every reload, and frames values with the id it returns."},
+             "at start and on every reload, and frames values with the id it returns (a reload the "
+             "registry does not answer keeps the id in use)."},
     {.key = "kafka.schema_registry.schema_id",
      .type = &cfg_type_uint,
      .def = "0",

@@ -248,8 +248,10 @@ static int stage_set_kafka(void *ctx, const struct agent_config *next,
 	if (ret)
 		goto cleanup;
 	same_settings = shipper_kafka_equal(&kafka, &running_kafka);
-	if (same_settings && fp == a->kafka_files_fp)
+	if (same_settings && fp == a->kafka_files_fp) {
+		shipper_refresh_schema(a->shipper);
 		goto cleanup;
+	}
 	if (same_settings)
 		log_info("reload: a file named in kafka.rdkafka changed; building a new producer");
 	ret = shipper_reconfigure(a->shipper, &kafka, err, errlen);

@@ -46,10 +46,11 @@ void framing_init(struct framing *f, const struct shipper_kafka *kafka)
 	framing_reset(f, kafka);
 }
 
-static void try_register(struct framing *f)
+/* One registration; on success the id is in f->id. */
+static int try_register(struct framing *f, char *subject, size_t subject_len, char *err,
+                        size_t errlen)
 {
 	const struct shipper_registry *r = &f->kafka->registry;
-	char subject[300], err[320];
 	struct schema_registry_options o = {
 	    .url = r->url,
 	    .subject = subject,
@@ -61,13 +62,25 @@ static void try_register(struct framing *f)
 	    .timeout_ms = (int)r->timeout_ms,
 	};
 	uint32_t id;
+	int ret;
 
 	/* TopicNameStrategy: what Kafka Connect and ksqlDB look up. */
-	snprintf(subject, sizeof(subject), "%s-value", f->kafka->topic);
-	if (schema_registry_register(&o, &id, err, sizeof(err)) == 0) {
-		f->id = id;
+	snprintf(subject, subject_len, "%s-value", f->kafka->topic);
+	ret = schema_registry_register(&o, &id, err, errlen);
+	if (ret)
+		return ret;
+	log_info("schema registered under subject %s at %s: id %u", subject, r->url, id);
+	f->id = id;
+	return 0;
+}
+
+/* While framed values wait: one try, then the next one after a backoff. */
+static void register_or_wait(struct framing *f)
+{
+	char subject[300], err[320];
+
+	if (try_register(f, subject, sizeof(subject), err, sizeof(err)) == 0) {
 		set_state(f, false, NULL);
-		log_info("schema registered under subject %s at %s: id %u", subject, r->url, id);
 		return;
 	}
 	log_warn("cannot register the schema under subject %s: %s; framed records wait in the "
@@ -78,12 +91,40 @@ static void try_register(struct framing *f)
 	f->backoff_ms = f->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : f->backoff_ms * 2;
 }
 
+void framing_refresh(struct framing *f)
+{
+	const struct shipper_registry *r = &f->kafka->registry;
+	uint32_t old_id = f->id;
+	char subject[300], err[320];
+
+	if (f->kafka->value_format != VALUE_FORMAT_CONFLUENT || !r->url)
+		return;
+	if (!old_id) {
+		f->next_try_ns = 0; /* waiting: try again now */
+		return;
+	}
+	/* A registry that is down now must not stop a topic that has its id. */
+	if (try_register(f, subject, sizeof(subject), err, sizeof(err))) {
+		pthread_mutex_lock(&f->lock);
+		f->failures++;
+		pthread_mutex_unlock(&f->lock);
+		log_warn("cannot register the schema again under subject %s: %s; keeping id %u",
+		         subject, err, old_id);
+		return;
+	}
+	if (f->id != old_id)
+		log_warn("schema id changed from %u to %u: the registry lost or replaced the "
+		         "subject's schema",
+		         old_id, f->id);
+	set_state(f, false, NULL);
+}
+
 bool framing_ready(struct framing *f)
 {
 	if (f->kafka->value_format != VALUE_FORMAT_CONFLUENT || f->id)
 		return true;
 	if (clock_monotonic_ns() >= f->next_try_ns)
-		try_register(f);
+		register_or_wait(f);
 	return f->id != 0;
 }
 

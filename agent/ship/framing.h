@@ -36,6 +36,9 @@ struct framing {
 void framing_init(struct framing *f, const struct shipper_kafka *kafka);
 /* New settings (a reload): register again. */
 void framing_reset(struct framing *f, const struct shipper_kafka *kafka);
+/* A reload with the same settings: register again, keeping the id in use
+ * if the registry does not answer. */
+void framing_refresh(struct framing *f);
 /* Whether values may be sent now; registers when due (blocks up to the
  * registry timeout). Shipper thread only. */
 bool framing_ready(struct framing *f);

@@ -34,6 +34,7 @@ struct shipper {
 	uint64_t broker_down_since_ns;
 
 	atomic_bool stop;
+	atomic_bool refresh_schema; /* shipper_refresh_schema() */
 	_Atomic uint32_t drain_timeout_ms;
 	_Atomic uint64_t published;
 	_Atomic uint64_t delivery_failed;
@@ -288,6 +289,8 @@ static void *shipper_main(void *arg)
 
 	while (!atomic_load(&s->stop)) {
 		maybe_replace_producer(s);
+		if (atomic_exchange(&s->refresh_schema, false))
+			framing_refresh(&s->framing);
 		if (!framing_ready(&s->framing)) {
 			/* Nothing unframed goes out: records wait in the spool. */
 			poll_reports(s, IDLE_WAIT_MS);
@@ -392,6 +395,12 @@ fail:
 	shipper_kafka_free(copy);
 	free(copy);
 	return ret;
+}
+
+void shipper_refresh_schema(struct shipper *s)
+{
+	atomic_store(&s->refresh_schema, true);
+	spool_wakeup(s->spool);
 }
 
 void shipper_set_drain_timeout(struct shipper *s, uint32_t ms)

@@ -73,7 +73,7 @@ check "lintian has no error or warning" \
 
 # --- deb metadata -----------------------------------------------------------
 dpkg-deb -f "$deb" Depends >"$WORK/depends"
-for dep in libbpf1 librdkafka1 libprotobuf-c1 libyaml-0-2 libmicrohttpd12 libc6; do
+for dep in libbpf1 librdkafka1 libprotobuf-c1 libyaml-0-2 libmicrohttpd12 libssl3 libc6; do
 	check "deb depends on $dep" grep -q "\b$dep\b" "$WORK/depends"
 done
 dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles >"$WORK/conffiles"
@@ -99,6 +99,7 @@ cat >"$WORK/rpm-files.expected" <<'EOF'
 /usr/share/tcpstates-agent/monitoring/tcpstates-agent.rules.yml
 /usr/share/tcpstates-agent/schema
 /usr/share/tcpstates-agent/schema/CONTRACT.md
+/usr/share/tcpstates-agent/schema/RECIPES.md
 /usr/share/tcpstates-agent/schema/tcpstates.proto
 /usr/share/tcpstates-agent/schema/tcpstates.v1.desc
 /usr/share/tcpstates-agent/schema/tcpstates.v1.schema.json
@@ -106,7 +107,7 @@ EOF
 rpm -qlp "$rpm" 2>/dev/null | sort >"$WORK/rpm-files"
 check "rpm lists exactly the expected files" diff "$WORK/rpm-files.expected" "$WORK/rpm-files"
 rpm -qp --requires "$rpm" 2>/dev/null >"$WORK/rpm-requires"
-for lib in libbpf.so.1 librdkafka.so.1 libprotobuf-c.so.1 libyaml-0.so.2 libmicrohttpd.so.12; do
+for lib in libbpf.so.1 librdkafka.so.1 libprotobuf-c.so.1 libyaml-0.so.2 libmicrohttpd.so.12 libssl.so.3; do
 	check "rpm requires $lib" grep -q "^$lib()" "$WORK/rpm-requires"
 done
 check "rpm config files are exactly agent.yaml" \

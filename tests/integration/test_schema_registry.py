@@ -17,6 +17,7 @@ Confluent's own Python client:
 import os
 import re
 import secrets
+import signal
 import subprocess
 import urllib.error
 import urllib.request
@@ -120,6 +121,28 @@ def check_reference_consumer(bootstrap, count):
     check("cannot decode" not in out.stderr, out.stderr)
 
 
+def reload_registers_again(agent, reg, peer, ns, sid):
+    """A reload that changes nothing registers again; one the registry does
+    not answer keeps the id in use, and records keep going out."""
+    posts = sum(r["method"] == "POST" for r in reg.requests)
+    start = agent.log_count()
+    agent.signal(signal.SIGHUP)
+    agent.wait_for_log(rf"schema registered under subject tcpstates\.v1-value at .*: id {sid}$",
+                       10, start)
+    check(sum(r["method"] == "POST" for r in reg.requests) == posts + 1, "no new registration")
+    reg.mode = "500"
+    start = agent.log_count()
+    agent.signal(signal.SIGHUP)
+    agent.wait_for_log(r"cannot register the schema again under subject tcpstates\.v1-value: "
+                       rf".*HTTP 500.*; keeping id {sid}$", 10, start)
+    ns.traffic(PORT, CONNECTIONS, "4")
+    msgs = read_all(peer.bootstrap, 2 * EVENTS)
+    check(len(msgs) == 2 * EVENTS, f"{len(msgs)} records after the reloads")
+    check_framed(msgs, sid)
+    reg.mode = "ok"
+    log("a reload registers again, and keeps the id while the registry fails")
+
+
 def framed_end_to_end():
     password = secrets.token_urlsafe(18)
     with harness.KafkaPeer() as peer, harness.NetNs("sr") as ns, harness.tempdir() as d, \
@@ -151,6 +174,7 @@ def framed_end_to_end():
         m = harness.metrics(mport)
         check(m["tcpstates_agent_schema_id"] == sid and
               m["tcpstates_agent_schema_registry_waiting"] == 0, "schema metrics")
+        reload_registers_again(agent, reg, peer, ns, sid)
         check(agent.stop() == 0, "agent exit status")
         check(password not in agent.log_text(), "the password reached the log")
         del os.environ["CREDENTIALS_DIRECTORY"]

@@ -75,6 +75,10 @@ void shipper_set_drain_timeout(struct shipper *s, uint32_t ms);
  * Returns -EINVAL with err if librdkafka refuses them; the old one stays. */
 int shipper_reconfigure(struct shipper *s, const struct shipper_kafka *kafka, char *err,
                         size_t errlen);
+/* A reload that keeps the settings: framed values get their schema
+ * registered again (a registry reset or migrated gets it back); the id in
+ * use stays while the registry does not answer. */
+void shipper_refresh_schema(struct shipper *s);
 void shipper_get_counters(struct shipper *s, struct shipper_counters *out);
 /* Drains within the drain timeout, then stops. Records still pending stay in the spool. */
 void shipper_stop(struct shipper *s);
