@@ -342,53 +342,69 @@ static int conn_read_all(struct conn *c, char *buf, size_t max, size_t *len)
 	}
 }
 
-static int basic_auth(const char *user, const char *password, char *out, size_t outlen)
+/* "Authorization: Basic <base64>\r\n" (malloc'd, *len bytes); the caller
+ * wipes and frees it. */
+static char *basic_auth_line(const char *user, const char *password, size_t *len)
 {
-	size_t ulen = strlen(user), plen = strlen(password);
-	unsigned char *plain;
-	int ret = -ENOSPC;
+	static const char prefix[] = "Authorization: Basic ";
+	size_t ulen = strlen(user), plen = strlen(password), n = ulen + plen + 1;
+	size_t b64 = 4 * ((n + 2) / 3), plen_prefix = sizeof(prefix) - 1;
+	unsigned char *plain = malloc(n);
+	char *line = malloc(plen_prefix + b64 + 3);
 
-	if (4 * ((ulen + plen + 3) / 3) + 1 > outlen)
-		return ret;
-	plain = malloc(ulen + plen + 1);
-	if (!plain)
-		return -ENOMEM;
+	if (!plain || !line) {
+		free(plain);
+		free(line);
+		return NULL;
+	}
 	memcpy(plain, user, ulen);
 	plain[ulen] = ':';
 	memcpy(plain + ulen + 1, password, plen);
-	EVP_EncodeBlock((unsigned char *)out, plain, (int)(ulen + plen + 1));
-	OPENSSL_cleanse(plain, ulen + plen + 1);
+	memcpy(line, prefix, plen_prefix);
+	EVP_EncodeBlock((unsigned char *)line + plen_prefix, plain, (int)n);
+	memcpy(line + plen_prefix + b64, "\r\n", 3);
+	OPENSSL_cleanse(plain, n);
 	free(plain);
-	return 0;
+	*len = plen_prefix + b64 + 2;
+	return line;
+}
+
+static int send_auth(struct conn *c, const struct http_request *req)
+{
+	size_t len = 0;
+	char *line;
+	int ret;
+
+	if (!req->user || !req->password)
+		return 0;
+	line = basic_auth_line(req->user, req->password, &len);
+	if (!line)
+		return -ENOMEM;
+	ret = conn_write(c, line, len);
+	OPENSSL_cleanse(line, len);
+	free(line);
+	return ret;
 }
 
 static int send_request(struct conn *c, const struct url *u, const struct http_request *req)
 {
-	char head[2048], auth[1024] = "";
+	bool v6 = strchr(u->host, ':') != NULL;
+	char head[2048];
 	int n, ret;
 
-	if (req->user && req->password) {
-		strcpy(auth, "Authorization: Basic ");
-		ret = basic_auth(req->user, req->password, auth + strlen(auth),
-		                 sizeof(auth) - strlen(auth) - 2);
-		if (ret)
-			return ret;
-		strcat(auth, "\r\n");
-	}
 	n = snprintf(head, sizeof(head),
-	             "%s %s%s HTTP/1.1\r\nHost: %s%s%s%s%s\r\nUser-Agent: tcpstates-agent\r\n"
+	             "%s %s%s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: tcpstates-agent\r\n"
 	             "Accept: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-	             "Connection: close\r\n%s\r\n",
-	             req->method, u->path, req->path, strchr(u->host, ':') ? "[" : "", u->host,
-	             strchr(u->host, ':') ? "]" : "", ":", u->port, req->content_type,
-	             req->content_type, req->body_len, auth);
-	OPENSSL_cleanse(auth, sizeof(auth));
-	if (n < 0 || (size_t)n >= sizeof(head)) {
-		OPENSSL_cleanse(head, sizeof(head));
+	             "Connection: close\r\n",
+	             req->method, u->path, req->path, v6 ? "[" : "", u->host, v6 ? "]" : "",
+	             u->port, req->content_type, req->content_type, req->body_len);
+	if (n < 0 || (size_t)n >= sizeof(head))
 		return -ENAMETOOLONG;
-	}
 	ret = conn_write(c, head, (size_t)n);
-	OPENSSL_cleanse(head, sizeof(head));
+	if (!ret)
+		ret = send_auth(c, req);
+	if (!ret)
+		ret = conn_write(c, "\r\n", 2);
 	if (!ret && req->body_len)
 		ret = conn_write(c, req->body, req->body_len);
 	return ret;

@@ -165,6 +165,34 @@ static void test_answers(const char *password_file)
 	}
 }
 
+/* A long password (secret files may hold up to 64 KiB) still goes out whole. */
+static void test_long_password(const char *dir)
+{
+	static struct canned c;
+	char path[96], err[512];
+	const char *auth;
+	uint32_t id = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/long", dir);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	for (int i = 0; i < 3000; i++)
+		fputc('a' + i % 26, f);
+	fclose(f);
+	chmod(path, 0600);
+	CHECK(exchange(&c, "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n{\"id\":5}", path, &id, err,
+	               sizeof(err)) == 0);
+	CHECK_EQ_U64(id, 5);
+	auth = strstr(c.request, "\r\nAuthorization: Basic ");
+	CHECK(auth != NULL);
+	if (auth) /* base64 of "tcpstates:" and 3000 bytes */
+		CHECK_EQ_U64(strcspn(auth + 23, "\r"), 4 * ((10 + 3000 + 2) / 3));
+	unlink(path);
+}
+
 static void test_refused_without_connecting(void)
 {
 	uint32_t id = 0;
@@ -205,6 +233,7 @@ int main(void)
 	test_request(path);
 	test_answers(path);
 	test_refused_without_connecting();
+	test_long_password(dir);
 	unlink(path);
 	rmdir(dir);
 	return check_report("test_schema_registry");
