@@ -65,7 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (framed < 0)
 		return 0;
 	if (framed != (size > 0 && data[0] == VALUE_FRAME_MAGIC))
-		fuzz_fail("first byte %d read as %s", size ? data[0] : -1, framed ? "framed" : "raw");
+		fuzz_fail("first byte %d read as %s", size ? data[0] : -1,
+		          framed ? "framed" : "raw");
 	if (framed && (frame_len < VALUE_FRAME_LEN || frame_len > size))
 		fuzz_fail("frame of %zu bytes in a payload of %zu", frame_len, size);
 	if (framed && schema_id != ((uint32_t)data[1] << 24 | (uint32_t)data[2] << 16 |
