@@ -7,7 +7,7 @@
  * is retried with backoff from 1 s up to 60 s while the registry refuses.
  *
  * Framing at send, not at encode, keeps the spool format-free: a reload
- * that switches the format applies to every record not yet acknowledged.
+ * that switches the format applies to every record not yet handed to Kafka.
  */
 #ifndef TCPSTATES_FRAMING_H
 #define TCPSTATES_FRAMING_H

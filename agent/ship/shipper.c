@@ -294,6 +294,7 @@ static void *shipper_main(void *arg)
 		if (!framing_ready(&s->framing)) {
 			/* Nothing unframed goes out: records wait in the spool. */
 			poll_reports(s, IDLE_WAIT_MS);
+			track_broker_state(s);
 			continue;
 		}
 		int sent = send_burst(s);
