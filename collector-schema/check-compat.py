@@ -15,7 +15,9 @@ Compatible: new messages, enums, fields and enum values. Incompatible
   - a field or enum value that reuses a number or name the released schema
     reserved, or a reservation dropped;
   - an enum value removed without reserving its number, or renamed;
-  - the syntax changed.
+  - the syntax changed;
+  - TcpStateEvent no longer the first message of tcpstates.proto: Schema
+    Registry framed values name it by that position, the index path [0].
 Exit status 2: bad arguments or unreadable input.
 """
 import argparse
@@ -206,6 +208,18 @@ def compare(old_set, new_set):
     return problems
 
 
+def check_first_message(new_set):
+    """Framed values (kafka.value_format: confluent) carry the message index
+    path [0]: moving TcpStateEvent would make them name another message."""
+    for f in new_set.file:
+        if f.name == PROTO_FILES[0] and (not f.message_type
+                                         or f.message_type[0].name != "TcpStateEvent"):
+            first = f.message_type[0].name if f.message_type else "none"
+            return ["%s: the first message is %s, not TcpStateEvent, whose Schema Registry "
+                    "message index [0] framed values carry" % (f.name, first)]
+    return []
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--released", required=True, help="released FileDescriptorSet")
@@ -221,7 +235,7 @@ def main():
         print("check-compat: %s" % e, file=sys.stderr)
         return 2
 
-    problems = compare(old_set, new_set)
+    problems = compare(old_set, new_set) + check_first_message(new_set)
     for p in problems:
         print("incompatible: " + p)
     if problems:

@@ -11,6 +11,8 @@ packages=(
 	# these are what they link: OpenSSL and zlib from the system, zstd static
 	libssl-dev libzstd-dev
 	kcat python3 python3-protobuf python3-confluent-kafka python3-jsonschema
+	# Confluent's Schema Registry client (test_schema_registry.py) needs it
+	python3-requests
 	iproute2 procps util-linux valgrind dpkg-dev lintian rpm debootstrap systemd file
 	# libFuzzer and the sanitizer runtimes of clang, for tests/fuzz/
 	libclang-rt-14-dev
@@ -27,6 +29,22 @@ if ((${#missing[@]})); then
 	echo "setup: installing ${missing[*]}"
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# ClickHouse as a library (chDB) for test_clickhouse.py, from the npm
+# registry, installed once into a cache outside the tree: later runs need no
+# network. It needs Node.js 18 or later; Debian 12 ships 18.19.
+CHDB_DIR=/var/cache/tcpstates-agent-tests/chdb
+CHDB_VERSION=3.4.0
+if ! command -v npm >/dev/null; then
+	echo "setup: installing nodejs npm"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+if ! grep -qs "\"version\": \"$CHDB_VERSION\"" "$CHDB_DIR/node_modules/chdb/package.json"; then
+	echo "setup: installing chdb@$CHDB_VERSION into $CHDB_DIR"
+	mkdir -p "$CHDB_DIR"
+	(cd "$CHDB_DIR" && npm install --no-audit --no-fund --loglevel=error "chdb@$CHDB_VERSION")
 fi
 
 if [ ! -d /sys/kernel/tracing/events ] && ! mountpoint -q /sys/kernel/tracing; then

@@ -126,6 +126,35 @@ static int check_cross(const struct agent_config *cfg, struct cross_problem *p)
 		         "%s must be larger than bpf.wakeup_bytes (%s)", b, a);
 		return -EINVAL;
 	}
+	if (cfg->value_format == VALUE_FORMAT_CONFLUENT && !cfg->registry_url &&
+	    !cfg->registry_schema_id) {
+		p->key = "kafka.value_format";
+		p->other = "kafka.schema_registry.url";
+		snprintf(
+		    p->msg, sizeof(p->msg),
+		    "confluent needs kafka.schema_registry.url or kafka.schema_registry.schema_id");
+		snprintf(p->other_msg, sizeof(p->other_msg),
+		         "is empty, and kafka.value_format confluent needs it (or schema_id)");
+		return -EINVAL;
+	}
+	if (cfg->registry_url && cfg->registry_schema_id) {
+		p->key = "kafka.schema_registry.schema_id";
+		p->other = "kafka.schema_registry.url";
+		snprintf(p->msg, sizeof(p->msg),
+		         "set either schema_id (a fixed id) or url (register), not both");
+		snprintf(p->other_msg, sizeof(p->other_msg),
+		         "set either url (register) or schema_id (a fixed id), not both");
+		return -EINVAL;
+	}
+	if (!cfg->registry_username != !cfg->registry_password_file) {
+		p->key = "kafka.schema_registry.password_file";
+		p->other = "kafka.schema_registry.username";
+		snprintf(p->msg, sizeof(p->msg),
+		         "basic auth needs both username and password_file");
+		snprintf(p->other_msg, sizeof(p->other_msg),
+		         "basic auth needs both username and password_file");
+		return -EINVAL;
+	}
 	if (cfg->spool_segment_bytes > cfg->spool_max_bytes / 2) {
 		cfg_format_size(cfg->spool_segment_bytes, a, sizeof(a));
 		cfg_format_size(cfg->spool_max_bytes, b, sizeof(b));

@@ -31,6 +31,30 @@ static const char *const fsync_names[] = {"interval", "always", "never", NULL};
 static const int fsync_values[] = {FSYNC_INTERVAL, FSYNC_ALWAYS, FSYNC_NEVER};
 static const char *const full_names[] = {"drop_newest", "drop_oldest", NULL};
 static const int full_values[] = {SPOOL_DROP_NEWEST, SPOOL_DROP_OLDEST};
+static const char *const value_format_names[] = {"raw", "confluent", NULL};
+static const int value_format_values[] = {VALUE_FORMAT_RAW, VALUE_FORMAT_CONFLUENT};
+
+/* The registry client speaks HTTP/1.1 itself: a base URL and nothing else. */
+static int check_registry_url(const char *value, char *msg, size_t msglen)
+{
+	if (value[0] == '\0')
+		return 0;
+	if (strchr(value, '@')) {
+		/* it would end up in logs: credentials have their own keys */
+		snprintf(msg, msglen,
+		         "holds credentials (user@host); set username and password_file instead");
+		return -EINVAL;
+	}
+	if ((strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0) ||
+	    strpbrk(value, " \t\r\n?#")) {
+		snprintf(msg, msglen,
+		         "\"%s\" is not a registry base URL (http://HOST[:PORT][/PATH] or "
+		         "https://..., no query)",
+		         value);
+		return -EINVAL;
+	}
+	return 0;
+}
 
 static int check_address(const char *value, char *msg, size_t msglen)
 {
@@ -327,6 +351,76 @@ const struct cfg_option config_options[] = {
              "and the file of ssl.key.location, ssl.keystore.location or "
              "sasl.kerberos.keytab, is refused if other users can access it, or its "
              "group unless root owns it. They are read again on every reload."},
+    {.key = "kafka.value_format",
+     .type = &cfg_type_enum,
+     .def = "raw",
+     OPT_FIELD(value_format),
+     .names = value_format_names,
+     .values = value_format_values,
+     .desc = "raw: each value is one protobuf TcpStateEvent. confluent: each value is "
+             "framed for a Schema Registry (byte 0, the schema id as 4 bytes big-endian, "
+             "the message indexes, then the event), as Kafka Connect's ProtobufConverter "
+             "and ksqlDB's PROTOBUF expect. Framed values are never published without an "
+             "id: they wait in the spool while none can be had."},
+    {.key = "kafka.schema_registry.url",
+     .type = &cfg_type_string,
+     .def = "",
+     OPT_FIELD(registry_url),
+     .check = check_registry_url,
+     .flags = CFG_F_NULLABLE,
+     .desc = "Schema Registry base URL, http:// or https://. With value_format confluent "
+             "the agent registers the schema under the subject <topic>-value (PROTOBUF) "
+             "at start and on every reload, and frames values with the id it returns (a reload the "
+             "registry does not answer keeps the id in use)."},
+    {.key = "kafka.schema_registry.schema_id",
+     .type = &cfg_type_uint,
+     .def = "0",
+     OPT_FIELD(registry_schema_id),
+     .min = 0,
+     .max = INT32_MAX,
+     .desc = "The schema id to frame values with, for a registry the agent may not write "
+             "to; instead of url. 0: register through url."},
+    {.key = "kafka.schema_registry.username",
+     .type = &cfg_type_string,
+     .def = "",
+     OPT_FIELD(registry_username),
+     .flags = CFG_F_NULLABLE,
+     .desc = "HTTP basic auth user for the registry; needs password_file."},
+    {.key = "kafka.schema_registry.password_file",
+     .type = &cfg_type_string,
+     .def = "",
+     OPT_FIELD(registry_password_file),
+     .flags = CFG_F_NULLABLE,
+     .desc = "File holding the basic auth password, under the same rules as the Kafka "
+             "_file secrets, e.g. \"${CREDENTIALS_DIRECTORY}/registry-password\". Read "
+             "at every registration."},
+    {.key = "kafka.schema_registry.ssl_ca_location",
+     .type = &cfg_type_string,
+     .def = "",
+     OPT_FIELD(registry_ca_location),
+     .flags = CFG_F_NULLABLE,
+     .desc = "https: CA certificates (PEM file) to verify the registry with. Empty: the "
+             "system's CA store. The host name is always verified."},
+    {.key = "kafka.schema_registry.ssl_certificate_location",
+     .type = &cfg_type_string,
+     .def = "",
+     OPT_FIELD(registry_cert_location),
+     .flags = CFG_F_NULLABLE,
+     .desc = "https: client certificate (PEM) for a registry that asks for one."},
+    {.key = "kafka.schema_registry.ssl_key_location",
+     .type = &cfg_type_string,
+     .def = "",
+     OPT_FIELD(registry_key_location),
+     .flags = CFG_F_NULLABLE,
+     .desc = "https: the client certificate's private key (PEM), checked like the Kafka "
+             "key files."},
+    {.key = "kafka.schema_registry.timeout_ms",
+     .type = &cfg_type_duration_ms,
+     .def = "10000",
+     OPT_FIELD(registry_timeout_ms),
+     .min = 100,
+     .max = 300000,
+     .desc = "Bound on one registry request: connecting, sending and reading the answer."},
     {.key = "kafka.shutdown_timeout_ms",
      .type = &cfg_type_duration_ms,
      .def = "10000",

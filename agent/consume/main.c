@@ -20,6 +20,7 @@
 #include "event_json.h"
 #include "seq_tracker.h"
 #include "table.h"
+#include "value_frame.h"
 #include "tcpstates/v1/tcpstates.pb-c.h"
 
 #define PROG            "tcpstates-consume"
@@ -190,6 +191,8 @@ static int handle_message(struct consumer_state *st, const rd_kafka_message_t *m
 {
 	Tcpstates__V1__TcpStateEvent *m = NULL;
 	const char *reason = NULL;
+	size_t frame_len = 0;
+	uint32_t schema_id;
 	char why[160];
 	int ret = 0;
 
@@ -198,7 +201,12 @@ static int handle_message(struct consumer_state *st, const rd_kafka_message_t *m
 		reason = why;
 	else if (!msg->payload || !msg->len)
 		reason = "empty payload";
-	else if (!(m = tcpstates__v1__tcp_state_event__unpack(NULL, msg->len, msg->payload)))
+	/* Byte 0 starts a Schema Registry frame; a raw event never starts with it. */
+	else if (value_frame_parse(msg->payload, msg->len, &frame_len, &schema_id, why,
+	                           sizeof(why)) < 0)
+		reason = why;
+	else if (!(m = tcpstates__v1__tcp_state_event__unpack(
+	               NULL, msg->len - frame_len, (const uint8_t *)msg->payload + frame_len)))
 		reason = "not a valid tcpstates.v1.TcpStateEvent protobuf message";
 	else
 		reason = check_event(m);

@@ -62,6 +62,10 @@ static void collect_metrics(void *ctx, struct metrics_snapshot *snap)
 		snap->oldest_pending_age_s = (now - spool.oldest_pending_append_ns) / 1e9;
 	snap->broker_up = ship.broker_up;
 	snap->kafka_compression_disabled = ship.compression_disabled;
+	snap->schema_waiting = ship.schema_waiting;
+	snap->schema_id = ship.schema_id;
+	snap->schema_registry_failures = ship.registry_failures;
+	memcpy(snap->schema_registry_error, ship.registry_error, sizeof(ship.registry_error));
 	if (!ship.broker_up && ship.broker_down_since_ns && now > ship.broker_down_since_ns)
 		snap->broker_down_s = (now - ship.broker_down_since_ns) / 1e9;
 	snap->reloads_ok = atomic_load(&a->reloads_ok);
@@ -260,8 +264,10 @@ static int stage_set_kafka(void *ctx, const struct agent_config *next,
 	if (ret)
 		goto cleanup;
 	same_settings = shipper_kafka_equal(&kafka, &running_kafka);
-	if (same_settings && fp == a->kafka_files_fp)
+	if (same_settings && fp == a->kafka_files_fp) {
+		shipper_refresh_schema(a->shipper);
 		goto cleanup;
+	}
 	if (same_settings)
 		log_info("reload: a file named in kafka.rdkafka changed; building a new producer");
 	ret = shipper_reconfigure(a->shipper, &kafka, err, errlen);

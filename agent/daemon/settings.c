@@ -47,6 +47,8 @@ int settings_build(const struct cli_args *cli, struct agent_config *out, char *e
 			ret = rdkafka_props_check_outside(&out->rdkafka, err, errlen);
 		else
 			ret = rdkafka_props_fingerprint(&out->rdkafka, NULL, err, errlen);
+		if (!ret)
+			ret = shipper_check_registry(out, checking, err, errlen);
 		if (ret)
 			goto fail;
 		ret = shipper_check_kafka(out, why, sizeof(why));

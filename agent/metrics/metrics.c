@@ -154,6 +154,16 @@ int metrics_render(const struct metrics_snapshot *s, char *buf, size_t len)
 	        "Set to 1 when librdkafka sends batches uncompressed although kafka.compression "
 	        "names a codec (Kafka 4 brokers with librdkafka before 2.11.1).",
 	        s->kafka_compression_disabled ? 1 : 0);
+	out_u64(&o, "schema_registry_waiting", "gauge",
+	        "Set to 1 while kafka.value_format is confluent and no schema id can be had: "
+	        "records wait in the spool, none goes out unframed.",
+	        s->schema_waiting ? 1 : 0);
+	out_u64(&o, "schema_registry_failures_total", "counter",
+	        "Schema registrations that failed (refused, unreachable, unreadable answer).",
+	        s->schema_registry_failures);
+	out_u64(&o, "schema_id", "gauge",
+	        "The Schema Registry id framed values carry; 0 for raw values or while waiting.",
+	        s->schema_id);
 
 	if (s->bpf_socket_state) {
 		out_header(
@@ -202,6 +212,11 @@ bool metrics_healthy(const struct metrics_snapshot *s, char *reason, size_t len)
 		           "%sspool uses %llu of %llu bytes on disk, above the %.2f fraction limit",
 		           healthy ? "" : "; ", (unsigned long long)s->spool_disk_bytes,
 		           (unsigned long long)s->spool_max_bytes, s->health_spool_fraction);
+		healthy = false;
+	}
+	if (s->schema_waiting && s->schema_registry_error[0]) {
+		out_printf(&o, "%sno schema id, records wait in the spool: %s", healthy ? "" : "; ",
+		           s->schema_registry_error);
 		healthy = false;
 	}
 	return healthy;

@@ -10,10 +10,12 @@
 #include "clock.h"
 #include "config.h"
 #include "event_peek.h"
+#include "framing.h"
 #include "kv_list.h"
 #include "log.h"
-#include "memory_budget.h"
 #include "shipper.h"
+#include "shipper_kafka.h"
+#include "value_frame.h"
 
 /* How many records one pass hands to librdkafka before serving reports. */
 #define SEND_BURST 4096
@@ -33,11 +35,14 @@ struct shipper {
 	uint64_t broker_down_since_ns;
 
 	atomic_bool stop;
+	atomic_bool refresh_schema; /* shipper_refresh_schema() */
 	_Atomic uint32_t drain_timeout_ms;
 	_Atomic uint64_t published;
 	_Atomic uint64_t delivery_failed;
 	_Atomic uint64_t retired_delivery_errors;  /* from producers already closed */
 	struct latency_histogram delivery_latency; /* event timestamp -> delivery report */
+
+	struct framing framing; /* raw or Schema Registry framed values */
 
 	/* Thread-local to the shipper: a record librdkafka had no room for yet. */
 	struct spool_record held;
@@ -77,8 +82,13 @@ static uint64_t report_clock_ns(struct shipper *s)
 static void record_delivery_latency(struct shipper *s, const void *value, size_t len)
 {
 	uint64_t ts, now_ns;
+	size_t frame_len;
+	uint32_t id;
+	char why[8];
 
-	if (!event_peek_timestamp_ns(value, len, &ts))
+	if (value_frame_parse(value, len, &frame_len, &id, why, sizeof(why)) < 0)
+		return;
+	if (!event_peek_timestamp_ns((const uint8_t *)value + frame_len, len - frame_len, &ts))
 		return;
 	now_ns = report_clock_ns(s);
 	latency_record(&s->delivery_latency, now_ns > ts ? now_ns - ts : 0);
@@ -119,61 +129,14 @@ static void on_reports_waiting(void *ctx)
 	spool_wakeup(s->spool);
 }
 
-static struct producer_options producer_options_of(const struct shipper_kafka *k)
-{
-	return (struct producer_options){
-	    .brokers = k->brokers,
-	    .topic = k->topic,
-	    .compression = k->compression,
-	    .rdkafka = &k->rdkafka,
-	    .client_id = "tcpstates-agent",
-	    .queue_kbytes = k->queue_kbytes,
-	    .queue_messages = k->queue_messages,
-	};
-}
-
 static int open_producer(struct shipper *s, const struct shipper_kafka *k, struct producer **out,
                          char *err, size_t errlen)
 {
-	struct producer_options opts = producer_options_of(k);
+	struct producer_options opts = shipper_kafka_producer_options(k);
 
 	opts.reports_waiting = on_reports_waiting;
 	opts.reports_waiting_ctx = s;
 	return producer_open(out, &opts, on_delivery, s, err, errlen);
-}
-
-/* cfg's Kafka settings, borrowed; the queue bounds from its memory plan. */
-static int kafka_view(const struct agent_config *cfg, struct shipper_kafka *view, char *err,
-                      size_t errlen)
-{
-	struct memory_plan plan;
-	int ret;
-
-	ret = memory_plan_from_config(cfg, &plan, err, errlen);
-	if (ret)
-		return ret;
-	*view = (struct shipper_kafka){
-	    .brokers = cfg->brokers,
-	    .topic = cfg->topic,
-	    .compression = cfg->compression,
-	    .rdkafka = cfg->rdkafka,
-	    .queue_kbytes = plan.kafka_queue_kbytes,
-	    .queue_messages = plan.kafka_queue_messages,
-	};
-	return 0;
-}
-
-int shipper_check_kafka(const struct agent_config *cfg, char *err, size_t errlen)
-{
-	struct shipper_kafka view;
-	struct producer_options opts;
-	int ret;
-
-	ret = kafka_view(cfg, &view, err, errlen);
-	if (ret)
-		return ret;
-	opts = producer_options_of(&view);
-	return producer_check_options(&opts, err, errlen);
 }
 
 /* Drains the old producer within the bound, purges the rest, and re-reads
@@ -228,6 +191,8 @@ static void maybe_replace_producer(struct shipper *s)
 		shipper_kafka_free(&s->kafka);
 		s->kafka = *settings;
 		free(settings);
+		/* at start and on every reload: the subject or schema may be new */
+		framing_reset(&s->framing, &s->kafka);
 	}
 }
 
@@ -235,6 +200,8 @@ static void maybe_replace_producer(struct shipper *s)
  * Returns how many went out. */
 static int send_burst(struct shipper *s)
 {
+	const void *value;
+	size_t value_len;
 	int sent = 0, err;
 
 	while (sent < SEND_BURST) {
@@ -243,8 +210,12 @@ static int send_burst(struct shipper *s)
 				break;
 			s->holding = true;
 		}
-		err = producer_send(s->producer, s->held.key, s->held.key_len, s->held.value,
-		                    s->held.value_len, s->held.token);
+		err =
+		    framing_wrap(&s->framing, s->held.value, s->held.value_len, &value, &value_len);
+		if (err)
+			break; /* held: it goes out framed once memory or an id is there */
+		err = producer_send(s->producer, s->held.key, s->held.key_len, value, value_len,
+		                    s->held.token);
 		/* Keep the record: a full queue drains as reports come in, a
 		 * producer that hit a fatal error is replaced before the next pass,
 		 * and a missing topic may yet be created; the spool holds the rest. */
@@ -295,6 +266,14 @@ static void *shipper_main(void *arg)
 
 	while (!atomic_load(&s->stop)) {
 		maybe_replace_producer(s);
+		if (atomic_exchange(&s->refresh_schema, false))
+			framing_refresh(&s->framing);
+		if (!framing_ready(&s->framing)) {
+			/* Nothing unframed goes out: records wait in the spool. */
+			poll_reports(s, IDLE_WAIT_MS);
+			track_broker_state(s);
+			continue;
+		}
 		int sent = send_burst(s);
 		poll_reports(s, 0);
 		track_broker_state(s);
@@ -335,6 +314,7 @@ int shipper_start(struct shipper **out, struct spool *spool, const struct shippe
 	ret = open_producer(s, kafka, &s->producer, err, errlen);
 	if (ret)
 		goto cleanup_kafka;
+	framing_init(&s->framing, &s->kafka);
 
 	/* Signals belong to the main thread, which turns them into a stop or a reload. */
 	sigfillset(&all);
@@ -349,6 +329,7 @@ int shipper_start(struct shipper **out, struct spool *spool, const struct shippe
 	return 0;
 
 cleanup_producer:
+	framing_fini(&s->framing);
 	producer_close(s->producer);
 cleanup_kafka:
 	shipper_kafka_free(&s->kafka);
@@ -394,6 +375,12 @@ fail:
 	return ret;
 }
 
+void shipper_refresh_schema(struct shipper *s)
+{
+	atomic_store(&s->refresh_schema, true);
+	spool_wakeup(s->spool);
+}
+
 void shipper_set_drain_timeout(struct shipper *s, uint32_t ms)
 {
 	atomic_store(&s->drain_timeout_ms, ms);
@@ -411,6 +398,8 @@ void shipper_get_counters(struct shipper *s, struct shipper_counters *out)
 	out->compression_disabled = producer_compression_disabled(s->producer);
 	out->broker_down_since_ns = s->broker_down_since_ns;
 	pthread_mutex_unlock(&s->lock);
+	framing_read(&s->framing, &out->schema_waiting, &out->schema_id, &out->registry_failures,
+	             out->registry_error, sizeof(out->registry_error));
 }
 
 void shipper_stop(struct shipper *s)
@@ -427,65 +416,8 @@ void shipper_stop(struct shipper *s)
 		shipper_kafka_free(s->next_kafka);
 		free(s->next_kafka);
 	}
+	framing_fini(&s->framing);
 	shipper_kafka_free(&s->kafka);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
-}
-
-int shipper_kafka_from_config(struct shipper_kafka *k, const struct agent_config *cfg)
-{
-	struct shipper_kafka view;
-	char err[512];
-	int ret;
-
-	ret = kafka_view(cfg, &view, err, sizeof(err));
-	if (ret) {
-		/* config_validate() accepted cfg, so this is a caller's bug. */
-		log_error("kafka: %s", err);
-		return ret;
-	}
-	return shipper_kafka_copy(k, &view);
-}
-
-static char *dup_or_null(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
-int shipper_kafka_copy(struct shipper_kafka *dst, const struct shipper_kafka *src)
-{
-	memset(dst, 0, sizeof(*dst));
-	dst->queue_kbytes = src->queue_kbytes;
-	dst->queue_messages = src->queue_messages;
-	dst->brokers = dup_or_null(src->brokers);
-	dst->topic = dup_or_null(src->topic);
-	dst->compression = dup_or_null(src->compression);
-	if ((src->brokers && !dst->brokers) || (src->topic && !dst->topic) ||
-	    (src->compression && !dst->compression) || kv_list_copy(&dst->rdkafka, &src->rdkafka)) {
-		shipper_kafka_free(dst);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static bool same_str(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-bool shipper_kafka_equal(const struct shipper_kafka *a, const struct shipper_kafka *b)
-{
-	return same_str(a->brokers, b->brokers) && same_str(a->topic, b->topic) &&
-	       same_str(a->compression, b->compression) &&
-	       kv_list_equal(&a->rdkafka, &b->rdkafka) && a->queue_kbytes == b->queue_kbytes &&
-	       a->queue_messages == b->queue_messages;
-}
-
-void shipper_kafka_free(struct shipper_kafka *k)
-{
-	free(k->brokers);
-	free(k->topic);
-	free(k->compression);
-	kv_list_free(&k->rdkafka);
-	memset(k, 0, sizeof(*k));
 }

@@ -147,8 +147,12 @@ def spool_seeds(out, produced):
 
 def event_seeds(out, produced):
     d = os.path.join(produced, "events")
-    for f in sorted(os.listdir(d)):
-        out.add("fuzz_consume", open(os.path.join(d, f), "rb").read())
+    for i, f in enumerate(sorted(os.listdir(d))):
+        event = open(os.path.join(d, f), "rb").read()
+        out.add("fuzz_consume", event)
+        if i < 2:  # framed as kafka.value_format: confluent writes it, [0] written out
+            out.add("fuzz_consume", b"\0" + (4100 + i).to_bytes(4, "big") + b"\0" + event)
+            out.add("fuzz_consume", b"\0\0\0\0\x07\x02\x00" + event)
 
 
 def seq_seeds(out):

@@ -120,6 +120,7 @@ cat >"$WORK/rpm-files.expected" <<'EOF'
 /usr/share/tcpstates-agent/monitoring/tcpstates-agent.rules.yml
 /usr/share/tcpstates-agent/schema
 /usr/share/tcpstates-agent/schema/CONTRACT.md
+/usr/share/tcpstates-agent/schema/RECIPES.md
 /usr/share/tcpstates-agent/schema/tcpstates.proto
 /usr/share/tcpstates-agent/schema/tcpstates.v1.desc
 /usr/share/tcpstates-agent/schema/tcpstates.v1.schema.json

@@ -81,6 +81,9 @@ def test_compat(tmp):
         ("rename a message", lambda t: re.sub(r"\bHost\b", "HostInfo", t), "removed or renamed"),
         ("delete a map field", lambda t: sub(t, "map<string, string> labels = 6;", ""),
          "removed without reserving"),
+        ("add a message before TcpStateEvent",
+         lambda t: sub(t, "\nmessage TcpStateEvent {", "\nmessage Batch {}\nmessage TcpStateEvent {"),
+         "the first message is Batch, not TcpStateEvent"),
     ]
     additive = [
         ("add a field", lambda t: sub(t, "string pod_uid = 28;",

@@ -39,6 +39,9 @@ static struct metrics_snapshot sample_snapshot(void)
 	    .broker_up = false,
 	    .broker_down_s = 12.25,
 	    .kafka_compression_disabled = true,
+	    .schema_waiting = true,
+	    .schema_id = 4100,
+	    .schema_registry_failures = 6,
 	    .reloads_ok = 3,
 	    .reloads_failed = 1,
 	    .health_broker_down_s = 60,
@@ -79,6 +82,9 @@ static const char *const expected_samples[] = {
     "tcpstates_agent_kafka_broker_up 0",
     "tcpstates_agent_kafka_broker_down_seconds 12.250",
     "tcpstates_agent_kafka_compression_disabled 1",
+    "tcpstates_agent_schema_registry_waiting 1",
+    "tcpstates_agent_schema_registry_failures_total 6",
+    "tcpstates_agent_schema_id 4100",
     "tcpstates_agent_config_reloads_total{result=\"success\"} 3",
     "tcpstates_agent_config_reloads_total{result=\"failure\"} 1",
     "tcpstates_agent_delivery_latency_seconds_bucket{le=\"0.001\"} 5",
@@ -120,6 +126,9 @@ static const struct {
     {"tcpstates_agent_kafka_broker_up", "gauge"},
     {"tcpstates_agent_kafka_broker_down_seconds", "gauge"},
     {"tcpstates_agent_kafka_compression_disabled", "gauge"},
+    {"tcpstates_agent_schema_registry_waiting", "gauge"},
+    {"tcpstates_agent_schema_registry_failures_total", "counter"},
+    {"tcpstates_agent_schema_id", "gauge"},
     {"tcpstates_agent_config_reloads_total", "counter"},
     {"tcpstates_agent_delivery_latency_seconds", "histogram"},
 };
@@ -385,6 +394,20 @@ static void test_health_table(void)
 			}
 		}
 	}
+
+	/* Framed values waiting for a schema id: unhealthy once the registry failed,
+	 * with its answer; not during the first registration. */
+	struct metrics_snapshot w = {.schema_waiting = true, .health_spool_fraction = 0.9};
+	char why[512];
+	CHECK(metrics_healthy(&w, why, sizeof(why)));
+	snprintf(w.schema_registry_error, sizeof(w.schema_registry_error),
+	         "registry http://r:8081 answered HTTP 500, error_code 50001: store down");
+	CHECK(!metrics_healthy(&w, why, sizeof(why)));
+	CHECK(strstr(why, "no schema id") && strstr(why, "HTTP 500, error_code 50001"));
+	w.broker_down_s = 100;
+	w.health_broker_down_s = 1;
+	CHECK(!metrics_healthy(&w, why, sizeof(why)));
+	CHECK(strstr(why, "unreachable") && strstr(why, "; no schema id"));
 
 	/* a tiny reason buffer truncates the text but not the verdict */
 	struct metrics_snapshot s = {.broker_down_s = 100, .health_broker_down_s = 1};

@@ -19,6 +19,10 @@
 /* Larger files are refused before parsing: a config is a few kilobytes. */
 #define CONFIG_FILE_MAX (1024 * 1024)
 
+/* What a Kafka value holds: the bare TcpStateEvent, or the Confluent Schema
+ * Registry frame (magic byte 0, schema id, message indexes) before it. */
+enum value_format { VALUE_FORMAT_RAW = 0, VALUE_FORMAT_CONFLUENT };
+
 struct agent_config {
 	char *source_path; /* file it was read from, NULL if none */
 	char *log_level;
@@ -45,6 +49,17 @@ struct agent_config {
 	char *compression;
 	struct kv_list rdkafka; /* passed through to librdkafka as is */
 	uint32_t shutdown_timeout_ms;
+
+	/* Schema Registry framing of the values (kafka.value_format) */
+	enum value_format value_format;
+	char *registry_url;          /* NULL: no registry, schema_id must be set */
+	uint32_t registry_schema_id; /* 0: register the schema and use its id */
+	char *registry_username;
+	char *registry_password_file; /* path; may start with ${CREDENTIALS_DIRECTORY} */
+	char *registry_ca_location;
+	char *registry_cert_location;
+	char *registry_key_location;
+	uint32_t registry_timeout_ms;
 
 	/* spool */
 	bool spool_enabled;

@@ -13,13 +13,24 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "config.h"
 #include "latency.h"
 #include "producer.h"
 #include "spool.h"
 
-struct agent_config;
-
 struct shipper;
+
+/* Where the schema id of framed values comes from (kafka.schema_registry.*). */
+struct shipper_registry {
+	char *url;
+	char *username;
+	char *password_file;
+	char *ca_location;
+	char *cert_location;
+	char *key_location;
+	uint32_t schema_id; /* fixed id; 0: register through url */
+	uint32_t timeout_ms;
+};
 
 /* Owned copy of the producer settings, so a reload can hand over new ones.
  * Different settings mean a new producer. */
@@ -30,6 +41,8 @@ struct shipper_kafka {
 	struct kv_list rdkafka;
 	uint32_t queue_kbytes; /* librdkafka's queue bound, from the memory budget */
 	uint32_t queue_messages;
+	enum value_format value_format;
+	struct shipper_registry registry;
 };
 
 struct shipper_counters {
@@ -42,11 +55,19 @@ struct shipper_counters {
 	 * delivery report that said the brokers have it. */
 	struct latency_snapshot delivery_latency;
 	bool compression_disabled; /* librdkafka sends uncompressed batches */
+	/* kafka.value_format confluent: records wait while no schema id is known */
+	bool schema_waiting;
+	uint32_t schema_id; /* 0: none (yet, or raw values) */
+	uint64_t registry_failures;
+	char registry_error[320]; /* the registry's last answer while waiting */
 };
 
 /* Whether librdkafka accepts cfg's kafka settings (unknown properties, bad
  * values or combinations), without connecting; err names the property. */
 int shipper_check_kafka(const struct agent_config *cfg, char *err, size_t errlen);
+/* The Schema Registry's secret files, as schema_registry_check_files() says;
+ * nothing to check unless values are framed through a registry. */
+int shipper_check_registry(const struct agent_config *cfg, bool outside, char *err, size_t errlen);
 /* Validates the settings by building the first producer; err says why not. */
 int shipper_start(struct shipper **out, struct spool *spool, const struct shipper_kafka *kafka,
                   uint32_t drain_timeout_ms, char *err, size_t errlen);
@@ -56,6 +77,10 @@ void shipper_set_drain_timeout(struct shipper *s, uint32_t ms);
  * Returns -EINVAL with err if librdkafka refuses them; the old one stays. */
 int shipper_reconfigure(struct shipper *s, const struct shipper_kafka *kafka, char *err,
                         size_t errlen);
+/* A reload that keeps the settings: framed values get their schema
+ * registered again (a registry reset or migrated gets it back); the id in
+ * use stays while the registry does not answer. */
+void shipper_refresh_schema(struct shipper *s);
 void shipper_get_counters(struct shipper *s, struct shipper_counters *out);
 /* Drains within the drain timeout, then stops. Records still pending stay in the spool. */
 void shipper_stop(struct shipper *s);

@@ -1,0 +1,530 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#define _GNU_SOURCE /* memmem */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include "clock.h"
+#include "http_client.h"
+
+/* Status line and headers of a registry's answer fit in far less. */
+#define HTTP_HEAD_MAX   16384
+#define HTTP_ANSWER_MAX (HTTP_HEAD_MAX + HTTP_BODY_MAX + 4096)
+
+struct url {
+	bool tls;
+	char host[256];
+	char port[8];
+	char path[512]; /* base path without a trailing '/' */
+};
+
+struct conn {
+	int fd;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	uint64_t deadline_ns;
+	const char *host;
+};
+
+static int parse_url(const char *text, struct url *u, char *err, size_t errlen)
+{
+	const char *p = text, *host, *host_end, *slash;
+	size_t len;
+
+	memset(u, 0, sizeof(*u));
+	if (strncmp(p, "https://", 8) == 0) {
+		u->tls = true;
+		p += 8;
+	} else if (strncmp(p, "http://", 7) == 0) {
+		p += 7;
+	} else {
+		snprintf(err, errlen, "%s: not an http:// or https:// URL", text);
+		return -EINVAL;
+	}
+	slash = p + strcspn(p, "/");
+	host = p;
+	if (*p == '[') { /* [v6]:port */
+		host = p + 1;
+		host_end = memchr(host, ']', (size_t)(slash - host));
+		if (!host_end)
+			goto bad;
+		p = host_end + 1;
+	} else {
+		host_end = memchr(p, ':', (size_t)(slash - p));
+		if (!host_end)
+			host_end = slash;
+		p = host_end;
+	}
+	len = (size_t)(host_end - host);
+	if (len == 0 || len >= sizeof(u->host))
+		goto bad;
+	memcpy(u->host, host, len);
+	strcpy(u->port, u->tls ? "443" : "80");
+	if (*p == ':') {
+		len = (size_t)(slash - p - 1);
+		if (len == 0 || len >= sizeof(u->port) || strspn(p + 1, "0123456789") != len)
+			goto bad;
+		memcpy(u->port, p + 1, len);
+		u->port[len] = '\0';
+	} else if (p != slash) {
+		goto bad;
+	}
+	len = strlen(slash);
+	while (len && slash[len - 1] == '/')
+		len--;
+	if (len >= sizeof(u->path))
+		goto bad;
+	memcpy(u->path, slash, len);
+	return 0;
+bad:
+	snprintf(err, errlen, "%s: cannot read host and port from the URL", text);
+	return -EINVAL;
+}
+
+static int remaining_ms(const struct conn *c)
+{
+	uint64_t now = clock_monotonic_ns();
+
+	return now >= c->deadline_ns ? 0 : (int)((c->deadline_ns - now) / 1000000) + 1;
+}
+
+/* Every blocking read and write below gives up when the deadline passes. */
+static void set_io_timeout(const struct conn *c)
+{
+	int ms = remaining_ms(c);
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static int connect_one(struct conn *c, const struct addrinfo *ai)
+{
+	struct pollfd pfd;
+	int fd, so_err = 0, flags;
+	socklen_t so_len = sizeof(so_err);
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
+		so_err = errno;
+		goto fail;
+	}
+	pfd = (struct pollfd){.fd = fd, .events = POLLOUT};
+	if (poll(&pfd, 1, remaining_ms(c)) <= 0) {
+		so_err = ETIMEDOUT;
+		goto fail;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_err, &so_len) < 0 || so_err)
+		goto fail;
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+		so_err = errno;
+		goto fail;
+	}
+	c->fd = fd;
+	set_io_timeout(c);
+	return 0;
+fail:
+	close(fd);
+	return -(so_err ? so_err : EIO);
+}
+
+static int connect_tcp(struct conn *c, const struct url *u, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res, *ai;
+	int gai, ret = -EHOSTUNREACH;
+
+	gai = getaddrinfo(u->host, u->port, &hints, &res);
+	if (gai) {
+		snprintf(err, errlen, "cannot resolve %s: %s", u->host, gai_strerror(gai));
+		return -EHOSTUNREACH;
+	}
+	for (ai = res; ai && remaining_ms(c) > 0; ai = ai->ai_next) {
+		ret = connect_one(c, ai);
+		if (!ret)
+			break;
+	}
+	freeaddrinfo(res);
+	if (ret)
+		snprintf(err, errlen, "cannot connect to %s port %s: %s", u->host, u->port,
+		         strerror(-ret));
+	return ret;
+}
+
+static void tls_error(char *err, size_t errlen, const char *what, const char *host)
+{
+	unsigned long e = ERR_get_error();
+	char buf[160] = "unknown error";
+
+	if (e)
+		ERR_error_string_n(e, buf, sizeof(buf));
+	snprintf(err, errlen, "TLS with %s: %s: %s", host, what, buf);
+	ERR_clear_error();
+}
+
+static int tls_context(struct conn *c, const struct http_tls *tls, char *err, size_t errlen)
+{
+	c->ctx = SSL_CTX_new(TLS_client_method());
+	if (!c->ctx)
+		goto fail;
+	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+	if (tls && tls->ca_location) {
+		if (SSL_CTX_load_verify_locations(c->ctx, tls->ca_location, NULL) != 1)
+			goto fail;
+	} else if (SSL_CTX_set_default_verify_paths(c->ctx) != 1) {
+		goto fail;
+	}
+	if (tls && tls->cert_location &&
+	    SSL_CTX_use_certificate_chain_file(c->ctx, tls->cert_location) != 1)
+		goto fail;
+	if (tls && tls->key_location &&
+	    SSL_CTX_use_PrivateKey_file(c->ctx, tls->key_location, SSL_FILETYPE_PEM) != 1)
+		goto fail;
+	return 0;
+fail:
+	tls_error(err, errlen, "cannot set up the certificates", c->host);
+	return -EINVAL;
+}
+
+static int tls_start(struct conn *c, const struct url *u, const struct http_tls *tls, char *err,
+                     size_t errlen)
+{
+	int ret = tls_context(c, tls, err, errlen);
+
+	if (ret)
+		return ret;
+	c->ssl = SSL_new(c->ctx);
+	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1 ||
+	    SSL_set_tlsext_host_name(c->ssl, u->host) != 1 || SSL_set1_host(c->ssl, u->host) != 1) {
+		tls_error(err, errlen, "cannot set up the session", u->host);
+		return -EINVAL;
+	}
+	if (SSL_connect(c->ssl) != 1) {
+		long v = SSL_get_verify_result(c->ssl);
+
+		if (v != X509_V_OK)
+			snprintf(err, errlen, "TLS with %s: certificate not accepted: %s", u->host,
+			         X509_verify_cert_error_string(v));
+		else
+			tls_error(err, errlen, "handshake failed (or timed out)", u->host);
+		ERR_clear_error();
+		return -ECONNREFUSED;
+	}
+	return 0;
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->ssl)
+		SSL_free(c->ssl);
+	if (c->ctx)
+		SSL_CTX_free(c->ctx);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->ssl = NULL;
+	c->ctx = NULL;
+	c->fd = -1;
+}
+
+static int conn_write(struct conn *c, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n;
+
+		if (remaining_ms(c) == 0)
+			return -ETIMEDOUT;
+		set_io_timeout(c);
+		n = c->ssl ? SSL_write(c->ssl, buf, (int)len) : send(c->fd, buf, len, MSG_NOSIGNAL);
+		if (n <= 0)
+			return c->ssl || errno == EAGAIN ? -ETIMEDOUT : -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The value of header name (any case) among head's lines, or NULL. */
+static const char *header_value(const char *head, size_t head_len, const char *name)
+{
+	size_t nlen = strlen(name);
+	const char *end = head + head_len;
+
+	for (const char *l = memmem(head, head_len, "\r\n", 2); l && l + 2 < end;
+	     l = memmem(l + 2, (size_t)(end - l - 2), "\r\n", 2)) {
+		const char *h = l + 2;
+
+		if ((size_t)(end - h) > nlen && strncasecmp(h, name, nlen) == 0 && h[nlen] == ':')
+			return h + nlen + 1 + strspn(h + nlen + 1, " \t");
+	}
+	return NULL;
+}
+
+static bool is_chunked(const char *head, size_t head_len)
+{
+	const char *v = header_value(head, head_len, "Transfer-Encoding");
+
+	return v && strncasecmp(v, "chunked", 7) == 0;
+}
+
+/* Whether buf holds a whole answer: its headers, then Content-Length bytes
+ * or a last chunk. Servers that close without TLS's close_notify are common,
+ * so the end of an answer must not depend on a clean close. */
+static bool answer_complete(const char *buf, size_t len)
+{
+	const char *end = memmem(buf, len, "\r\n\r\n", 4), *cl;
+	char *cl_end;
+	unsigned long long want;
+	size_t head_len, body_len;
+
+	if (!end)
+		return false;
+	head_len = (size_t)(end - buf) + 4;
+	body_len = len - head_len;
+	if (is_chunked(buf, head_len))
+		return body_len >= 5 && memcmp(buf + len - 5, "0\r\n\r\n", 5) == 0;
+	cl = header_value(buf, head_len, "Content-Length");
+	if (!cl)
+		return false; /* the end is the peer's close */
+	want = strtoull(cl, &cl_end, 10);
+	return cl_end != cl && body_len >= want;
+}
+
+/* Reads until the answer is whole or the peer closes; -EFBIG past max bytes. */
+static int conn_read_all(struct conn *c, char *buf, size_t max, size_t *len)
+{
+	*len = 0;
+	for (;;) {
+		ssize_t n;
+
+		if (remaining_ms(c) == 0)
+			return -ETIMEDOUT;
+		if (*len == max)
+			return -EFBIG;
+		set_io_timeout(c);
+		if (c->ssl) {
+			n = SSL_read(c->ssl, buf + *len, (int)(max - *len));
+			if (n <= 0 && SSL_get_error(c->ssl, (int)n) == SSL_ERROR_ZERO_RETURN)
+				n = 0;
+			else if (n <= 0)
+				return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT
+				                                               : -EPROTO;
+		} else {
+			n = recv(c->fd, buf + *len, max - *len, 0);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT
+				                                               : -errno;
+		}
+		if (n == 0)
+			return 0;
+		*len += (size_t)n;
+		if (answer_complete(buf, *len))
+			return 0;
+	}
+}
+
+/* "Authorization: Basic <base64>\r\n" (malloc'd, *len bytes); the caller
+ * wipes and frees it. */
+static char *basic_auth_line(const char *user, const char *password, size_t *len)
+{
+	static const char prefix[] = "Authorization: Basic ";
+	size_t ulen = strlen(user), plen = strlen(password), n = ulen + plen + 1;
+	size_t b64 = 4 * ((n + 2) / 3), plen_prefix = sizeof(prefix) - 1;
+	unsigned char *plain = malloc(n);
+	char *line = malloc(plen_prefix + b64 + 3);
+
+	if (!plain || !line) {
+		free(plain);
+		free(line);
+		return NULL;
+	}
+	memcpy(plain, user, ulen);
+	plain[ulen] = ':';
+	memcpy(plain + ulen + 1, password, plen);
+	memcpy(line, prefix, plen_prefix);
+	EVP_EncodeBlock((unsigned char *)line + plen_prefix, plain, (int)n);
+	memcpy(line + plen_prefix + b64, "\r\n", 3);
+	OPENSSL_cleanse(plain, n);
+	free(plain);
+	*len = plen_prefix + b64 + 2;
+	return line;
+}
+
+static int send_auth(struct conn *c, const struct http_request *req)
+{
+	size_t len = 0;
+	char *line;
+	int ret;
+
+	if (!req->user || !req->password)
+		return 0;
+	line = basic_auth_line(req->user, req->password, &len);
+	if (!line)
+		return -ENOMEM;
+	ret = conn_write(c, line, len);
+	OPENSSL_cleanse(line, len);
+	free(line);
+	return ret;
+}
+
+static int send_request(struct conn *c, const struct url *u, const struct http_request *req)
+{
+	bool v6 = strchr(u->host, ':') != NULL;
+	char head[2048];
+	int n, ret;
+
+	n = snprintf(head, sizeof(head),
+	             "%s %s%s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: tcpstates-agent\r\n"
+	             "Accept: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	             "Connection: close\r\n",
+	             req->method, u->path, req->path, v6 ? "[" : "", u->host, v6 ? "]" : "",
+	             u->port, req->content_type, req->content_type, req->body_len);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return -ENAMETOOLONG;
+	ret = conn_write(c, head, (size_t)n);
+	if (!ret)
+		ret = send_auth(c, req);
+	if (!ret)
+		ret = conn_write(c, "\r\n", 2);
+	if (!ret && req->body_len)
+		ret = conn_write(c, req->body, req->body_len);
+	return ret;
+}
+
+/* Decodes a chunked body in place; -EPROTO when it is malformed. */
+static int dechunk(char *body, size_t len, size_t *out_len)
+{
+	size_t in = 0, out = 0;
+
+	for (;;) {
+		char *end;
+		unsigned long size = strtoul(body + in, &end, 16);
+		char *crlf = memmem(body + in, len - in, "\r\n", 2);
+
+		if (!crlf || end == body + in || end > crlf)
+			return -EPROTO;
+		in = (size_t)(crlf - body) + 2;
+		if (size == 0)
+			break;
+		if (size > len - in || len - in - size < 2)
+			return -EPROTO;
+		memmove(body + out, body + in, size);
+		out += size;
+		in += size + 2;
+	}
+	*out_len = out;
+	return 0;
+}
+
+static int parse_answer(char *buf, size_t len, struct http_response *resp)
+{
+	char *head_end = memmem(buf, len, "\r\n\r\n", 4);
+	size_t body_len;
+	int status, ret;
+
+	buf[len] = '\0';
+	if (!head_end || sscanf(buf, "HTTP/1.%*[01] %3d", &status) != 1 || status < 100)
+		return -EPROTO;
+	body_len = len - (size_t)(head_end + 4 - buf);
+	if (is_chunked(buf, (size_t)(head_end + 4 - buf))) {
+		ret = dechunk(head_end + 4, body_len, &body_len);
+		if (ret)
+			return ret;
+	}
+	if (body_len > HTTP_BODY_MAX)
+		return -EFBIG;
+	resp->body = malloc(body_len + 1);
+	if (!resp->body)
+		return -ENOMEM;
+	memcpy(resp->body, head_end + 4, body_len);
+	resp->body[body_len] = '\0';
+	resp->body_len = body_len;
+	resp->status = status;
+	return 0;
+}
+
+static int read_answer(struct conn *c, const struct url *u, struct http_response *resp, char *err,
+                       size_t errlen)
+{
+	char *buf = malloc(HTTP_ANSWER_MAX + 1);
+	size_t len;
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	ret = conn_read_all(c, buf, HTTP_ANSWER_MAX, &len);
+	if (ret == -EFBIG)
+		snprintf(err, errlen, "%s answered with more than %d KiB; refused", u->host,
+		         HTTP_BODY_MAX / 1024);
+	else if (ret == -ETIMEDOUT)
+		snprintf(err, errlen, "%s did not answer in time", u->host);
+	else if (ret)
+		snprintf(err, errlen, "reading the answer of %s failed: %s", u->host,
+		         strerror(-ret));
+	if (!ret) {
+		ret = parse_answer(buf, len, resp);
+		if (ret == -EFBIG)
+			snprintf(err, errlen, "%s answered with more than %d KiB; refused", u->host,
+			         HTTP_BODY_MAX / 1024);
+		else if (ret)
+			snprintf(err, errlen, "%s did not answer in HTTP (%zu bytes)", u->host,
+			         len);
+	}
+	free(buf);
+	return ret;
+}
+
+int http_exchange(const struct http_request *req, struct http_response *resp, char *err,
+                  size_t errlen)
+{
+	struct conn c = {.fd = -1};
+	struct url u;
+	int ret;
+
+	memset(resp, 0, sizeof(*resp));
+	ret = parse_url(req->url, &u, err, errlen);
+	if (ret)
+		return ret;
+	c.host = u.host;
+	c.deadline_ns = clock_monotonic_ns() + (uint64_t)req->timeout_ms * 1000000ULL;
+	ret = connect_tcp(&c, &u, err, errlen);
+	if (!ret && u.tls)
+		ret = tls_start(&c, &u, req->tls, err, errlen);
+	if (ret)
+		goto cleanup;
+	ret = send_request(&c, &u, req);
+	if (ret) {
+		snprintf(err, errlen, "sending the request to %s failed: %s", u.host,
+		         ret == -ETIMEDOUT ? "timed out" : strerror(-ret));
+		goto cleanup;
+	}
+	ret = read_answer(&c, &u, resp, err, errlen);
+cleanup:
+	conn_close(&c);
+	return ret;
+}
+
+void http_response_free(struct http_response *resp)
+{
+	free(resp->body);
+	memset(resp, 0, sizeof(*resp));
+}

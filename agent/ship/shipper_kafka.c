@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The shipper's own copy of its settings: built from the config, copied
+ * for a reload, compared to tell whether a new producer is needed. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kv_list.h"
+#include "log.h"
+#include "memory_budget.h"
+#include "schema_registry.h"
+#include "shipper.h"
+#include "shipper_kafka.h"
+
+/* Every string member, so copy, compare and free cannot miss one. */
+static const size_t string_members[] = {
+    offsetof(struct shipper_kafka, brokers),
+    offsetof(struct shipper_kafka, topic),
+    offsetof(struct shipper_kafka, compression),
+    offsetof(struct shipper_kafka, registry.url),
+    offsetof(struct shipper_kafka, registry.username),
+    offsetof(struct shipper_kafka, registry.password_file),
+    offsetof(struct shipper_kafka, registry.ca_location),
+    offsetof(struct shipper_kafka, registry.cert_location),
+    offsetof(struct shipper_kafka, registry.key_location),
+};
+#define NSTRINGS (sizeof(string_members) / sizeof(string_members[0]))
+
+static char **member(struct shipper_kafka *k, size_t i)
+{
+	return (char **)((char *)k + string_members[i]);
+}
+
+static const char *cmember(const struct shipper_kafka *k, size_t i)
+{
+	return *(char *const *)((const char *)k + string_members[i]);
+}
+
+/* cfg's settings, borrowed; librdkafka's queue bounds from its memory plan. */
+static int kafka_view(const struct agent_config *cfg, struct shipper_kafka *view, char *err,
+                      size_t errlen)
+{
+	struct memory_plan plan;
+	int ret;
+
+	ret = memory_plan_from_config(cfg, &plan, err, errlen);
+	if (ret)
+		return ret;
+	*view = (struct shipper_kafka){
+	    .brokers = cfg->brokers,
+	    .topic = cfg->topic,
+	    .compression = cfg->compression,
+	    .rdkafka = cfg->rdkafka,
+	    .queue_kbytes = plan.kafka_queue_kbytes,
+	    .queue_messages = plan.kafka_queue_messages,
+	    .value_format = cfg->value_format,
+	    .registry =
+	        {
+	            .url = cfg->registry_url,
+	            .username = cfg->registry_username,
+	            .password_file = cfg->registry_password_file,
+	            .ca_location = cfg->registry_ca_location,
+	            .cert_location = cfg->registry_cert_location,
+	            .key_location = cfg->registry_key_location,
+	            .schema_id = cfg->registry_schema_id,
+	            .timeout_ms = cfg->registry_timeout_ms,
+	        },
+	};
+	return 0;
+}
+
+struct producer_options shipper_kafka_producer_options(const struct shipper_kafka *k)
+{
+	return (struct producer_options){
+	    .brokers = k->brokers,
+	    .topic = k->topic,
+	    .compression = k->compression,
+	    .rdkafka = &k->rdkafka,
+	    .client_id = "tcpstates-agent",
+	    .queue_kbytes = k->queue_kbytes,
+	    .queue_messages = k->queue_messages,
+	};
+}
+
+int shipper_check_kafka(const struct agent_config *cfg, char *err, size_t errlen)
+{
+	struct shipper_kafka view;
+	struct producer_options opts;
+	int ret;
+
+	ret = kafka_view(cfg, &view, err, errlen);
+	if (ret)
+		return ret;
+	opts = shipper_kafka_producer_options(&view);
+	return producer_check_options(&opts, err, errlen);
+}
+
+int shipper_kafka_from_config(struct shipper_kafka *k, const struct agent_config *cfg)
+{
+	struct shipper_kafka view;
+	char err[512];
+	int ret;
+
+	ret = kafka_view(cfg, &view, err, sizeof(err));
+	if (ret) {
+		/* config_validate() accepted cfg, so this is a caller's bug. */
+		log_error("kafka: %s", err);
+		return ret;
+	}
+	return shipper_kafka_copy(k, &view);
+}
+
+int shipper_kafka_copy(struct shipper_kafka *dst, const struct shipper_kafka *src)
+{
+	*dst = *src;
+	memset(&dst->rdkafka, 0, sizeof(dst->rdkafka));
+	for (size_t i = 0; i < NSTRINGS; i++)
+		*member(dst, i) = NULL;
+	for (size_t i = 0; i < NSTRINGS; i++) {
+		const char *s = cmember(src, i);
+
+		if (s && !(*member(dst, i) = strdup(s)))
+			goto fail;
+	}
+	if (kv_list_copy(&dst->rdkafka, &src->rdkafka))
+		goto fail;
+	return 0;
+fail:
+	shipper_kafka_free(dst);
+	return -ENOMEM;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+bool shipper_kafka_equal(const struct shipper_kafka *a, const struct shipper_kafka *b)
+{
+	for (size_t i = 0; i < NSTRINGS; i++)
+		if (!same_str(cmember(a, i), cmember(b, i)))
+			return false;
+	return a->queue_kbytes == b->queue_kbytes && a->queue_messages == b->queue_messages &&
+	       a->value_format == b->value_format &&
+	       a->registry.schema_id == b->registry.schema_id &&
+	       a->registry.timeout_ms == b->registry.timeout_ms &&
+	       kv_list_equal(&a->rdkafka, &b->rdkafka);
+}
+
+void shipper_kafka_free(struct shipper_kafka *k)
+{
+	for (size_t i = 0; i < NSTRINGS; i++)
+		free(*member(k, i));
+	kv_list_free(&k->rdkafka);
+	memset(k, 0, sizeof(*k));
+}
+
+int shipper_check_registry(const struct agent_config *cfg, bool outside, char *err, size_t errlen)
+{
+	const struct schema_registry_options o = {
+	    .url = cfg->registry_url,
+	    .username = cfg->registry_username,
+	    .password_file = cfg->registry_password_file,
+	    .ca_location = cfg->registry_ca_location,
+	    .cert_location = cfg->registry_cert_location,
+	    .key_location = cfg->registry_key_location,
+	    .timeout_ms = (int)cfg->registry_timeout_ms,
+	};
+
+	if (cfg->value_format != VALUE_FORMAT_CONFLUENT || !cfg->registry_url)
+		return 0;
+	return schema_registry_check_files(&o, outside, err, errlen);
+}
