@@ -93,6 +93,8 @@ static int start_tracing(struct agent *a)
 	    .wakeup_bytes = a->cfg.wakeup_bytes,
 	    .timing_entries = a->cfg.timing_entries,
 	    .poll_interval_ms = a->cfg.poll_interval_ms,
+	    .seed_max_sockets = a->cfg.seed_sockets_max,
+	    .seed_time_ms = a->cfg.seed_time_ms,
 	};
 	int ret;
 

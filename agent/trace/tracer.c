@@ -21,6 +21,7 @@
 #include "filter_config.h"
 #include "kernel_features.h"
 #include "log.h"
+#include "seed.h"
 #include "tracer.h"
 
 #define KERNEL_BTF_PATH "/sys/kernel/btf/vmlinux"
@@ -55,6 +56,7 @@ struct tracer {
 	int poll_interval_ms;
 	uint32_t wakeup_bytes;
 	struct kernel_choice kernel; /* the program variant loaded */
+	struct seed_result seed;     /* what seeding at start found */
 
 	/* Serialises tracer_apply_filters(); everything below is guarded by it. */
 	pthread_mutex_t apply_lock;
@@ -561,12 +563,19 @@ static int check_options(const struct tracer_options *o)
 		log_error("socket table size must be at least 1");
 		return -EINVAL;
 	}
+	if (o->seed_max_sockets && (o->seed_time_ms == 0 || o->seed_time_ms > 60000)) {
+		log_error("start-up owner lookup time %u ms: must be 1 to 60000", o->seed_time_ms);
+		return -EINVAL;
+	}
 	if (o->poll_interval_ms > 60000) {
 		log_error("poll interval %u ms: at most 60000", o->poll_interval_ms);
 		return -EINVAL;
 	}
 	return 0;
 }
+
+/* Old listeners remembered for their children; the 5.10 program's own size too. */
+#define LISTENERS_SEEDED 4096
 
 /*
  * One of the two programs is loaded, and the maps of the other shrink to
@@ -575,6 +584,7 @@ static int check_options(const struct tracer_options *o)
 static int configure_variant(struct tracer *t, const struct tracer_options *opts)
 {
 	uint32_t hash_entries = t->kernel.sk_storage ? 1 : opts->timing_entries;
+	bool seed = opts->seed_max_sockets > 0;
 	int err;
 
 	t->skel->rodata->use_socket_cookie = t->kernel.socket_cookie;
@@ -582,12 +592,23 @@ static int configure_variant(struct tracer *t, const struct tracer_options *opts
 	if (!err)
 		err = bpf_program__set_autoload(t->skel->progs.handle_set_state_hash,
 		                                !t->kernel.sk_storage);
+	/* The seeding iterator, run once by seed_run() if seeding is on. */
+	if (!err)
+		err = bpf_program__set_autoload(t->skel->progs.seed_owners, seed);
+	bpf_program__set_autoattach(t->skel->progs.seed_owners, false);
+	t->skel->rodata->seed_max_sockets = opts->seed_max_sockets;
+	t->skel->rodata->seed_into_timing = !t->kernel.sk_storage;
+	if (!err)
+		err = bpf_map__set_max_entries(
+		    t->skel->maps.seeds, seed && t->kernel.sk_storage ? opts->seed_max_sockets : 1);
 	if (!err)
 		err = bpf_map__set_max_entries(t->skel->maps.events, opts->ringbuf_bytes);
 	if (!err)
 		err = bpf_map__set_max_entries(t->skel->maps.timing, hash_entries);
 	if (!err)
-		err = bpf_map__set_max_entries(t->skel->maps.listeners, hash_entries);
+		err = bpf_map__set_max_entries(t->skel->maps.listeners, t->kernel.sk_storage && seed
+		                                                            ? LISTENERS_SEEDED
+		                                                            : hash_entries);
 	return err;
 }
 
@@ -598,6 +619,35 @@ static void log_variant(const struct kernel_choice *k)
 	         k->state_forced ? "set by " SOCKET_STATE_ENV : "probed",
 	         k->socket_cookie ? "the kernel's socket cookie" : "a random 64-bit id per socket",
 	         k->id_forced ? "set by " SOCKET_ID_ENV : "probed");
+}
+
+/*
+ * Before the program is attached, so that the first event of an older
+ * socket already carries its owner. A socket opened between the two
+ * gets its owner from its own system calls, as any later socket does.
+ */
+static int seed_owners(struct tracer *t, const struct tracer_options *opts)
+{
+	struct seed_result r;
+	int err;
+
+	if (!opts->seed_max_sockets)
+		return 0;
+	err = seed_run(t->skel, opts->seed_time_ms, &r);
+	if (err)
+		return err;
+	t->seed = r;
+	log_info("owners of TCP sockets open before the start: %llu of %llu found in %llu ms%s",
+	         (unsigned long long)r.seeded, (unsigned long long)r.sockets,
+	         (unsigned long long)(r.elapsed_ns / 1000000),
+	         r.timed_out ? "; stopped at bpf.seed_time_ms, the rest report no owner "
+	                       "until their owner's next system call on them"
+	                     : "");
+	if (r.over)
+		log_warn("%llu TCP sockets open before the start report no owner: "
+		         "bpf.seed_sockets_max (%u) was reached",
+		         (unsigned long long)r.over, opts->seed_max_sockets);
+	return 0;
 }
 
 const char *tracer_socket_state(const struct tracer *t)
@@ -690,6 +740,9 @@ int tracer_open(struct tracer **out, const struct tracer_options *opts,
 		goto cleanup;
 	}
 	err = tracer_apply_filters(t, filters);
+	if (err)
+		goto cleanup; /* already logged */
+	err = seed_owners(t, opts);
 	if (err)
 		goto cleanup; /* already logged */
 	err = tcpstates__attach(t->skel);

@@ -18,6 +18,8 @@ struct tracer_options {
 	uint32_t wakeup_bytes;     /* pending bytes that force a wakeup */
 	uint32_t timing_entries;   /* per-socket LRU map size (the 5.10 fallback) */
 	uint32_t poll_interval_ms; /* how long one tracer_poll() may wait */
+	uint32_t seed_max_sockets; /* older sockets given their owner at start; 0: none */
+	uint32_t seed_time_ms;     /* longest time that lookup may take */
 };
 
 /* Called for every event drained; runs on the thread that calls tracer_poll(). */
