@@ -12,7 +12,9 @@ the child accepted by the old listener.
 Run for the socket storage program and for the 5.10 hash program
 (TCPSTATES_BPF_SOCKET_STATE=hash), and once with the start-up lookup off
 (bpf.seed_sockets_max: 0), where the old sockets' softirq changes must
-report no owner: what shows that the check can fail.
+report no owner: what shows that the check can fail. Then, with 8,000
+sockets held open, each bound of the lookup (bpf.seed_sockets_max: 100,
+bpf.seed_time_ms: 1) stops it, is logged, and leaves the agent running.
 """
 
 import os
@@ -99,6 +101,43 @@ def check_seeded(events, pid, cgroup, old_port, variant):
         f"cgroup {cgroup}")
 
 
+# Many connections held open, to give the lookup's bounds something to cut.
+HOLDER = r"""
+import socket, sys
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1]))); srv.listen(4096)
+held = []
+for _ in range(int(sys.argv[2])):
+    c = socket.socket(); c.connect(("127.0.0.1", int(sys.argv[1]))); a, _ = srv.accept()
+    held += (c, a)
+print(len(held) + 1, flush=True)
+sys.stdin.readline()
+"""
+
+
+def check_bounds():
+    """Both bounds stop the lookup, say so, and leave the agent tracing."""
+    with harness.NetNs("owners-bounds") as ns:
+        holder = ns.popen([sys.executable, "-c", HOLDER, str(PORT + 1), "4000"],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        harness.track(holder)
+        held = int(holder.stdout.readline())
+        for setting, want in (("seed_sockets_max: 100",
+                               r"TCP sockets open before the start report no owner: "
+                               r"bpf.seed_sockets_max \(100\) was reached"),
+                              ("seed_time_ms: 1", r"stopped at bpf.seed_time_ms")):
+            with harness.tempdir() as d:
+                agent = harness.Agent([], config_text=f"bpf:\n  {setting}\n", workdir=d,
+                                      prefix=["sh", "-c", 'exec "$@" >/dev/null', "sh"])
+                line = agent.wait_for_log(want, 5)
+                found = agent.wait_for_log(r"owners of TCP sockets open before the start", 5)
+                check(agent.proc.poll() is None, f"{setting}: the agent stopped")
+                check(agent.stop() == 0, f"{setting}: exit status:\n{agent.log_text()}")
+            log(f"{held} sockets held, {setting}: " +
+                "; ".join(dict.fromkeys(x.split(": ", 2)[-1] for x in (found, line))))
+        holder.communicate("\n", timeout=60)
+
+
 def main():
     for variant, env in (("socket storage", {}),
                          ("hash", {"TCPSTATES_BPF_SOCKET_STATE": "hash"})):
@@ -110,6 +149,7 @@ def main():
     check(unowned and all(e.pid == 0 and e.comm == "" for e in unowned),
           f"without the lookup: {[(e.pid, e.comm) for e in unowned]}")
     log("with bpf.seed_sockets_max: 0 the old client's CLOSE_WAIT reports no owner")
+    check_bounds()
 
 
 if __name__ == "__main__":
