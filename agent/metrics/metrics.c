@@ -63,6 +63,26 @@ static void out_u64(struct text_out *o, const char *name, const char *type, cons
 	out_printf(o, METRIC_PREFIX "%s %llu\n", name, (unsigned long long)v);
 }
 
+static void out_double(struct text_out *o, const char *name, const char *help, double v);
+
+/* What the start-up lookup of older sockets' owners did: set once, at start. */
+static void out_owner_lookup(struct text_out *o, const struct metrics_snapshot *s)
+{
+	out_header(o, "startup_owner_lookup_sockets", "gauge",
+	           "TCP sockets open before the start: given their owner (found), or left "
+	           "without one because bpf.seed_sockets_max was reached (over_limit).");
+	out_printf(o, METRIC_PREFIX "startup_owner_lookup_sockets{result=\"found\"} %llu\n",
+	           (unsigned long long)s->owner_lookup_found);
+	out_printf(o, METRIC_PREFIX "startup_owner_lookup_sockets{result=\"over_limit\"} %llu\n",
+	           (unsigned long long)s->owner_lookup_over_limit);
+	out_u64(o, "startup_owner_lookup_complete", "gauge",
+	        "Set to 1 when the lookup visited every process; 0 when bpf.seed_time_ms "
+	        "stopped it first.",
+	        s->owner_lookup_complete ? 1 : 0);
+	out_double(o, "startup_owner_lookup_seconds", "How long the lookup took.",
+	           s->owner_lookup_seconds);
+}
+
 static void out_double(struct text_out *o, const char *name, const char *help, double v)
 {
 	out_header(o, name, "gauge", help);
@@ -154,6 +174,8 @@ int metrics_render(const struct metrics_snapshot *s, char *buf, size_t len)
 		out_printf(&o, METRIC_PREFIX "bpf_socket_state{impl=\"%s\"} 1\n",
 		           s->bpf_socket_state);
 	}
+	if (s->owner_lookup_ran)
+		out_owner_lookup(&o, s);
 	out_header(&o, "config_reloads_total", "counter", "Configuration reloads, by result.");
 	out_printf(&o, METRIC_PREFIX "config_reloads_total{result=\"success\"} %llu\n",
 	           (unsigned long long)s->reloads_ok);

@@ -36,6 +36,7 @@ struct tracer {
 	uint32_t wakeup_bytes;
 	struct kernel_choice kernel; /* the program variant loaded */
 	struct seed_result seed;     /* what seeding at start found */
+	bool seed_ran;
 
 	struct filter_maps *filters; /* the filter maps' writer */
 };
@@ -325,6 +326,7 @@ static int seed_owners(struct tracer *t, const struct tracer_options *opts)
 	if (err)
 		return err;
 	t->seed = r;
+	t->seed_ran = true;
 	log_info("owners of TCP sockets open before the start: %llu of %llu found in %llu ms%s",
 	         (unsigned long long)r.seeded, (unsigned long long)r.sockets,
 	         (unsigned long long)(r.elapsed_ns / 1000000),
@@ -336,6 +338,17 @@ static int seed_owners(struct tracer *t, const struct tracer_options *opts)
 		         "bpf.seed_sockets_max (%u) was reached",
 		         (unsigned long long)r.over, opts->seed_max_sockets);
 	return 0;
+}
+
+void tracer_owner_lookup(const struct tracer *t, struct tracer_owner_lookup *out)
+{
+	*out = (struct tracer_owner_lookup){
+	    .ran = t->seed_ran,
+	    .complete = t->seed_ran && !t->seed.timed_out,
+	    .found = t->seed.seeded,
+	    .over_limit = t->seed.over,
+	    .elapsed_ns = t->seed.elapsed_ns,
+	};
 }
 
 const char *tracer_socket_state(const struct tracer *t)

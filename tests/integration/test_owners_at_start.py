@@ -68,6 +68,12 @@ def run_case(env, seed):
         if seed:
             line = agent.wait_for_log(r"owners of TCP sockets open before the start", 5)
             log(line)
+            m = harness.wait_metrics(mport, lambda m: True, what="metrics")
+            found = m.get('tcpstates_agent_startup_owner_lookup_sockets{result="found"}', 0)
+            # At least the old listener and both ends of the old connection.
+            check(found >= 3 and m.get("tcpstates_agent_startup_owner_lookup_complete") == 1,
+                  f"owner lookup metrics: found {found}, complete "
+                  f"{m.get('tcpstates_agent_startup_owner_lookup_complete')}")
         consumer = harness.Consumer(peer.bootstrap, "tcpstates.v1")
         out, _ = owner.communicate("go\n", timeout=30)
         check(owner.returncode == 0 and out.strip() == "done", f"owner: {owner.returncode} {out!r}")

@@ -43,6 +43,12 @@ struct metrics_snapshot {
 	double broker_down_s;            /* 0 while up */
 	bool kafka_compression_disabled; /* a codec is set, batches go out uncompressed */
 	const char *bpf_socket_state;    /* program variant: "sk_storage" or "hash"; NULL: none */
+	/* The start-up lookup of the owners of older sockets; not rendered unless it ran. */
+	bool owner_lookup_ran;
+	bool owner_lookup_complete; /* false: stopped at bpf.seed_time_ms */
+	uint64_t owner_lookup_found;
+	uint64_t owner_lookup_over_limit; /* left without one: bpf.seed_sockets_max */
+	double owner_lookup_seconds;
 	uint64_t reloads_ok;
 	uint64_t reloads_failed;
 	struct latency_snapshot delivery_latency; /* event timestamp -> delivery report */

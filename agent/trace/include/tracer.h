@@ -6,6 +6,7 @@
 #ifndef TCPSTATES_TRACER_H
 #define TCPSTATES_TRACER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <linux/types.h>
 #include "tcpstates.h"
@@ -53,6 +54,15 @@ int tracer_read_counters(struct tracer *t, uint64_t out[TCPSTATES_CNT_MAX]);
  * (Linux >= 5.12) or "random". Static strings; any thread.
  */
 const char *tracer_socket_state(const struct tracer *t);
+
+/* What the start-up lookup of the owners of older sockets did. */
+struct tracer_owner_lookup {
+	bool ran;      /* false: bpf.seed_sockets_max is 0 */
+	bool complete; /* false: stopped at the time bound */
+	uint64_t found, over_limit, elapsed_ns;
+};
+
+void tracer_owner_lookup(const struct tracer *t, struct tracer_owner_lookup *out);
 const char *tracer_socket_id(const struct tracer *t);
 
 /* Detaches the program: no new events. What is already in the ring buffer
