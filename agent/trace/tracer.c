@@ -36,6 +36,7 @@ struct tracer {
 	uint32_t wakeup_bytes;
 	struct kernel_choice kernel; /* the program variant loaded */
 	struct seed_result seed;     /* what seeding at start found */
+	bool seed_loaded;            /* the object holds the lookup's iterator */
 	bool seed_ran;
 
 	struct filter_maps *filters; /* the filter maps' writer */
@@ -270,10 +271,10 @@ static int check_options(const struct tracer_options *o)
  * One of the two programs is loaded, and the maps of the other shrink to
  * one entry: the LRU hashes preallocate every element.
  */
-static int configure_variant(struct tracer *t, const struct tracer_options *opts)
+static int configure_variant(struct tracer *t, const struct tracer_options *opts, uint32_t seed_max)
 {
 	uint32_t hash_entries = t->kernel.sk_storage ? 1 : opts->timing_entries;
-	bool seed = opts->seed_max_sockets > 0;
+	bool seed = seed_max > 0;
 	int err;
 
 	t->skel->rodata->use_socket_cookie = t->kernel.socket_cookie;
@@ -285,11 +286,11 @@ static int configure_variant(struct tracer *t, const struct tracer_options *opts
 	if (!err)
 		err = bpf_program__set_autoload(t->skel->progs.seed_owners, seed);
 	bpf_program__set_autoattach(t->skel->progs.seed_owners, false);
-	t->skel->rodata->seed_max_sockets = opts->seed_max_sockets;
+	t->skel->rodata->seed_max_sockets = seed_max;
 	t->skel->rodata->seed_into_timing = !t->kernel.sk_storage;
 	if (!err)
-		err = bpf_map__set_max_entries(
-		    t->skel->maps.seeds, seed && t->kernel.sk_storage ? opts->seed_max_sockets : 1);
+		err = bpf_map__set_max_entries(t->skel->maps.seeds,
+		                               seed && t->kernel.sk_storage ? seed_max : 1);
 	if (!err)
 		err = bpf_map__set_max_entries(t->skel->maps.events, opts->ringbuf_bytes);
 	if (!err)
@@ -298,6 +299,46 @@ static int configure_variant(struct tracer *t, const struct tracer_options *opts
 		err = bpf_map__set_max_entries(t->skel->maps.listeners, t->kernel.sk_storage && seed
 		                                                            ? LISTENERS_SEEDED
 		                                                            : hash_entries);
+	return err;
+}
+
+/* Opens, configures and loads the object; a negative errno, not yet logged. */
+static int open_and_load(struct tracer *t, const struct tracer_options *opts, uint32_t seed_max)
+{
+	int err;
+
+	t->skel = tcpstates__open();
+	if (!t->skel)
+		return -errno;
+	err = configure_variant(t, opts, seed_max);
+	if (err) {
+		log_error("configuring the BPF object: %s", strerror(-err));
+		return err;
+	}
+	/* libbpf >= 1.0 raises RLIMIT_MEMLOCK itself on kernels without memcg accounting. */
+	return tcpstates__load(t->skel);
+}
+
+/*
+ * The start-up owner lookup is worth a retry without it, never a failed
+ * start: a kernel whose verifier refuses the iterator still gets the
+ * tracer, and its older sockets report no owner, as before the lookup.
+ */
+static int load_object(struct tracer *t, const struct tracer_options *opts)
+{
+	int err = open_and_load(t, opts, opts->seed_max_sockets), first = err;
+
+	t->seed_loaded = !err && opts->seed_max_sockets > 0;
+	if (!err || !opts->seed_max_sockets)
+		return err;
+	tcpstates__destroy(t->skel);
+	t->skel = NULL;
+	err = open_and_load(t, opts, 0);
+	if (!err)
+		log_warn("the start-up lookup of the owners of older sockets could not be "
+		         "loaded (%s): sockets open before the start report no owner until "
+		         "their owner's next system call on them",
+		         strerror(-first));
 	return err;
 }
 
@@ -320,11 +361,14 @@ static int seed_owners(struct tracer *t, const struct tracer_options *opts)
 	struct seed_result r;
 	int err;
 
-	if (!opts->seed_max_sockets)
+	if (!t->seed_loaded)
 		return 0;
 	err = seed_run(t->skel, opts->seed_time_ms, &r);
-	if (err)
-		return err;
+	if (err) {
+		log_warn("sockets open before the start report no owner until their owner's "
+		         "next system call on them");
+		return 0; /* seed_run() said why */
+	}
 	t->seed = r;
 	t->seed_ran = true;
 	log_info("owners of TCP sockets open before the start: %llu of %llu found in %llu ms%s",
@@ -390,22 +434,10 @@ int tracer_open(struct tracer **out, const struct tracer_options *opts,
 	t->poll_interval_ms = opts->poll_interval_ms;
 	t->wakeup_bytes = opts->wakeup_bytes;
 
-	t->skel = tcpstates__open();
-	if (!t->skel) {
-		err = -errno;
-		log_kernel_error("opening the BPF object", err);
-		goto cleanup;
-	}
 	err = kernel_features_choose(&t->kernel);
 	if (err)
 		goto cleanup; /* already logged */
-	err = configure_variant(t, opts);
-	if (err) {
-		log_error("configuring the BPF object: %s", strerror(-err));
-		goto cleanup;
-	}
-	/* libbpf >= 1.0 raises RLIMIT_MEMLOCK itself on kernels without memcg accounting. */
-	err = tcpstates__load(t->skel);
+	err = load_object(t, opts);
 	if (err) {
 		log_kernel_error("loading the BPF program", err);
 		goto cleanup;
