@@ -134,13 +134,14 @@ static void reader_skip_rest_locked(struct spool *sp, uint64_t segno, uint64_t o
  * number. Left in place, it would pass for acknowledged at the next open
  * once readable again, and be deleted.
  */
-static void set_aside_locked(struct spool *sp, struct seg_info *seg, const char *name,
-                             const char *what, int err)
+static void set_aside_locked(struct spool *sp, struct seg_info *seg, const char *what, int err)
 {
-	char why[160];
+	char name[SEG_NAME_BYTES], why[160];
 
 	if (seg->unreadable)
 		return;
+	/* Formatted here, not by the caller: the reader runs once per record. */
+	seg_name(name, seg->segno);
 	snprintf(why, sizeof(why), "%s (%s), so the records in it from here on are skipped", what,
 	         strerror(-err));
 	seg->unreadable = true;
@@ -180,11 +181,9 @@ static int next_disk_locked(struct spool *sp, struct spool_record *rec)
 			reader_leave_segment_locked(sp, segno);
 			continue;
 		}
-		char name[SEG_NAME_BYTES];
-		seg_name(name, segno);
 		int err = reader_open_locked(sp, segno);
 		if (err) {
-			set_aside_locked(sp, seg, name, "cannot be opened", err);
+			set_aside_locked(sp, seg, "cannot be opened", err);
 			reader_skip_rest_locked(sp, segno, off, limit);
 			continue;
 		}
@@ -200,7 +199,7 @@ static int next_disk_locked(struct spool *sp, struct spool_record *rec)
 		if (!seg || sp->rseg != segno || sp->roff != off)
 			continue;
 		if (r < 0) {
-			set_aside_locked(sp, seg, name, "cannot be read", r);
+			set_aside_locked(sp, seg, "cannot be read", r);
 			reader_skip_rest_locked(sp, segno, off, limit);
 			continue;
 		}
