@@ -265,29 +265,59 @@ int spool_next(struct spool *sp, struct spool_record *rec, int timeout_ms)
 	return ret;
 }
 
+/* Marks one record acknowledged; a memory record it frees goes on *freed. */
+static void ack_one_locked(struct spool *sp, uint64_t token, struct mem_rec **freed)
+{
+	struct inflight *e;
+
+	/* Tokens from before a rewind, or acked twice, are ignored. */
+	if (token < sp->head_tok || token >= sp->tail_tok)
+		return;
+	e = ring_slot(sp, token);
+	if (e->acked || e->kind == IF_MARK)
+		return;
+	e->acked = true;
+	pending_sub(sp, e->bytes);
+	if (e->kind == IF_MEM) {
+		sp->mem_bytes -= e->bytes;
+		if (e->mem) {
+			e->mem->next = *freed;
+			*freed = e->mem;
+			e->mem = NULL;
+		}
+	} else {
+		sp->disk_pending--;
+	}
+}
+
+/* Frees after the lock is released: free() has no business inside it. */
+static void free_acked(struct mem_rec *m)
+{
+	while (m) {
+		struct mem_rec *next = m->next;
+
+		free(m);
+		m = next;
+	}
+}
+
 void spool_ack(struct spool *sp, uint64_t token, bool delivered)
 {
-	struct mem_rec *m = NULL;
+	(void)delivered; /* released either way; the caller counts a refusal */
+	spool_ack_batch(sp, &token, 1);
+}
+
+void spool_ack_batch(struct spool *sp, const uint64_t *tokens, size_t count)
+{
+	struct mem_rec *freed = NULL;
 
 	pthread_mutex_lock(&sp->lock);
-	/* Tokens from before a rewind, or acked twice, are ignored. */
-	if (token >= sp->head_tok && token < sp->tail_tok) {
-		struct inflight *e = ring_slot(sp, token);
-		if (!e->acked && e->kind != IF_MARK) {
-			e->acked = true;
-			pending_sub(sp, e->bytes);
-			if (e->kind == IF_MEM) {
-				sp->mem_bytes -= e->bytes;
-				m = e->mem;
-				e->mem = NULL;
-			} else {
-				sp->disk_pending--;
-			}
-			advance_frontier_locked(sp);
-		}
-	}
+	for (size_t i = 0; i < count; i++)
+		ack_one_locked(sp, tokens[i], &freed);
+	/* Once for the batch: it walks every acknowledged record at the head anyway. */
+	advance_frontier_locked(sp);
 	pthread_mutex_unlock(&sp->lock);
-	free(m);
+	free_acked(freed);
 }
 
 void spool_rewind(struct spool *sp)
