@@ -161,7 +161,7 @@ const struct cfg_option config_options[] = {
      .desc = "TCP sockets open before the agent starts whose owner (pid, comm, cgroup) is "
              "looked up at start, before the first event, so that their later changes "
              "carry it; 0 skips the lookup. Kernel memory: 16 bytes per slot of a table "
-             "of the next power of two (2 MiB for 131072), and about 130 bytes per socket "
+             "of the next power of two (2 MiB for 131072), and about 120 bytes per socket "
              "found until its next change. Sockets past the limit report no owner until "
              "their owner's next system call on them."},
     {.key = "bpf.seed_time_ms",
