@@ -565,12 +565,91 @@ static __always_inline void emit(const struct tcp_sock *tp, const struct sock_st
 	bpf_ringbuf_submit(e, wakeup_flag(s));
 }
 
+/*
+ * Owners of sockets older than the agent. A socket opened before the
+ * program was attached has no cached owner, so its softirq changes (an
+ * accepted connection on an old listener, the peer closing an old
+ * connection) would report none. At start, before the program is attached,
+ * user space runs seed_owners once over every open file of every process:
+ * each TCP socket found gets the owner of the first process seen holding it
+ * (for a socket shared across fork(), usually the parent).
+ *
+ * The iterator cannot create socket storage (the socket it reaches through
+ * a file is not a pointer the verifier trusts), so it writes the owner into
+ * `seeds`, keyed by socket address, and each socket takes its entry at its
+ * first change (adopt_seed()). Listeners also go into `listeners`, keyed by
+ * port, for the children they accept: an old listener has no socket storage
+ * for BPF_F_CLONE to copy. The hash program keeps its state in `timing`, and
+ * the iterator writes there directly.
+ *
+ * Bounded: at most seed_max_sockets sockets get an owner (the rest are
+ * counted in seed_over), `seeds` holds that many entries at most, and one
+ * byte per TCP socket is written to the iterator's output so that user
+ * space gets control back every few thousand sockets and can stop at its
+ * deadline. Sockets in CLOSE are skipped: their lifecycle starts with
+ * connect() or listen(), which reports the caller.
+ */
+const volatile __u32 seed_max_sockets = 0;
+const volatile bool seed_into_timing = false; /* the hash program's state */
+__u64 seed_sockets = 0;                       /* TCP sockets visited */
+__u64 seed_seeded = 0;                        /* given an owner */
+__u64 seed_over = 0;                          /* left without one: seed_max_sockets reached */
+__u64 seed_pending = 0;                       /* entries of `seeds` not yet taken */
+__u64 seed_listeners = 0;                     /* listeners seeded into `listeners` */
+
+/* Size set by user space to seed_max_sockets (1 when seeding is off). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, struct sock_state);
+} seeds SEC(".maps");
+
+/* The owner found at start for a socket's address, taken out of `seeds`. */
+static __always_inline bool take_seed(__u64 skaddr, struct sock_state *out)
+{
+	struct sock_state *seed = bpf_map_lookup_elem(&seeds, &skaddr);
+
+	if (!seed)
+		return false;
+	*out = *seed;
+	if (bpf_map_delete_elem(&seeds, &skaddr) == 0)
+		__sync_fetch_and_add(&seed_pending, -1);
+	return true;
+}
+
+/*
+ * Fresh socket storage (no change seen yet) on a change that is not a
+ * birth: the socket predates the program. A child accepted by a listener
+ * that predates it starts with that listener's owner.
+ */
+static __always_inline void adopt_seed(struct sock_state *st, const struct tcp_sock *tp,
+                                       int oldstate, int newstate)
+{
+	if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) {
+		struct listen_key k = {};
+		struct sock_state *l;
+
+		if (!seed_listeners || st->pid)
+			return;
+		k.netns_ino = tp->inet_conn.icsk_inet.sk.__sk_common.skc_net.net->ns.inum;
+		k.port = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
+		l = bpf_map_lookup_elem(&listeners, &k);
+		if (l)
+			*st = *l;
+		return;
+	}
+	if (oldstate != TCP_CLOSE && seed_pending)
+		take_seed((__u64)tp, st);
+}
+
 /* The state lives in the socket (Linux >= 5.11): chosen at load when the kernel allows it. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_set_state, struct sock *sk, const int oldstate, const int newstate)
 {
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
-	struct sock_state *st;
+	struct sock_state closing, *st;
 	__u64 now;
 
 	if (!tp)
@@ -580,6 +659,10 @@ int BPF_PROG(handle_set_state, struct sock *sk, const int oldstate, const int ne
 	/* A socket about to be freed gets no new state. */
 	st = bpf_sk_storage_get(&sock_states, sk, NULL,
 	                        newstate == TCP_CLOSE ? 0 : BPF_SK_STORAGE_GET_F_CREATE);
+	if (st && !st->last_ns)
+		adopt_seed(st, tp, oldstate, newstate);
+	else if (!st && seed_pending && take_seed((__u64)sk, &closing))
+		st = &closing; /* an old socket's first change is its close */
 	if (st)
 		update_state(st, sk, oldstate, newstate, now);
 	emit(tp, st, oldstate, newstate, now);
@@ -627,5 +710,97 @@ int BPF_PROG(handle_set_state_hash, struct sock *sk, const int oldstate, const i
 	 * element, the most expensive step of this program. Should the entry
 	 * have been evicted and reused meanwhile, the worst case is one wrong
 	 * delta. */
+	return 0;
+}
+
+/* Counts a visited socket; false once the budget is spent. */
+static __always_inline bool seed_budget(struct seq_file *seq)
+{
+	__u8 tick = 0;
+
+	seed_sockets++;
+	bpf_seq_write(seq, &tick, sizeof(tick));
+	if (seed_seeded < seed_max_sockets)
+		return true;
+	seed_over++;
+	return false;
+}
+
+/* Fills an owner-less state from task; false when it has an owner already. */
+static __always_inline bool seed_state(struct sock_state *st, struct task_struct *task, int state)
+{
+	if (st->pid)
+		return false;
+	st->pid = BPF_CORE_READ(task, tgid);
+	/* What bpf_get_current_cgroup_id() gives when task is current. */
+	st->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	bpf_probe_read_kernel_str(st->comm, sizeof(st->comm), &task->comm);
+	if (state == TCP_LISTEN)
+		st->direction = TCPSTATES_DIR_LISTEN;
+	return true;
+}
+
+/* Writes task as the owner of the socket at skaddr, unless it has one. */
+static __always_inline bool seed_socket(void *map, __u64 skaddr, struct task_struct *task,
+                                        int state)
+{
+	struct sock_state fresh = {}, *st = bpf_map_lookup_elem(map, &skaddr);
+
+	if (st)
+		return seed_state(st, task, state);
+	return seed_state(&fresh, task, state) &&
+	       bpf_map_update_elem(map, &skaddr, &fresh, BPF_NOEXIST) == 0;
+}
+
+/* The owner of a listener, for the children it accepts. */
+static __always_inline void seed_listener(struct sock *sk, struct task_struct *task)
+{
+	struct sock_state fresh = {};
+	struct listen_key k = {};
+
+	k.netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	k.port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	seed_state(&fresh, task, TCP_LISTEN);
+	if (bpf_map_update_elem(&listeners, &k, &fresh, BPF_NOEXIST) == 0)
+		seed_listeners++;
+}
+
+#define SEED_S_IFMT   00170000
+#define SEED_S_IFSOCK 0140000
+
+/*
+ * Every kernel from 5.10 on: a file is a socket when its inode is one (a
+ * socket inode can only be opened as a socket, so the file's private data
+ * is its struct socket), and the socket is read through probes, since it
+ * is not a pointer the verifier lets a helper take.
+ */
+SEC("iter/task_file")
+int seed_owners(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct socket *sock;
+	struct sock *sk;
+	int state;
+
+	if (!task || !file || (BPF_CORE_READ(file, f_inode, i_mode) & SEED_S_IFMT) != SEED_S_IFSOCK)
+		return 0;
+	sock = BPF_CORE_READ(file, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP ||
+	    BPF_CORE_READ(sk, sk_type) != SOCK_STREAM)
+		return 0;
+	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (state == TCP_CLOSE || !seed_budget(ctx->meta->seq))
+		return 0;
+	if (state == TCP_LISTEN)
+		seed_listener(sk, task);
+	if (seed_into_timing) {
+		if (seed_socket(&timing, (__u64)sk, task, state))
+			seed_seeded++;
+	} else if (seed_socket(&seeds, (__u64)sk, task, state)) {
+		seed_seeded++;
+		seed_pending++;
+	}
 	return 0;
 }

@@ -175,6 +175,28 @@ const struct cfg_option config_options[] = {
      .max = 1000,
      .flags = CFG_F_RESTART,
      .desc = "Longest time events wait in the ring buffer below wakeup_bytes."},
+    {.key = "bpf.seed_sockets_max",
+     .type = &cfg_type_uint,
+     .def = "131072",
+     OPT_FIELD(seed_sockets_max),
+     .min = 0,
+     .max = 1u << 24,
+     .flags = CFG_F_RESTART,
+     .desc = "TCP sockets open before the agent starts whose owner (pid, comm, cgroup) is "
+             "looked up at start, before the first event, so that their later changes "
+             "carry it; 0 skips the lookup. Kernel memory: 16 bytes per slot of a table "
+             "of the next power of two (2 MiB for 131072), and about 120 bytes per socket "
+             "found until its next change. Sockets past the limit report no owner until "
+             "their owner's next system call on them."},
+    {.key = "bpf.seed_time_ms",
+     .type = &cfg_type_duration_ms,
+     .def = "2000",
+     OPT_FIELD(seed_time_ms),
+     .min = 1,
+     .max = 60000,
+     .flags = CFG_F_RESTART,
+     .desc = "Longest time that start-up lookup may take; sockets not reached by then "
+             "report no owner until their owner's next system call on them."},
 
     {.key = "filters.family",
      .type = &cfg_type_enum,

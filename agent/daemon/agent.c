@@ -29,6 +29,7 @@ static void collect_metrics(void *ctx, struct metrics_snapshot *snap)
 	uint64_t kernel[TCPSTATES_CNT_MAX] = {0};
 	struct spool_stats spool = {0};
 	struct shipper_counters ship = {0};
+	struct tracer_owner_lookup lookup;
 	uint64_t now = clock_monotonic_ns();
 
 	memset(snap, 0, sizeof(*snap));
@@ -37,6 +38,12 @@ static void collect_metrics(void *ctx, struct metrics_snapshot *snap)
 	shipper_get_counters(a->shipper, &ship);
 
 	snap->bpf_socket_state = tracer_socket_state(a->tracer);
+	tracer_owner_lookup(a->tracer, &lookup);
+	snap->owner_lookup_ran = lookup.ran;
+	snap->owner_lookup_complete = lookup.complete;
+	snap->owner_lookup_found = lookup.found;
+	snap->owner_lookup_over_limit = lookup.over_limit;
+	snap->owner_lookup_seconds = lookup.elapsed_ns / 1e9;
 	snap->kernel_seen = kernel[TCPSTATES_CNT_SEEN];
 	snap->dropped[DROP_FILTERED] = kernel[TCPSTATES_CNT_FILTERED];
 	snap->dropped[DROP_RINGBUF_FULL] = kernel[TCPSTATES_CNT_RINGBUF_FULL];
@@ -101,6 +108,8 @@ static int start_tracing(struct agent *a)
 	    .wakeup_bytes = a->cfg.wakeup_bytes,
 	    .timing_entries = a->cfg.timing_entries,
 	    .poll_interval_ms = a->cfg.poll_interval_ms,
+	    .seed_max_sockets = a->cfg.seed_sockets_max,
+	    .seed_time_ms = a->cfg.seed_time_ms,
 	};
 	int ret;
 

@@ -63,6 +63,26 @@ static void out_u64(struct text_out *o, const char *name, const char *type, cons
 	out_printf(o, METRIC_PREFIX "%s %llu\n", name, (unsigned long long)v);
 }
 
+static void out_double(struct text_out *o, const char *name, const char *help, double v);
+
+/* What the start-up lookup of older sockets' owners did: set once, at start. */
+static void out_owner_lookup(struct text_out *o, const struct metrics_snapshot *s)
+{
+	out_header(o, "startup_owner_lookup_sockets", "gauge",
+	           "TCP sockets open before the start: given their owner (found), or left "
+	           "without one because bpf.seed_sockets_max was reached (over_limit).");
+	out_printf(o, METRIC_PREFIX "startup_owner_lookup_sockets{result=\"found\"} %llu\n",
+	           (unsigned long long)s->owner_lookup_found);
+	out_printf(o, METRIC_PREFIX "startup_owner_lookup_sockets{result=\"over_limit\"} %llu\n",
+	           (unsigned long long)s->owner_lookup_over_limit);
+	out_u64(o, "startup_owner_lookup_complete", "gauge",
+	        "Set to 1 when the lookup visited every process; 0 when bpf.seed_time_ms "
+	        "stopped it first.",
+	        s->owner_lookup_complete ? 1 : 0);
+	out_double(o, "startup_owner_lookup_seconds", "How long the lookup took.",
+	           s->owner_lookup_seconds);
+}
+
 static void out_double(struct text_out *o, const char *name, const char *help, double v)
 {
 	out_header(o, name, "gauge", help);
@@ -89,6 +109,65 @@ static void out_latency(struct text_out *o, const char *name, const char *help,
 	out_printf(o, METRIC_PREFIX "%s_count %llu\n", name, (unsigned long long)cumulative);
 }
 
+/* The spool and the memory budget: where records wait and what they cost. */
+static void out_spool_and_memory(struct text_out *o, const struct metrics_snapshot *s)
+{
+	out_u64(o, "spool_pending_records", "gauge",
+	        "Records written to the spool and not yet acknowledged by Kafka.",
+	        s->spool_pending_records);
+	out_u64(o, "spool_pending_bytes", "gauge",
+	        "Bytes of records in the spool not yet acknowledged by Kafka.",
+	        s->spool_pending_bytes);
+	out_u64(o, "spool_disk_bytes", "gauge", "Bytes the spool segments occupy on disk.",
+	        s->spool_disk_bytes);
+	out_u64(o, "spool_max_bytes", "gauge", "Configured bound on the spool's disk usage.",
+	        s->spool_max_bytes);
+	out_u64(o, "spool_written_bytes_total", "counter", "Bytes appended to the spool.",
+	        s->spool_written_bytes);
+	/* Resident set against the budget: what MemoryMax= of the unit is derived from. */
+	if (s->memory_resident_bytes)
+		out_u64(o, "memory_resident_bytes", "gauge",
+		        "Resident memory of the agent (VmRSS), the ring buffer counted twice.",
+		        s->memory_resident_bytes);
+	out_u64(o, "memory_budget_bytes", "gauge",
+	        "memory.max_bytes: the budget every buffer of the agent is derived from.",
+	        s->memory_budget_bytes);
+	out_u64(o, "spool_degraded", "gauge",
+	        "Set to 1 while the spool cannot write to disk and events are buffered in memory.",
+	        s->spool_degraded ? 1 : 0);
+	out_u64(o, "spool_quarantined_files", "gauge",
+	        "Spool files the agent could not use, moved into the quarantine directory.",
+	        s->spool_quarantined_files);
+	out_u64(o, "spool_unreadable_files", "gauge",
+	        "Segment files the spool could neither read nor move to quarantine/: left in "
+	        "its directory (renamed NAME.unreadable where it could), never replaced or "
+	        "deleted, and worth an operator's look.",
+	        s->spool_unreadable_files);
+}
+
+/* The brokers, the codec and the Schema Registry: the way out of the host. */
+static void out_kafka(struct text_out *o, const struct metrics_snapshot *s)
+{
+	out_u64(o, "kafka_broker_up", "gauge", "Set to 1 while at least one broker is reachable.",
+	        s->broker_up ? 1 : 0);
+	out_double(o, "kafka_broker_down_seconds",
+	           "How long no broker has been reachable; 0 while up.", s->broker_down_s);
+	out_u64(o, "kafka_compression_disabled", "gauge",
+	        "Set to 1 when librdkafka sends batches uncompressed although kafka.compression "
+	        "names a codec (Kafka 4 brokers with librdkafka before 2.11.1).",
+	        s->kafka_compression_disabled ? 1 : 0);
+	out_u64(o, "schema_registry_waiting", "gauge",
+	        "Set to 1 while kafka.value_format is confluent and no schema id can be had: "
+	        "records wait in the spool, none goes out unframed.",
+	        s->schema_waiting ? 1 : 0);
+	out_u64(o, "schema_registry_failures_total", "counter",
+	        "Schema registrations that failed (refused, unreachable, unreadable answer).",
+	        s->schema_registry_failures);
+	out_u64(o, "schema_id", "gauge",
+	        "The Schema Registry id framed values carry; 0 for raw values or while waiting.",
+	        s->schema_id);
+}
+
 int metrics_render(const struct metrics_snapshot *s, char *buf, size_t len)
 {
 	struct text_out o = {.buf = buf, .len = len};
@@ -112,58 +191,11 @@ int metrics_render(const struct metrics_snapshot *s, char *buf, size_t len)
 
 	out_u64(&o, "kafka_delivery_errors_total", "counter",
 	        "Delivery reports that carried an error.", s->delivery_errors);
-	out_u64(&o, "spool_pending_records", "gauge",
-	        "Records written to the spool and not yet acknowledged by Kafka.",
-	        s->spool_pending_records);
-	out_u64(&o, "spool_pending_bytes", "gauge",
-	        "Bytes of records in the spool not yet acknowledged by Kafka.",
-	        s->spool_pending_bytes);
-	out_u64(&o, "spool_disk_bytes", "gauge", "Bytes the spool segments occupy on disk.",
-	        s->spool_disk_bytes);
-	out_u64(&o, "spool_max_bytes", "gauge", "Configured bound on the spool's disk usage.",
-	        s->spool_max_bytes);
-	out_u64(&o, "spool_written_bytes_total", "counter", "Bytes appended to the spool.",
-	        s->spool_written_bytes);
-	/* Resident set against the budget: what MemoryMax= of the unit is derived from. */
-	if (s->memory_resident_bytes)
-		out_u64(&o, "memory_resident_bytes", "gauge",
-		        "Resident memory of the agent (VmRSS), the ring buffer counted twice.",
-		        s->memory_resident_bytes);
-	out_u64(&o, "memory_budget_bytes", "gauge",
-	        "memory.max_bytes: the budget every buffer of the agent is derived from.",
-	        s->memory_budget_bytes);
-	out_u64(&o, "spool_degraded", "gauge",
-	        "Set to 1 while the spool cannot write to disk and events are buffered in memory.",
-	        s->spool_degraded ? 1 : 0);
-	out_u64(&o, "spool_quarantined_files", "gauge",
-	        "Spool files the agent could not use, moved into the quarantine directory.",
-	        s->spool_quarantined_files);
-	out_u64(&o, "spool_unreadable_files", "gauge",
-	        "Segment files the spool could neither read nor move to quarantine/: left in "
-	        "its directory (renamed NAME.unreadable where it could), never replaced or "
-	        "deleted, and worth an operator's look.",
-	        s->spool_unreadable_files);
+	out_spool_and_memory(&o, s);
 	out_double(&o, "oldest_unacked_event_age_seconds",
 	           "Age of the oldest event not yet acknowledged by Kafka; 0 when none.",
 	           s->oldest_pending_age_s);
-	out_u64(&o, "kafka_broker_up", "gauge", "Set to 1 while at least one broker is reachable.",
-	        s->broker_up ? 1 : 0);
-	out_double(&o, "kafka_broker_down_seconds",
-	           "How long no broker has been reachable; 0 while up.", s->broker_down_s);
-	out_u64(&o, "kafka_compression_disabled", "gauge",
-	        "Set to 1 when librdkafka sends batches uncompressed although kafka.compression "
-	        "names a codec (Kafka 4 brokers with librdkafka before 2.11.1).",
-	        s->kafka_compression_disabled ? 1 : 0);
-	out_u64(&o, "schema_registry_waiting", "gauge",
-	        "Set to 1 while kafka.value_format is confluent and no schema id can be had: "
-	        "records wait in the spool, none goes out unframed.",
-	        s->schema_waiting ? 1 : 0);
-	out_u64(&o, "schema_registry_failures_total", "counter",
-	        "Schema registrations that failed (refused, unreachable, unreadable answer).",
-	        s->schema_registry_failures);
-	out_u64(&o, "schema_id", "gauge",
-	        "The Schema Registry id framed values carry; 0 for raw values or while waiting.",
-	        s->schema_id);
+	out_kafka(&o, s);
 
 	if (s->bpf_socket_state) {
 		out_header(
@@ -172,6 +204,8 @@ int metrics_render(const struct metrics_snapshot *s, char *buf, size_t len)
 		out_printf(&o, METRIC_PREFIX "bpf_socket_state{impl=\"%s\"} 1\n",
 		           s->bpf_socket_state);
 	}
+	if (s->owner_lookup_ran)
+		out_owner_lookup(&o, s);
 	out_header(&o, "config_reloads_total", "counter", "Configuration reloads, by result.");
 	out_printf(&o, METRIC_PREFIX "config_reloads_total{result=\"success\"} %llu\n",
 	           (unsigned long long)s->reloads_ok);

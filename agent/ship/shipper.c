@@ -23,6 +23,9 @@
  * short (on_reports_waiting), so this only paces an idle thread. */
 #define IDLE_WAIT_MS 100
 
+/* One spool lock per this many delivery reports of one poll, not one per report. */
+#define ACK_BATCH 512
+
 struct shipper {
 	pthread_t thread;
 	struct spool *spool;
@@ -53,6 +56,9 @@ struct shipper {
 	bool in_poll;
 	uint64_t report_clock_ns;
 	unsigned int report_clock_uses;
+	/* Deliveries of one poll_reports() call, acknowledged together. */
+	uint64_t acks[ACK_BATCH];
+	size_t nacks;
 };
 
 /* Reports of one poll are served within a short burst: reading the clock for
@@ -94,6 +100,14 @@ static void record_delivery_latency(struct shipper *s, const void *value, size_t
 	latency_record(&s->delivery_latency, now_ns > ts ? now_ns - ts : 0);
 }
 
+static void flush_acks(struct shipper *s)
+{
+	if (!s->nacks)
+		return;
+	spool_ack_batch(s->spool, s->acks, s->nacks);
+	s->nacks = 0;
+}
+
 /* Called on the shipper thread, from producer_poll() and producer_close(),
  * and from send_burst() for a record librdkafka refused outright. */
 static void on_delivery(void *ctx, uint64_t token, enum producer_outcome outcome,
@@ -103,7 +117,13 @@ static void on_delivery(void *ctx, uint64_t token, enum producer_outcome outcome
 
 	switch (outcome) {
 	case PRODUCER_DELIVERED:
-		spool_ack(s->spool, token, true);
+		if (s->in_poll) {
+			s->acks[s->nacks++] = token;
+			if (s->nacks == ACK_BATCH)
+				flush_acks(s);
+		} else {
+			spool_ack(s->spool, token, true);
+		}
 		atomic_fetch_add_explicit(&s->published, 1, memory_order_relaxed);
 		record_delivery_latency(s, value, value_len);
 		break;
@@ -245,6 +265,7 @@ static void poll_reports(struct shipper *s, int timeout_ms)
 	s->report_clock_ns = 0;
 	producer_poll(s->producer, timeout_ms);
 	s->in_poll = false;
+	flush_acks(s); /* before anything else can rewind the spool */
 }
 
 static void track_broker_state(struct shipper *s)

@@ -134,13 +134,14 @@ static void reader_skip_rest_locked(struct spool *sp, uint64_t segno, uint64_t o
  * number. Left in place, it would pass for acknowledged at the next open
  * once readable again, and be deleted.
  */
-static void set_aside_locked(struct spool *sp, struct seg_info *seg, const char *name,
-                             const char *what, int err)
+static void set_aside_locked(struct spool *sp, struct seg_info *seg, const char *what, int err)
 {
-	char why[160];
+	char name[SEG_NAME_BYTES], why[160];
 
 	if (seg->unreadable)
 		return;
+	/* Formatted here, not by the caller: the reader runs once per record. */
+	seg_name(name, seg->segno);
 	snprintf(why, sizeof(why), "%s (%s), so the records in it from here on are skipped", what,
 	         strerror(-err));
 	seg->unreadable = true;
@@ -180,11 +181,9 @@ static int next_disk_locked(struct spool *sp, struct spool_record *rec)
 			reader_leave_segment_locked(sp, segno);
 			continue;
 		}
-		char name[SEG_NAME_BYTES];
-		seg_name(name, segno);
 		int err = reader_open_locked(sp, segno);
 		if (err) {
-			set_aside_locked(sp, seg, name, "cannot be opened", err);
+			set_aside_locked(sp, seg, "cannot be opened", err);
 			reader_skip_rest_locked(sp, segno, off, limit);
 			continue;
 		}
@@ -200,7 +199,7 @@ static int next_disk_locked(struct spool *sp, struct spool_record *rec)
 		if (!seg || sp->rseg != segno || sp->roff != off)
 			continue;
 		if (r < 0) {
-			set_aside_locked(sp, seg, name, "cannot be read", r);
+			set_aside_locked(sp, seg, "cannot be read", r);
 			reader_skip_rest_locked(sp, segno, off, limit);
 			continue;
 		}
@@ -266,29 +265,59 @@ int spool_next(struct spool *sp, struct spool_record *rec, int timeout_ms)
 	return ret;
 }
 
+/* Marks one record acknowledged; a memory record it frees goes on *freed. */
+static void ack_one_locked(struct spool *sp, uint64_t token, struct mem_rec **freed)
+{
+	struct inflight *e;
+
+	/* Tokens from before a rewind, or acked twice, are ignored. */
+	if (token < sp->head_tok || token >= sp->tail_tok)
+		return;
+	e = ring_slot(sp, token);
+	if (e->acked || e->kind == IF_MARK)
+		return;
+	e->acked = true;
+	pending_sub(sp, e->bytes);
+	if (e->kind == IF_MEM) {
+		sp->mem_bytes -= e->bytes;
+		if (e->mem) {
+			e->mem->next = *freed;
+			*freed = e->mem;
+			e->mem = NULL;
+		}
+	} else {
+		sp->disk_pending--;
+	}
+}
+
+/* Frees after the lock is released: free() has no business inside it. */
+static void free_acked(struct mem_rec *m)
+{
+	while (m) {
+		struct mem_rec *next = m->next;
+
+		free(m);
+		m = next;
+	}
+}
+
 void spool_ack(struct spool *sp, uint64_t token, bool delivered)
 {
-	struct mem_rec *m = NULL;
+	(void)delivered; /* released either way; the caller counts a refusal */
+	spool_ack_batch(sp, &token, 1);
+}
+
+void spool_ack_batch(struct spool *sp, const uint64_t *tokens, size_t count)
+{
+	struct mem_rec *freed = NULL;
 
 	pthread_mutex_lock(&sp->lock);
-	/* Tokens from before a rewind, or acked twice, are ignored. */
-	if (token >= sp->head_tok && token < sp->tail_tok) {
-		struct inflight *e = ring_slot(sp, token);
-		if (!e->acked && e->kind != IF_MARK) {
-			e->acked = true;
-			pending_sub(sp, e->bytes);
-			if (e->kind == IF_MEM) {
-				sp->mem_bytes -= e->bytes;
-				m = e->mem;
-				e->mem = NULL;
-			} else {
-				sp->disk_pending--;
-			}
-			advance_frontier_locked(sp);
-		}
-	}
+	for (size_t i = 0; i < count; i++)
+		ack_one_locked(sp, tokens[i], &freed);
+	/* Once for the batch: it walks every acknowledged record at the head anyway. */
+	advance_frontier_locked(sp);
 	pthread_mutex_unlock(&sp->lock);
-	free(m);
+	free_acked(freed);
 }
 
 void spool_rewind(struct spool *sp)

@@ -19,33 +19,13 @@
 #include <bpf/libbpf.h>
 #include "tcpstates.skel.h"
 #include "filter_config.h"
+#include "filter_maps.h"
 #include "kernel_features.h"
 #include "log.h"
+#include "seed.h"
 #include "tracer.h"
 
 #define KERNEL_BTF_PATH "/sys/kernel/btf/vmlinux"
-
-/* The set-like filter maps, whose keys must be remembered to clear a generation. */
-enum filter_set {
-	SET_LOCAL_ADDRS,
-	SET_REMOTE_ADDRS,
-	SET_COMMS,
-	SET_PIDS,
-	SET_NETNS,
-	SET_CGROUPS,
-	SET_MAX,
-};
-
-static const char *const set_names[SET_MAX] = {
-    "local address", "remote address", "comm", "pid", "netns", "cgroup",
-};
-
-/* Keys written into one map for one generation. */
-struct key_list {
-	unsigned char *keys;
-	size_t key_size;
-	size_t count, cap;
-};
 
 struct tracer {
 	struct tcpstates *skel;
@@ -55,15 +35,11 @@ struct tracer {
 	int poll_interval_ms;
 	uint32_t wakeup_bytes;
 	struct kernel_choice kernel; /* the program variant loaded */
+	struct seed_result seed;     /* what seeding at start found */
+	bool seed_loaded;            /* the object holds the lookup's iterator */
+	bool seed_ran;
 
-	/* Serialises tracer_apply_filters(); everything below is guarded by it. */
-	pthread_mutex_t apply_lock;
-	uint32_t active_gen;
-	struct key_list inserted[TCPSTATES_GENERATIONS][SET_MAX];
-	uint8_t *port_bits;                          /* the generation being built */
-	uint8_t *port_shadow[TCPSTATES_GENERATIONS]; /* what each generation holds in the map */
-	uint32_t *batch_keys;                        /* staging for the changed slots */
-	uint8_t *batch_values;
+	struct filter_maps *filters; /* the filter maps' writer */
 };
 
 /* libbpf's own lines go to debug: every failure is also reported by this file
@@ -132,308 +108,45 @@ static void log_kernel_error(const char *what, int err)
 	}
 }
 
-static int key_list_add(struct key_list *l, const void *key)
+/* The filter maps by role, for struct filter_map_ops. */
+static struct bpf_map *filter_map(struct tracer *t, enum filter_map map)
 {
-	if (l->count == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		unsigned char *keys = realloc(l->keys, cap * l->key_size);
-
-		if (!keys)
-			return -ENOMEM;
-		l->keys = keys;
-		l->cap = cap;
-	}
-	memcpy(l->keys + l->count * l->key_size, key, l->key_size);
-	l->count++;
-	return 0;
-}
-
-static int set_map_fd(struct tracer *t, enum filter_set set)
-{
-	struct bpf_map *maps[SET_MAX] = {
-	    t->skel->maps.local_addrs, t->skel->maps.remote_addrs, t->skel->maps.comms,
-	    t->skel->maps.pids,        t->skel->maps.netns,        t->skel->maps.cgroups,
+	struct bpf_map *maps[FILTER_MAP_MAX] = {
+	    [FILTER_MAP_ACTIVE_GEN] = t->skel->maps.active_gen,
+	    [FILTER_MAP_SETTINGS] = t->skel->maps.settings,
+	    [FILTER_MAP_PORTS] = t->skel->maps.ports,
+	    [FILTER_MAP_LOCAL_ADDRS] = t->skel->maps.local_addrs,
+	    [FILTER_MAP_REMOTE_ADDRS] = t->skel->maps.remote_addrs,
+	    [FILTER_MAP_COMMS] = t->skel->maps.comms,
+	    [FILTER_MAP_PIDS] = t->skel->maps.pids,
+	    [FILTER_MAP_NETNS] = t->skel->maps.netns,
+	    [FILTER_MAP_CGROUPS] = t->skel->maps.cgroups,
 	};
 
-	return bpf_map__fd(maps[set]);
+	return maps[map];
 }
 
-static uint32_t set_capacity(struct tracer *t, enum filter_set set)
+static int map_update(void *ctx, enum filter_map map, const void *key, const void *value,
+                      uint64_t flags)
 {
-	struct bpf_map *maps[SET_MAX] = {
-	    t->skel->maps.local_addrs, t->skel->maps.remote_addrs, t->skel->maps.comms,
-	    t->skel->maps.pids,        t->skel->maps.netns,        t->skel->maps.cgroups,
-	};
+	int fd = bpf_map__fd(filter_map(ctx, map));
 
-	/* Both generations share a map while the flip is in progress. */
-	return bpf_map__max_entries(maps[set]) / TCPSTATES_GENERATIONS;
+	return bpf_map_update_elem(fd, key, value, flags) ? -errno : 0;
 }
 
-/* Deletes every key a generation holds; the generation must be inactive. */
-static void clear_generation(struct tracer *t, uint32_t gen)
+static int map_remove(void *ctx, enum filter_map map, const void *key)
 {
-	for (int set = 0; set < SET_MAX; set++) {
-		struct key_list *l = &t->inserted[gen][set];
-		int fd = set_map_fd(t, set);
-
-		for (size_t i = 0; i < l->count; i++) {
-			int err = bpf_map_delete_elem(fd, l->keys + i * l->key_size);
-
-			if (err && errno != ENOENT)
-				log_warn("clearing %s filter generation %u: %s", set_names[set],
-				         gen, strerror(errno));
-		}
-		l->count = 0;
-	}
+	return bpf_map_delete_elem(bpf_map__fd(filter_map(ctx, map)), key) ? -errno : 0;
 }
 
-/* Writes one entry; exclude wins when a key is both included and excluded. */
-static int put_entry(struct tracer *t, uint32_t gen, enum filter_set set, const void *key,
-                     uint8_t action)
+static int map_update_batch(void *ctx, enum filter_map map, const uint32_t *keys,
+                            const uint8_t *values, uint32_t *count)
 {
-	struct key_list *l = &t->inserted[gen][set];
-	int fd = set_map_fd(t, set);
-	int err;
+	int fd = bpf_map__fd(filter_map(ctx, map));
+	__u32 n = *count;
+	int err = bpf_map_update_batch(fd, keys, values, &n, NULL) ? -errno : 0;
 
-	/*
-	 * A repeated key keeps its first action: excludes are written first
-	 * and win. Compared here, not looked up, because a lookup in an LPM
-	 * trie returns the longest match rather than the exact key.
-	 */
-	for (size_t i = 0; i < l->count; i++)
-		if (memcmp(l->keys + i * l->key_size, key, l->key_size) == 0)
-			return 0;
-	if (l->count >= set_capacity(t, set)) {
-		log_error("too many %s filter entries: at most %u fit in the BPF map",
-		          set_names[set], set_capacity(t, set));
-		return -E2BIG;
-	}
-	if (bpf_map_update_elem(fd, key, &action, BPF_NOEXIST)) {
-		err = -errno;
-		log_error("writing a %s filter entry: %s", set_names[set], strerror(-err));
-		return err;
-	}
-	return key_list_add(l, key);
-}
-
-static int put_cidrs(struct tracer *t, uint32_t gen, enum filter_set set, const struct cidr *items,
-                     size_t count, uint8_t action)
-{
-	for (size_t i = 0; i < count; i++) {
-		struct tcpstates_lpm_key key = {};
-		int err;
-
-		if (items[i].prefixlen > 128) {
-			log_error("%s filter: prefix length %u is longer than 128", set_names[set],
-			          items[i].prefixlen);
-			return -EINVAL;
-		}
-		/* The generation is the leading 32 bits of every prefix. */
-		key.prefixlen = 32 + items[i].prefixlen;
-		key.gen = htonl(gen);
-		memcpy(key.addr, items[i].addr, sizeof(key.addr));
-		/* Host bits cleared, so 10.0.0.1/8 and 10.0.0.0/8 are one key. */
-		for (unsigned int bit = items[i].prefixlen; bit < 128; bit++)
-			key.addr[bit / 8] &= ~(0x80 >> (bit % 8));
-		err = put_entry(t, gen, set, &key, action);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-static int put_comms(struct tracer *t, uint32_t gen, char *const *items, size_t count,
-                     uint8_t action)
-{
-	for (size_t i = 0; i < count; i++) {
-		struct tcpstates_comm_key key = {.gen = gen};
-		int err;
-
-		/* The kernel keeps only the first 15 bytes of a task name; match it that way. */
-		strncpy(key.comm, items[i], sizeof(key.comm) - 1);
-		err = put_entry(t, gen, SET_COMMS, &key, action);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-static int put_u32s(struct tracer *t, uint32_t gen, enum filter_set set, const uint32_t *items,
-                    size_t count, uint8_t action)
-{
-	for (size_t i = 0; i < count; i++) {
-		struct tcpstates_u32_key key = {.gen = gen, .value = items[i]};
-		int err = put_entry(t, gen, set, &key, action);
-
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-static int put_u64s(struct tracer *t, uint32_t gen, enum filter_set set, const uint64_t *items,
-                    size_t count, uint8_t action)
-{
-	for (size_t i = 0; i < count; i++) {
-		struct tcpstates_u64_key key = {.gen = gen, .value = items[i]};
-		int err = put_entry(t, gen, set, &key, action);
-
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-static int mark_ports(uint8_t *bits, const struct port_range *items, size_t count, uint8_t bit)
-{
-	for (size_t i = 0; i < count; i++) {
-		if (items[i].first > items[i].last) {
-			log_error("port filter: range %u-%u is reversed", items[i].first,
-			          items[i].last);
-			return -EINVAL;
-		}
-		for (uint32_t p = items[i].first; p <= items[i].last; p++)
-			bits[p] |= bit;
-	}
-	return 0;
-}
-
-/*
- * Brings a generation's 65536 port slots to the new bits, writing only the
- * slots that change, in one batch: a typical reload touches a handful.
- */
-static int write_ports(struct tracer *t, uint32_t gen, const struct filter_config *fc)
-{
-	uint8_t *shadow = t->port_shadow[gen];
-	__u32 count = 0, written;
-	int err;
-
-	memset(t->port_bits, 0, TCPSTATES_PORT_SLOTS);
-	err = mark_ports(t->port_bits, fc->local_ports_include.items, fc->local_ports_include.count,
-	                 TCPSTATES_PORT_LOCAL_INCLUDE);
-	if (!err)
-		err = mark_ports(t->port_bits, fc->local_ports_exclude.items,
-		                 fc->local_ports_exclude.count, TCPSTATES_PORT_LOCAL_EXCLUDE);
-	if (!err)
-		err = mark_ports(t->port_bits, fc->remote_ports_include.items,
-		                 fc->remote_ports_include.count, TCPSTATES_PORT_REMOTE_INCLUDE);
-	if (!err)
-		err = mark_ports(t->port_bits, fc->remote_ports_exclude.items,
-		                 fc->remote_ports_exclude.count, TCPSTATES_PORT_REMOTE_EXCLUDE);
-	if (err)
-		return err;
-	for (uint32_t p = 0; p < TCPSTATES_PORT_SLOTS; p++) {
-		if (t->port_bits[p] == shadow[p])
-			continue;
-		t->batch_keys[count] = gen * TCPSTATES_PORT_SLOTS + p;
-		t->batch_values[count] = t->port_bits[p];
-		count++;
-	}
-	if (count == 0)
-		return 0;
-	written = count;
-	if (bpf_map_update_batch(bpf_map__fd(t->skel->maps.ports), t->batch_keys, t->batch_values,
-	                         &written, NULL)) {
-		err = -errno;
-		/* Some slots may have changed: resynchronise everything next time. */
-		memset(shadow, 0xff, TCPSTATES_PORT_SLOTS);
-		log_error("writing the port filter: %s", strerror(-err));
-		return err;
-	}
-	if (written != count) {
-		memset(shadow, 0xff, TCPSTATES_PORT_SLOTS);
-		log_error("writing the port filter: only %u of %u slots written", written, count);
-		return -EIO;
-	}
-	memcpy(shadow, t->port_bits, TCPSTATES_PORT_SLOTS);
-	return 0;
-}
-
-static int write_settings(struct tracer *t, uint32_t gen, const struct filter_config *fc)
-{
-	struct tcpstates_settings s = {
-	    .states_mask = fc->states_mask,
-	    .family = fc->family,
-	    .wakeup_bytes = t->wakeup_bytes,
-	};
-
-	if (fc->family != 0 && fc->family != AF_INET && fc->family != AF_INET6) {
-		log_error("family filter: %u is neither AF_INET nor AF_INET6", fc->family);
-		return -EINVAL;
-	}
-	/* The program skips the map lookups of a dimension with neither set. */
-	const struct {
-		size_t include, exclude;
-		uint32_t bit;
-	} dims[] = {
-	    {fc->local_ports_include.count, fc->local_ports_exclude.count, TCPSTATES_INC_LPORT},
-	    {fc->remote_ports_include.count, fc->remote_ports_exclude.count, TCPSTATES_INC_RPORT},
-	    {fc->local_addrs_include.count, fc->local_addrs_exclude.count, TCPSTATES_INC_LADDR},
-	    {fc->remote_addrs_include.count, fc->remote_addrs_exclude.count, TCPSTATES_INC_RADDR},
-	    {fc->comm_include.count, fc->comm_exclude.count, TCPSTATES_INC_COMM},
-	    {fc->pid_include.count, fc->pid_exclude.count, TCPSTATES_INC_PID},
-	    {fc->netns_include.count, fc->netns_exclude.count, TCPSTATES_INC_NETNS},
-	    {fc->cgroup_include.count, fc->cgroup_exclude.count, TCPSTATES_INC_CGROUP},
-	};
-	for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++) {
-		if (dims[i].include)
-			s.include_flags |= dims[i].bit;
-		if (dims[i].exclude)
-			s.exclude_flags |= dims[i].bit;
-	}
-	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.settings), &gen, &s, BPF_ANY)) {
-		int err = -errno;
-
-		log_error("writing filter settings: %s", strerror(-err));
-		return err;
-	}
-	return 0;
-}
-
-/* Fills an inactive generation completely. Excludes go first so they win. */
-static int fill_generation(struct tracer *t, uint32_t gen, const struct filter_config *fc)
-{
-	int err;
-
-	err = write_settings(t, gen, fc);
-	if (!err)
-		err = write_ports(t, gen, fc);
-	if (!err)
-		err = put_cidrs(t, gen, SET_LOCAL_ADDRS, fc->local_addrs_exclude.items,
-		                fc->local_addrs_exclude.count, TCPSTATES_ACT_EXCLUDE);
-	if (!err)
-		err = put_cidrs(t, gen, SET_LOCAL_ADDRS, fc->local_addrs_include.items,
-		                fc->local_addrs_include.count, TCPSTATES_ACT_INCLUDE);
-	if (!err)
-		err = put_cidrs(t, gen, SET_REMOTE_ADDRS, fc->remote_addrs_exclude.items,
-		                fc->remote_addrs_exclude.count, TCPSTATES_ACT_EXCLUDE);
-	if (!err)
-		err = put_cidrs(t, gen, SET_REMOTE_ADDRS, fc->remote_addrs_include.items,
-		                fc->remote_addrs_include.count, TCPSTATES_ACT_INCLUDE);
-	if (!err)
-		err = put_comms(t, gen, fc->comm_exclude.items, fc->comm_exclude.count,
-		                TCPSTATES_ACT_EXCLUDE);
-	if (!err)
-		err = put_comms(t, gen, fc->comm_include.items, fc->comm_include.count,
-		                TCPSTATES_ACT_INCLUDE);
-	if (!err)
-		err = put_u32s(t, gen, SET_PIDS, fc->pid_exclude.items, fc->pid_exclude.count,
-		               TCPSTATES_ACT_EXCLUDE);
-	if (!err)
-		err = put_u32s(t, gen, SET_PIDS, fc->pid_include.items, fc->pid_include.count,
-		               TCPSTATES_ACT_INCLUDE);
-	if (!err)
-		err = put_u32s(t, gen, SET_NETNS, fc->netns_exclude.items, fc->netns_exclude.count,
-		               TCPSTATES_ACT_EXCLUDE);
-	if (!err)
-		err = put_u32s(t, gen, SET_NETNS, fc->netns_include.items, fc->netns_include.count,
-		               TCPSTATES_ACT_INCLUDE);
-	if (!err)
-		err = put_u64s(t, gen, SET_CGROUPS, fc->cgroup_exclude.items,
-		               fc->cgroup_exclude.count, TCPSTATES_ACT_EXCLUDE);
-	if (!err)
-		err = put_u64s(t, gen, SET_CGROUPS, fc->cgroup_include.items,
-		               fc->cgroup_include.count, TCPSTATES_ACT_INCLUDE);
+	*count = n;
 	return err;
 }
 
@@ -442,8 +155,9 @@ static int fill_generation(struct tracer *t, uint32_t gen, const struct filter_c
  * finished: the kernel waits for an RCU grace period after any update of
  * a map-of-maps. Events that read the old generation number are then done.
  */
-static int wait_for_running_programs(struct tracer *t)
+static int wait_for_running_programs(void *ctx)
 {
+	struct tracer *t = ctx;
 	int inner_fd = bpf_map__fd(t->skel->maps.grace_inner);
 	__u32 zero = 0;
 
@@ -452,46 +166,24 @@ static int wait_for_running_programs(struct tracer *t)
 	return 0;
 }
 
+static int open_filter_maps(struct tracer *t)
+{
+	struct filter_map_ops ops = {
+	    .update = map_update,
+	    .remove = map_remove,
+	    .update_batch = map_update_batch,
+	    .wait_for_programs = wait_for_running_programs,
+	    .ctx = t,
+	};
+
+	for (int m = FILTER_MAP_LOCAL_ADDRS; m < FILTER_MAP_MAX; m++)
+		ops.capacity[m] = bpf_map__max_entries(filter_map(t, m));
+	return filter_maps_open(&t->filters, &ops, t->wakeup_bytes);
+}
+
 int tracer_apply_filters(struct tracer *t, const struct filter_config *filters)
 {
-	static const struct filter_config trace_all;
-	const struct filter_config *fc = filters ? filters : &trace_all;
-	uint32_t old_gen, new_gen;
-	__u32 zero = 0;
-	int err;
-
-	err = pthread_mutex_lock(&t->apply_lock);
-	if (err)
-		return -err;
-	old_gen = t->active_gen;
-	new_gen = old_gen ^ 1;
-	/* Normally empty; holds entries left behind if an earlier clear was skipped. */
-	clear_generation(t, new_gen);
-	err = fill_generation(t, new_gen, fc);
-	if (err)
-		goto cleanup;
-	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.active_gen), &zero, &new_gen, BPF_ANY)) {
-		err = -errno;
-		log_error("switching to filter generation %u: %s", new_gen, strerror(-err));
-		goto cleanup;
-	}
-	t->active_gen = new_gen;
-	err = wait_for_running_programs(t);
-	if (err) {
-		/* The new filters are live; only the old generation's entries linger. */
-		log_warn("waiting for running BPF programs: %s; old filter entries kept",
-		         strerror(-err));
-		err = 0;
-		goto unlock;
-	}
-	clear_generation(t, old_gen);
-	goto unlock;
-cleanup:
-	/* The flip did not happen: the old generation stays active and intact. */
-	clear_generation(t, new_gen);
-unlock:
-	pthread_mutex_unlock(&t->apply_lock);
-	return err;
+	return filter_maps_apply(t->filters, filters);
 }
 
 static int handle_sample(void *ctx, void *data, size_t size)
@@ -561,6 +253,10 @@ static int check_options(const struct tracer_options *o)
 		log_error("socket table size must be at least 1");
 		return -EINVAL;
 	}
+	if (o->seed_max_sockets && (o->seed_time_ms == 0 || o->seed_time_ms > 60000)) {
+		log_error("start-up owner lookup time %u ms: must be 1 to 60000", o->seed_time_ms);
+		return -EINVAL;
+	}
 	if (o->poll_interval_ms > 60000) {
 		log_error("poll interval %u ms: at most 60000", o->poll_interval_ms);
 		return -EINVAL;
@@ -568,13 +264,17 @@ static int check_options(const struct tracer_options *o)
 	return 0;
 }
 
+/* Old listeners remembered for their children; the 5.10 program's own size too. */
+#define LISTENERS_SEEDED 4096
+
 /*
  * One of the two programs is loaded, and the maps of the other shrink to
  * one entry: the LRU hashes preallocate every element.
  */
-static int configure_variant(struct tracer *t, const struct tracer_options *opts)
+static int configure_variant(struct tracer *t, const struct tracer_options *opts, uint32_t seed_max)
 {
 	uint32_t hash_entries = t->kernel.sk_storage ? 1 : opts->timing_entries;
+	bool seed = seed_max > 0;
 	int err;
 
 	t->skel->rodata->use_socket_cookie = t->kernel.socket_cookie;
@@ -582,12 +282,63 @@ static int configure_variant(struct tracer *t, const struct tracer_options *opts
 	if (!err)
 		err = bpf_program__set_autoload(t->skel->progs.handle_set_state_hash,
 		                                !t->kernel.sk_storage);
+	/* The seeding iterator, run once by seed_run() if seeding is on. */
+	if (!err)
+		err = bpf_program__set_autoload(t->skel->progs.seed_owners, seed);
+	bpf_program__set_autoattach(t->skel->progs.seed_owners, false);
+	t->skel->rodata->seed_max_sockets = seed_max;
+	t->skel->rodata->seed_into_timing = !t->kernel.sk_storage;
+	if (!err)
+		err = bpf_map__set_max_entries(t->skel->maps.seeds,
+		                               seed && t->kernel.sk_storage ? seed_max : 1);
 	if (!err)
 		err = bpf_map__set_max_entries(t->skel->maps.events, opts->ringbuf_bytes);
 	if (!err)
 		err = bpf_map__set_max_entries(t->skel->maps.timing, hash_entries);
 	if (!err)
-		err = bpf_map__set_max_entries(t->skel->maps.listeners, hash_entries);
+		err = bpf_map__set_max_entries(t->skel->maps.listeners, t->kernel.sk_storage && seed
+		                                                            ? LISTENERS_SEEDED
+		                                                            : hash_entries);
+	return err;
+}
+
+/* Opens, configures and loads the object; a negative errno, not yet logged. */
+static int open_and_load(struct tracer *t, const struct tracer_options *opts, uint32_t seed_max)
+{
+	int err;
+
+	t->skel = tcpstates__open();
+	if (!t->skel)
+		return -errno;
+	err = configure_variant(t, opts, seed_max);
+	if (err) {
+		log_error("configuring the BPF object: %s", strerror(-err));
+		return err;
+	}
+	/* libbpf >= 1.0 raises RLIMIT_MEMLOCK itself on kernels without memcg accounting. */
+	return tcpstates__load(t->skel);
+}
+
+/*
+ * The start-up owner lookup is worth a retry without it, never a failed
+ * start: a kernel whose verifier refuses the iterator still gets the
+ * tracer, and its older sockets report no owner, as before the lookup.
+ */
+static int load_object(struct tracer *t, const struct tracer_options *opts)
+{
+	int err = open_and_load(t, opts, opts->seed_max_sockets), first = err;
+
+	t->seed_loaded = !err && opts->seed_max_sockets > 0;
+	if (!err || !opts->seed_max_sockets)
+		return err;
+	tcpstates__destroy(t->skel);
+	t->skel = NULL;
+	err = open_and_load(t, opts, 0);
+	if (!err)
+		log_warn("the start-up lookup of the owners of older sockets could not be "
+		         "loaded (%s): sockets open before the start report no owner until "
+		         "their owner's next system call on them",
+		         strerror(-first));
 	return err;
 }
 
@@ -598,6 +349,50 @@ static void log_variant(const struct kernel_choice *k)
 	         k->state_forced ? "set by " SOCKET_STATE_ENV : "probed",
 	         k->socket_cookie ? "the kernel's socket cookie" : "a random 64-bit id per socket",
 	         k->id_forced ? "set by " SOCKET_ID_ENV : "probed");
+}
+
+/*
+ * Before the program is attached, so that the first event of an older
+ * socket already carries its owner. A socket opened between the two
+ * gets its owner from its own system calls, as any later socket does.
+ */
+static int seed_owners(struct tracer *t, const struct tracer_options *opts)
+{
+	struct seed_result r;
+	int err;
+
+	if (!t->seed_loaded)
+		return 0;
+	err = seed_run(t->skel, opts->seed_time_ms, &r);
+	if (err) {
+		log_warn("sockets open before the start report no owner until their owner's "
+		         "next system call on them");
+		return 0; /* seed_run() said why */
+	}
+	t->seed = r;
+	t->seed_ran = true;
+	log_info("owners of TCP sockets open before the start: %llu of %llu found in %llu ms%s",
+	         (unsigned long long)r.seeded, (unsigned long long)r.sockets,
+	         (unsigned long long)(r.elapsed_ns / 1000000),
+	         r.timed_out ? "; stopped at bpf.seed_time_ms, the rest report no owner "
+	                       "until their owner's next system call on them"
+	                     : "");
+	if (r.over)
+		log_warn("%llu TCP sockets open before the start report no owner: "
+		         "bpf.seed_sockets_max (%u) was reached",
+		         (unsigned long long)r.over, opts->seed_max_sockets);
+	return 0;
+}
+
+void tracer_owner_lookup(const struct tracer *t, struct tracer_owner_lookup *out)
+{
+	*out = (struct tracer_owner_lookup){
+	    .ran = t->seed_ran,
+	    .complete = t->seed_ran && !t->seed.timed_out,
+	    .found = t->seed.seeded,
+	    .over_limit = t->seed.over,
+	    .elapsed_ns = t->seed.elapsed_ns,
+	};
 }
 
 const char *tracer_socket_state(const struct tracer *t)
@@ -613,11 +408,6 @@ const char *tracer_socket_id(const struct tracer *t)
 int tracer_open(struct tracer **out, const struct tracer_options *opts,
                 const struct filter_config *filters, tracer_event_fn fn, void *ctx)
 {
-	static const size_t key_sizes[SET_MAX] = {
-	    sizeof(struct tcpstates_lpm_key),  sizeof(struct tcpstates_lpm_key),
-	    sizeof(struct tcpstates_comm_key), sizeof(struct tcpstates_u32_key),
-	    sizeof(struct tcpstates_u32_key),  sizeof(struct tcpstates_u64_key),
-	};
 	struct tracer *t;
 	int err;
 
@@ -643,42 +433,11 @@ int tracer_open(struct tracer **out, const struct tracer_options *opts,
 	t->ctx = ctx;
 	t->poll_interval_ms = opts->poll_interval_ms;
 	t->wakeup_bytes = opts->wakeup_bytes;
-	err = pthread_mutex_init(&t->apply_lock, NULL);
-	if (err) {
-		free(t);
-		return -err;
-	}
-	for (int gen = 0; gen < TCPSTATES_GENERATIONS; gen++)
-		for (int set = 0; set < SET_MAX; set++)
-			t->inserted[gen][set].key_size = key_sizes[set];
-	/* The map starts zeroed, and so do the shadows. */
-	t->port_bits = calloc(TCPSTATES_PORT_SLOTS, 1);
-	t->port_shadow[0] = calloc(TCPSTATES_PORT_SLOTS, 1);
-	t->port_shadow[1] = calloc(TCPSTATES_PORT_SLOTS, 1);
-	t->batch_keys = calloc(TCPSTATES_PORT_SLOTS, sizeof(*t->batch_keys));
-	t->batch_values = calloc(TCPSTATES_PORT_SLOTS, 1);
-	if (!t->port_bits || !t->port_shadow[0] || !t->port_shadow[1] || !t->batch_keys ||
-	    !t->batch_values) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
 
-	t->skel = tcpstates__open();
-	if (!t->skel) {
-		err = -errno;
-		log_kernel_error("opening the BPF object", err);
-		goto cleanup;
-	}
 	err = kernel_features_choose(&t->kernel);
 	if (err)
 		goto cleanup; /* already logged */
-	err = configure_variant(t, opts);
-	if (err) {
-		log_error("configuring the BPF object: %s", strerror(-err));
-		goto cleanup;
-	}
-	/* libbpf >= 1.0 raises RLIMIT_MEMLOCK itself on kernels without memcg accounting. */
-	err = tcpstates__load(t->skel);
+	err = load_object(t, opts);
 	if (err) {
 		log_kernel_error("loading the BPF program", err);
 		goto cleanup;
@@ -689,7 +448,15 @@ int tracer_open(struct tracer **out, const struct tracer_options *opts,
 		log_error("setting up the ring buffer reader: %s", strerror(-err));
 		goto cleanup;
 	}
+	err = open_filter_maps(t);
+	if (err) {
+		log_error("setting up the filter maps: %s", strerror(-err));
+		goto cleanup;
+	}
 	err = tracer_apply_filters(t, filters);
+	if (err)
+		goto cleanup; /* already logged */
+	err = seed_owners(t, opts);
 	if (err)
 		goto cleanup; /* already logged */
 	err = tcpstates__attach(t->skel);
@@ -718,14 +485,6 @@ void tracer_close(struct tracer *t)
 		return;
 	ring_buffer__free(t->rb);
 	tcpstates__destroy(t->skel);
-	for (int gen = 0; gen < TCPSTATES_GENERATIONS; gen++)
-		for (int set = 0; set < SET_MAX; set++)
-			free(t->inserted[gen][set].keys);
-	free(t->batch_values);
-	free(t->batch_keys);
-	free(t->port_shadow[1]);
-	free(t->port_shadow[0]);
-	free(t->port_bits);
-	pthread_mutex_destroy(&t->apply_lock);
+	filter_maps_close(t->filters);
 	free(t);
 }

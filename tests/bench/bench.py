@@ -13,12 +13,19 @@ Configurations, each run once a round:
                     memory-only buffer
   publish, spool    the same with the disk spool on
 
+Every configuration is measured twice with the same agent: unpinned, as on
+this small VM where the loop, the agent and the Kafka peer share every CPU,
+and pinned, the loop on the first CPU and the agent and the peer on the
+others, as on a many-core host where they never share a core. Each traced
+run is paired with an untraced run just before it, pinned the same way.
+
 For each it prints the connection rate and its ratio to untraced (measured
 with kernel.bpf_stats_enabled off), the BPF program's own time per event (from
 a 1 s run with it on: run_time_ns / run_cnt of the program, read from its
 fdinfo; the statistics' own clock reads are counted in it, about 60 ns on
 this project's VM: see the empty program's figure), the agent's CPU time per
-event (all threads, librdkafka's included), the agent's VmHWM read from its
+delivered event over the loop (all threads, librdkafka's included, from the
+first loop run to the last delivery report, start-up excluded), the agent's VmHWM read from its
 own /proc status just before it is stopped, and events expected against
 delivered: by the agent's delivery reports (events_published_total) and by
 the topic's end offsets asked with kcat, both reported, and the p50 and p99
@@ -26,11 +33,14 @@ of the delivery latency from the agent's histogram. It is a measurement,
 not a test: it asserts nothing and always prints what it saw.
 
 Usage: /usr/bin/python3 tests/bench/bench.py [--seconds S] [--rounds N] [--nice N]
-           [--set KEY=VALUE ...] [--env NAME=VALUE ...]
+           [--set KEY=VALUE ...] [--env NAME=VALUE ...] [--baseline-agent PATH]
 --set passes a setting to every agent it starts (bpf.ringbuf_bytes=4MiB, say),
 and --env puts a variable in the agents' environment, and only theirs
 (LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 to compare
-allocators, or GLIBC_TUNABLES=glibc.malloc.arena_max=2).
+allocators, or GLIBC_TUNABLES=glibc.malloc.arena_max=2). --baseline-agent
+runs another build of the agent (main's, say) through the same configurations
+in the same rounds, right after this build's: on a shared machine only figures
+taken side by side can be compared.
 """
 
 import argparse
@@ -52,9 +62,28 @@ PARTITIONS = 12
 STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
 
 
-def run_loop(ns, seconds):
-    out = ns.run([CONNLOOP, str(PORT), str(seconds)], check=True, capture_output=True,
-                 text=True).stdout.split()
+def cpu_split():
+    """(the loop's CPU, the agent's and the peer's CPUs) for pinned runs."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise RuntimeError("pinned runs need at least 2 CPUs")
+    return {cpus[0]}, set(cpus[1:])
+
+
+def pin(pid, cpus):
+    """Sets the affinity of every thread of pid: threads inherit it only
+    when they are created, and the agent's and the peer's already run."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+        except (ProcessLookupError, FileNotFoundError):
+            pass  # a thread that exited meanwhile
+
+
+def run_loop(ns, seconds, cpus=None):
+    prefix = ["taskset", "-c", ",".join(map(str, sorted(cpus)))] if cpus else []
+    out = ns.run(prefix + [CONNLOOP, str(PORT), str(seconds)], check=True,
+                 capture_output=True, text=True).stdout.split()
     return int(out[0]), float(out[2])
 
 
@@ -101,22 +130,44 @@ def set_bpf_stats(on):
         f.write("1" if on else "0")
 
 
-def measure(ns, pid, seconds):
+def measure_once(ns, pid, seconds, cpus=None):
     """(connections, rate, BPF ns per event) with process pid's program
     attached. The rate comes from a run with kernel.bpf_stats_enabled off:
     the statistics read the clock twice around every run of every program,
     which would be counted against the connection rate. The program's time
     per event comes from a second, 1 s run with them on."""
-    conns, rate = run_loop(ns, seconds)
+    conns, rate = run_loop(ns, seconds, cpus)
     set_bpf_stats(True)
     try:
         before = prog_stats(pid)
-        run_loop(ns, 1)
+        run_loop(ns, 1, cpus)
         after = prog_stats(pid)
     finally:
         set_bpf_stats(False)
     runs = after[1] - before[1]
     return conns, rate, (after[0] - before[0]) / runs if runs else 0.0
+
+
+def measure(ns, pid, seconds, peer=None):
+    """Unpinned, then pinned: the loop on one CPU, process pid (and the
+    Kafka peer) on the others. Each run follows an untraced run pinned the
+    same way. Returns a dict of both."""
+    loop_cpus, other_cpus = cpu_split()
+    res = {"untraced": run_loop(ns, seconds)[1]}
+    res["conns"], res["rate"], res["bpf_ns"] = measure_once(ns, pid, seconds)
+    if peer:
+        pin(peer.proc.pid, other_cpus)
+    pin(pid, other_cpus)
+    try:
+        res["untraced_pinned"] = run_loop(ns, seconds, loop_cpus)[1]
+        conns, res["rate_pinned"], res["bpf_ns_pinned"] = measure_once(ns, pid, seconds,
+                                                                       loop_cpus)
+        res["conns"] += conns
+        res["seconds"] = res["conns"] / res["rate"]
+    finally:
+        if peer:
+            pin(peer.proc.pid, loop_cpus | other_cpus)
+    return res
 
 
 def topic_end_offsets(bootstrap, topic, partitions):
@@ -168,7 +219,7 @@ def agent_argv(args):
     return extra, prefix
 
 
-def traced_round(args, peer, ns, tag, spool, metrics_port):
+def traced_round(args, peer, ns, tag, spool, metrics_port, binary):
     topic = f"bench-{tag}"
     peer.command(f"topic {topic} {PARTITIONS}")
     with harness.tempdir() as d:
@@ -177,10 +228,12 @@ def traced_round(args, peer, ns, tag, spool, metrics_port):
         extra, prefix = agent_argv(args)
         if args.nice:
             prefix = ["nice", "-n", str(args.nice)] + prefix
-        agent = harness.Agent(extra, config_text=cfg, workdir=d, prefix=prefix)
+        agent = harness.Agent(extra, config_text=cfg, workdir=d, prefix=prefix, binary=binary)
         pid = agent.proc.pid
+        # Start-up excluded: what the agent has spent and published so far.
+        m0 = harness.wait_metrics(metrics_port, lambda m: True, timeout=30, what="metrics")
         cpu0 = proc_cpu_s(pid)
-        conns, rate, bpf_ns = measure(ns, pid, args.seconds)
+        res = measure(ns, pid, args.seconds, peer)
         m = harness.wait_metrics(metrics_port, all_accounted, timeout=300,
                                  what="every event published")
         cpu = proc_cpu_s(pid) - cpu0
@@ -188,31 +241,31 @@ def traced_round(args, peer, ns, tag, spool, metrics_port):
         agent.stop()
     expected = int(m["tcpstates_agent_kernel_events_total"]) - harness.dropped(m, "filtered")
     reported = int(m["tcpstates_agent_events_published_total"])
+    over_loop = reported - int(m0["tcpstates_agent_events_published_total"])
     drops = sum(harness.dropped(m, r) for r in harness.DROP_REASONS if r != "filtered")
-    return {
-        "conns": conns, "rate": rate, "expected": expected, "reported": reported,
+    return dict(res, **{
+        "expected": expected, "reported": reported,
         "offsets": topic_end_offsets(peer.bootstrap, topic, PARTITIONS), "drops": drops,
         "ringbuf_full": harness.dropped(m, "ringbuf_full"),
         "spool_full": harness.dropped(m, "spool_full"),
-        "cpu_us_per_event": cpu * 1e6 / max(reported, 1), "hwm_kib": hwm,
-        "bpf_ns": bpf_ns,
+        "cpu_us_per_event": cpu * 1e6 / max(over_loop, 1), "hwm_kib": hwm,
         "p50_ms": 1e3 * (latency_quantile(m, 0.5) or float("nan")),
         "p99_ms": 1e3 * (latency_quantile(m, 0.99) or float("nan")),
         "spool_bytes": m.get("tcpstates_agent_spool_written_bytes_total", 0),
-    }
+    })
 
 
-def unpublished_round(args, ns, config_text):
+def unpublished_round(args, ns, config_text, binary):
     """The agent without a broker: its table goes to /dev/null."""
     extra, prefix = agent_argv(args)
     with harness.tempdir() as d:
         agent = harness.Agent(extra, config_text=config_text, workdir=d,
-                              prefix=["sh", "-c", 'exec "$@" >/dev/null', "sh"] + prefix)
-        pid = agent.proc.pid
-        conns, rate, bpf_ns = measure(ns, pid, args.seconds)
-        hwm = proc_hwm_kib(pid)
+                              prefix=["sh", "-c", 'exec "$@" >/dev/null', "sh"] + prefix,
+                              binary=binary)
+        res = measure(ns, agent.proc.pid, args.seconds)
+        res["hwm_kib"] = proc_hwm_kib(agent.proc.pid)
         agent.stop()
-    return {"rate": rate, "bpf_ns": bpf_ns, "hwm_kib": hwm}
+    return res
 
 
 def empty_round(args, ns):
@@ -222,67 +275,85 @@ def empty_round(args, ns):
     try:
         if proc.stdout.readline().strip() != "attached":
             raise RuntimeError(f"{EMPTY_PROGRAM} did not attach")
-        conns, rate, bpf_ns = measure(ns, proc.pid, args.seconds)
+        res = measure(ns, proc.pid, args.seconds)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    return {"rate": rate, "bpf_ns": bpf_ns, "hwm_kib": 0}
+    res["hwm_kib"] = 0
+    return res
 
 
 def median(rs, key):
     return statistics.median(x[key] for x in rs)
 
 
-def report(args, untraced, results, others):
+def report_line(name, rs, base, base_pinned):
+    rate, rate_p = median(rs, "rate"), median(rs, "rate_pinned")
+    # Paired: each traced run against the untraced run just before it,
+    # which drifts less than the median of all untraced runs.
+    paired = statistics.median(x["rate"] / x["untraced"] for x in rs)
+    paired_p = statistics.median(x["rate_pinned"] / x["untraced_pinned"] for x in rs)
+    line = (f"{name:26} {rate:8.0f} {rate / base:6.3f} {paired:6.3f} "
+            f"{rate_p / base_pinned:6.3f} {paired_p:6.3f} "
+            f"{median(rs, 'bpf_ns'):6.0f} {median(rs, 'bpf_ns_pinned'):6.0f} ")
+    if "expected" in rs[0]:
+        exp = sum(x["expected"] for x in rs)
+        rep = sum(x["reported"] for x in rs)
+        off = sum(x["offsets"] for x in rs)
+        drops = sum(x["drops"] for x in rs)
+        exact = all(x["expected"] == x["reported"] + x["drops"] for x in rs)
+        line += (f"{median(rs, 'cpu_us_per_event'):9.2f} "
+                 f"{max(x['hwm_kib'] for x in rs) / 1024:9.1f}  {exp} / {rep}, {off}; "
+                 f"latency p50 {median(rs, 'p50_ms'):.1f} ms, "
+                 f"p99 {max(x['p99_ms'] for x in rs):.1f} ms; "
+                 f"drops {drops} (ringbuf_full {sum(x['ringbuf_full'] for x in rs)}, "
+                 f"spool_full {sum(x['spool_full'] for x in rs)}); "
+                 f"expected = delivered + drops in every round: {'yes' if exact else 'NO'}")
+    elif max(x["hwm_kib"] for x in rs):
+        line += f"{'':9} {max(x['hwm_kib'] for x in rs) / 1024:9.1f}"
+    return line
+
+
+def report(args, results, others):
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
                          capture_output=True, text=True).stdout.strip()
+    every = [x for rs in results.values() for x in rs]
     # Medians: on a small VM one round in five can be off by 20% either way.
-    base = statistics.median(untraced)
+    base = statistics.median(x["untraced"] for x in every)
+    base_pinned = statistics.median(x["untraced_pinned"] for x in every)
+    loop_cpus, other_cpus = cpu_split()
     print()
     print(f"machine: {os.cpu_count()} CPUs ({cpu}), kernel {platform.release()}, "
           f"{time.strftime('%Y-%m-%d')}; load average at the end "
           f"{open('/proc/loadavg').read().split()[0]}")
     print(f"agent: {' '.join(['--set ' + kv for kv in args.set]) or 'default settings'}"
-          f"{', environment ' + ' '.join(args.env) if args.env else ''}")
+          f"{', environment ' + ' '.join(args.env) if args.env else ''}"
+          f"{'; baseline ' + args.baseline_agent if args.baseline_agent else ''}")
+    print(f"pinned: the loop on CPU {sorted(loop_cpus)}, the agent and the Kafka peer on "
+          f"CPU {sorted(other_cpus)}")
     print(f"other TCP state tracers loaded before the untraced runs: {min(others)} to "
           f"{max(others)} (they slow untraced and traced runs alike)")
-    print(f"{'configuration':16} {'conn/s':>8} {'ratio':>6} {'paired':>6} {'BPF ns/ev':>9} "
-          f"{'CPU us/ev':>9} {'VmHWM MiB':>9}  events expected / delivered (reports, offsets)")
-    print(f"{'untraced':16} {base:8.0f} {1:6.3f} {1:6.3f}   (median of {len(untraced)} runs "
-          f"of {args.seconds:g}s)")
+    print(f"{'configuration':26} {'conn/s':>8} {'ratio':>6} {'paired':>6} {'pinned':>6} "
+          f"{'p.pair':>6} {'BPF ns':>6} {'p.BPF':>6} {'CPU us/ev':>9} {'VmHWM MiB':>9}  "
+          f"events expected / delivered (reports, offsets)")
+    print(f"{'untraced':26} {base:8.0f} {1:6.3f} {1:6.3f} {1:6.3f} {1:6.3f}   (medians of "
+          f"{len(every)} runs of {args.seconds:g}s; pinned {base_pinned:.0f}/s)")
     for name, rs in results.items():
-        rate = median(rs, "rate")
-        # Paired: each traced run against the untraced run just before it,
-        # which drifts less than the median of all untraced runs.
-        paired = statistics.median(x["rate"] / x["untraced"] for x in rs)
-        line = (f"{name:16} {rate:8.0f} {rate / base:6.3f} {paired:6.3f} "
-                f"{median(rs, 'bpf_ns'):9.0f} ")
-        if "expected" in rs[0]:
-            exp = sum(x["expected"] for x in rs)
-            rep = sum(x["reported"] for x in rs)
-            off = sum(x["offsets"] for x in rs)
-            drops = sum(x["drops"] for x in rs)
-            exact = all(x["expected"] == x["reported"] + x["drops"] for x in rs)
-            line += (f"{median(rs, 'cpu_us_per_event'):9.2f} "
-                     f"{max(x['hwm_kib'] for x in rs) / 1024:9.1f}  {exp} / {rep}, {off}; "
-                     f"latency p50 {median(rs, 'p50_ms'):.1f} ms, "
-                     f"p99 {max(x['p99_ms'] for x in rs):.1f} ms; "
-                     f"drops {drops} (ringbuf_full {sum(x['ringbuf_full'] for x in rs)}, "
-                     f"spool_full {sum(x['spool_full'] for x in rs)}); "
-                     f"expected = delivered + drops in every round: {'yes' if exact else 'NO'}")
-        elif max(x["hwm_kib"] for x in rs):
-            line += f"{'':9} {max(x['hwm_kib'] for x in rs) / 1024:9.1f}"
-        print(line)
+        print(report_line(name, rs, base, base_pinned))
     rs = results["publish, spool"]
-    secs = sum(x["conns"] / x["rate"] for x in rs)
+    secs = sum(x["seconds"] for x in rs)
     written = sum(x["spool_bytes"] for x in rs)
     print(f"spool: {written / max(sum(x['expected'] for x in rs), 1):.1f} bytes written per "
           f"event, {written / secs / 1e6:.2f} MB/s while the loop ran")
     print("ratio: the median traced rate over the median untraced one; paired: the median of "
-          "each traced run over the untraced run just before it.")
-    print("BPF ns/ev, CPU us/ev and latency p50 are medians over rounds; VmHWM and latency p99 "
-          "the largest round. Latency: the kernel's timestamp of an event to its delivery "
-          "report, from the agent's histogram (buckets 1 ms to 10 s, interpolated).")
+          "each traced run over the untraced run just before it; pinned, p.pair: the same "
+          "for the pinned runs. BPF ns, p.BPF: the program's time per event, unpinned and "
+          "pinned.")
+    print("BPF ns, CPU us/ev and latency p50 are medians over rounds; VmHWM and latency p99 "
+          "the largest round. CPU us/ev: the agent's CPU from the first loop run to the last "
+          "delivery report over the events delivered meanwhile (start-up excluded). Latency: "
+          "the kernel's timestamp of an event to its delivery report, from the agent's "
+          "histogram (buckets 1 ms to 10 s, interpolated).")
 
 
 def main():
@@ -295,7 +366,12 @@ def main():
                     help="a setting for every agent started, as the agent's --set takes it")
     ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                     help="a variable in the agents' environment (LD_PRELOAD=, say)")
+    ap.add_argument("--baseline-agent", metavar="PATH",
+                    help="another agent binary, run through the same configurations in the "
+                         "same rounds")
     args = ap.parse_args()
+    if args.baseline_agent and not os.access(args.baseline_agent, os.X_OK):
+        ap.error(f"--baseline-agent {args.baseline_agent}: not an executable file")
     harness.require_root()
     with open(STATS_SYSCTL) as f:
         stats_was = f.read().strip()
@@ -308,34 +384,44 @@ def main():
             f.write(stats_was)
 
 
-def run_rounds(args, peer, ns):
+def one_round(args, peer, ns, r, name, binary):
     port = harness.free_port_block()
+    if name == "empty program":
+        return empty_round(args, ns)
+    if name == "program only":
+        return unpublished_round(args, ns, "filters:\n  netns:\n    include: [1]\n", binary)
+    if name == "default config":
+        return unpublished_round(args, ns, None, binary)
+    tag = f"{r}-{name[9:]}-{'base' if binary else 'this'}"
+    return traced_round(args, peer, ns, tag, name.endswith("spool"), port, binary)
+
+
+def run_rounds(args, peer, ns):
     names = ("empty program", "program only", "default config", "publish, memory",
              "publish, spool")
-    results = {n: [] for n in names}
-    untraced, others = [], []
+    agents = [("", None)]
+    if args.baseline_agent:
+        agents.append(("baseline: ", args.baseline_agent))
+    # This build and the baseline back to back within each configuration.
+    rows = [(label + n, n, b) for n in names for label, b in agents
+            if not (b and n == "empty program")]
+    results = {row: [] for row, _, _ in rows}
+    others = []
     for r in range(args.rounds):
-        for name in names:
+        for row, name, binary in rows:
             others.append(tracers_attached())
-            untraced.append(run_loop(ns, args.seconds)[1])
-            if name == "empty program":
-                res = empty_round(args, ns)
-            elif name == "program only":
-                res = unpublished_round(args, ns, "filters:\n  netns:\n    include: [1]\n")
-            elif name == "default config":
-                res = unpublished_round(args, ns, None)
-            else:
-                res = traced_round(args, peer, ns, f"{r}-{name[9:]}", name.endswith("spool"),
-                                   port)
-            res["untraced"] = untraced[-1]
-            results[name].append(res)
+            res = one_round(args, peer, ns, r, name, binary)
+            results[row].append(res)
             extra = (f" expected {res['expected']} delivered {res['reported']}/{res['offsets']}"
+                     f" CPU {res['cpu_us_per_event']:.2f} us/event"
                      f" p50 {res['p50_ms']:.1f} ms p99 {res['p99_ms']:.1f} ms"
                      if "expected" in res else "")
-            print(f"round {r} {name:16}: untraced {untraced[-1]:8.0f}/s "
-                  f"(other tracers {others[-1]}) traced "
-                  f"{res['rate']:8.0f}/s BPF {res['bpf_ns']:4.0f} ns/event{extra}", flush=True)
-    report(args, untraced, results, others)
+            print(f"round {r} {row:26}: untraced {res['untraced']:6.0f}/s traced "
+                  f"{res['rate']:6.0f}/s, pinned {res['untraced_pinned']:6.0f}/s "
+                  f"{res['rate_pinned']:6.0f}/s (other tracers {others[-1]}) BPF "
+                  f"{res['bpf_ns']:4.0f}/{res['bpf_ns_pinned']:4.0f} ns/event{extra}",
+                  flush=True)
+    report(args, results, others)
 
 
 if __name__ == "__main__":

@@ -181,7 +181,7 @@ class Agent:
     """tcpstates-agent as a child process; stderr is collected for assertions."""
 
     def __init__(self, args, config_text=None, workdir=None, wait_ready=True, prefix=(),
-                 ready_timeout=30):
+                 ready_timeout=30, binary=None):
         self.workdir = workdir or tempfile.mkdtemp(prefix="tcpstates-agent-")
         self.args = list(args)
         if config_text is not None:
@@ -191,7 +191,7 @@ class Agent:
             self.args = ["-c", self.config_path] + self.args
         self.stderr_lines = []
         self._lock = threading.Lock()
-        self.proc = subprocess.Popen(list(prefix) + [AGENT] + self.args, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(list(prefix) + [binary or AGENT] + self.args, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, bufsize=1)
         track(self.proc)
         self.stdout_lines = []

@@ -35,6 +35,8 @@ struct agent_config {
 	uint32_t wakeup_bytes;
 	uint32_t timing_entries;
 	uint32_t poll_interval_ms;
+	uint32_t seed_sockets_max;
+	uint32_t seed_time_ms;
 	struct filter_config filters;
 
 	/* table output, used when no broker is configured */

@@ -50,6 +50,12 @@ struct metrics_snapshot {
 	uint32_t schema_id;  /* the id values are framed with; 0: none */
 	uint64_t schema_registry_failures;
 	char schema_registry_error[320]; /* the registry's last answer while waiting */
+	/* The start-up lookup of the owners of older sockets; not rendered unless it ran. */
+	bool owner_lookup_ran;
+	bool owner_lookup_complete; /* false: stopped at bpf.seed_time_ms */
+	uint64_t owner_lookup_found;
+	uint64_t owner_lookup_over_limit; /* left without one: bpf.seed_sockets_max */
+	double owner_lookup_seconds;
 	uint64_t reloads_ok;
 	uint64_t reloads_failed;
 	struct latency_snapshot delivery_latency; /* event timestamp -> delivery report */

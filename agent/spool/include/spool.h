@@ -118,6 +118,9 @@ int spool_next(struct spool *sp, struct spool_record *rec, int timeout_ms);
 /* delivered=false: Kafka rejected it for good; it is released all the same
  * (the caller counts it as delivery_failed). */
 void spool_ack(struct spool *sp, uint64_t token, bool delivered);
+/* The same for count tokens under one lock: what one poll of delivery reports
+ * acknowledges. */
+void spool_ack_batch(struct spool *sp, const uint64_t *tokens, size_t count);
 /* Forgets what is in flight and reads again from the oldest unacknowledged
  * record. Call only when nothing is in flight any more (producer replaced). */
 void spool_rewind(struct spool *sp);

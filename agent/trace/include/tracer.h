@@ -6,6 +6,7 @@
 #ifndef TCPSTATES_TRACER_H
 #define TCPSTATES_TRACER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <linux/types.h>
 #include "tcpstates.h"
@@ -18,6 +19,8 @@ struct tracer_options {
 	uint32_t wakeup_bytes;     /* pending bytes that force a wakeup */
 	uint32_t timing_entries;   /* per-socket LRU map size (the 5.10 fallback) */
 	uint32_t poll_interval_ms; /* how long one tracer_poll() may wait */
+	uint32_t seed_max_sockets; /* older sockets given their owner at start; 0: none */
+	uint32_t seed_time_ms;     /* longest time that lookup may take */
 };
 
 /* Called for every event drained; runs on the thread that calls tracer_poll(). */
@@ -51,6 +54,15 @@ int tracer_read_counters(struct tracer *t, uint64_t out[TCPSTATES_CNT_MAX]);
  * (Linux >= 5.12) or "random". Static strings; any thread.
  */
 const char *tracer_socket_state(const struct tracer *t);
+
+/* What the start-up lookup of the owners of older sockets did. */
+struct tracer_owner_lookup {
+	bool ran;      /* false: bpf.seed_sockets_max is 0 */
+	bool complete; /* false: stopped at the time bound */
+	uint64_t found, over_limit, elapsed_ns;
+};
+
+void tracer_owner_lookup(const struct tracer *t, struct tracer_owner_lookup *out);
 const char *tracer_socket_id(const struct tracer *t);
 
 /* Detaches the program: no new events. What is already in the ring buffer
