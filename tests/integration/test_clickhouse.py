@@ -87,8 +87,7 @@ def read_topics(peer, sid):
     records = {}
     for topic, framed in ((RAW_TOPIC, False), (FRAMED_TOPIC, True)):
         consumer = harness.Consumer(peer.bootstrap, topic)
-        consumer.poll_until(lambda m: len(m) >= EVENTS, timeout=60)
-        msgs = consumer.drain_quiet(quiet=2)
+        msgs = consumer.read_all(EVENTS, timeout=60)
         consumer.close()
         check(len(msgs) == EVENTS, f"{topic}: {len(msgs)} records, expected {EVENTS}")
         for m in msgs:

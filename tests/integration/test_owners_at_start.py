@@ -74,12 +74,11 @@ def run_case(env, seed):
             check(found >= 3 and m.get("tcpstates_agent_startup_owner_lookup_complete") == 1,
                   f"owner lookup metrics: found {found}, complete "
                   f"{m.get('tcpstates_agent_startup_owner_lookup_complete')}")
-        consumer = harness.Consumer(peer.bootstrap, "tcpstates.v1")
         out, _ = owner.communicate("go\n", timeout=30)
         check(owner.returncode == 0 and out.strip() == "done", f"owner: {owner.returncode} {out!r}")
-        consumer.poll_until(lambda m: len(m) >= 1, timeout=30)
-        events = [harness.decode(m.value()) for m in consumer.drain_quiet(quiet=2)]
-        consumer.close()
+        events = [harness.decode(m.value())
+                  for m in harness.read_published(peer.bootstrap, "tcpstates.v1", mport,
+                                                  at_least=1)]
         check(agent.stop() == 0, f"agent exit status:\n{agent.log_text()}")
     return events, pid, cgroup, old_port
 
