@@ -35,6 +35,7 @@ static void collect_metrics(void *ctx, struct metrics_snapshot *snap)
 	shipper_get_counters(a->shipper, &ship);
 
 	snap->bpf_socket_state = tracer_socket_state(a->tracer);
+	snap->bpf_socket_id = tracer_socket_id(a->tracer);
 	snap->kernel_seen = kernel[TCPSTATES_CNT_SEEN];
 	snap->dropped[DROP_FILTERED] = kernel[TCPSTATES_CNT_FILTERED];
 	snap->dropped[DROP_RINGBUF_FULL] = kernel[TCPSTATES_CNT_RINGBUF_FULL];

@@ -154,6 +154,14 @@ int metrics_render(const struct metrics_snapshot *s, char *buf, size_t len)
 		out_printf(&o, METRIC_PREFIX "bpf_socket_state{impl=\"%s\"} 1\n",
 		           s->bpf_socket_state);
 	}
+	/* What a consumer's socket_id is on this host: the kernel's cookie, or a
+	 * random id where tracing programs cannot read it (before Linux 5.12). */
+	if (s->bpf_socket_id) {
+		out_header(&o, "bpf_socket_id", "gauge",
+		           "Where events' socket_id comes from (1 for the source in use): "
+		           "the kernel's socket cookie or a random id per socket.");
+		out_printf(&o, METRIC_PREFIX "bpf_socket_id{impl=\"%s\"} 1\n", s->bpf_socket_id);
+	}
 	out_header(&o, "config_reloads_total", "counter", "Configuration reloads, by result.");
 	out_printf(&o, METRIC_PREFIX "config_reloads_total{result=\"success\"} %llu\n",
 	           (unsigned long long)s->reloads_ok);

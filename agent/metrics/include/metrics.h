@@ -43,6 +43,7 @@ struct metrics_snapshot {
 	double broker_down_s;            /* 0 while up */
 	bool kafka_compression_disabled; /* a codec is set, batches go out uncompressed */
 	const char *bpf_socket_state;    /* program variant: "sk_storage" or "hash"; NULL: none */
+	const char *bpf_socket_id;       /* socket ids: "cookie" or "random"; NULL: none */
 	uint64_t reloads_ok;
 	uint64_t reloads_failed;
 	struct latency_snapshot delivery_latency; /* event timestamp -> delivery report */
