@@ -70,12 +70,22 @@ start_peer() {
 	wait_for 60 test -s /run/peer.addr || return 1
 	BOOTSTRAP=$(head -n1 /run/peer.addr)
 }
+peer_answered() { [ "$(wc -l </run/peer.out)" -gt "$1" ]; } # peer_answered LINES_BEFORE
 peer() { # peer COMMAND: one fault command, answered "ok"
-	local before
+	local before answer
 	before=$(wc -l </run/peer.out)
 	echo "$1" >&7
-	wait_for 20 test "$(wc -l </run/peer.out)" -gt "$before" || return 1
-	tail -n1 /run/peer.out | grep -qx ok
+	# The line count is read again on every try: read once, before the
+	# peer had answered, it never changed, and a slow answer failed.
+	wait_for 60 peer_answered "$before" || {
+		echo "kafka-peer did not answer '$1' within 60 s"
+		return 1
+	}
+	answer=$(tail -n1 /run/peer.out)
+	[ "$answer" = ok ] || {
+		echo "kafka-peer answered '$answer' to '$1'"
+		return 1
+	}
 }
 
 # --- traffic, consumer, metrics ------------------------------------------------------
