@@ -11,8 +11,9 @@
 # (/var/cache/tcpstates-agent-vm), one directory per pair and hash of its
 # recipe (./packages, the pair's line of ./matrix and this script), so every
 # run on a machine reuses one image per pair and an edit to the recipe builds
-# a new one. The image is never written by a test: the VM boots it with
-# snapshot=on.
+# a new one. They live under pairs/: older trees, with a single pair, build
+# bookworm-KEY beside it and remove every other bookworm-* there. The image
+# is never written by a test: the VM boots it with snapshot=on.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,11 +32,11 @@ key=$({
 	cat "$here/packages" "$here/build-image.sh"
 	echo "$line"
 } | sha256sum | cut -c1-16)
-dir=$CACHE_ROOT/$NAME-$key
+dir=$CACHE_ROOT/pairs/$NAME-$key
 
 complete() { [ -s "$dir/root.img" ] && [ -s "$dir/vmlinuz" ] && [ -s "$dir/initrd.img" ]; }
 
-mkdir -p "$CACHE_ROOT"
+mkdir -p "$CACHE_ROOT/pairs"
 # One builder at a time: a second CI run waits and then finds the image, and
 # two pairs are not built at once on a machine of two cores.
 exec 9>"$CACHE_ROOT/.lock"
@@ -175,10 +176,9 @@ mkfs.ext4 -q -L vmroot -d "$root" "$work/root.img"
 mkdir -p "$dir"
 mv "$work/vmlinuz" "$work/initrd.img" "$dir/"
 mv "$work/root.img" "$dir/root.img" # last: complete() tests it
-# Images of older recipes are a gigabyte each and never used again; so are
-# those of the single-pair test before the matrix (bookworm-<key>).
-for stale in "$CACHE_ROOT/$NAME"-* "$CACHE_ROOT"/bookworm-????????????????; do
-	[ -e "$stale" ] && [ "$stale" != "$dir" ] && rm -rf --one-file-system "$stale"
+# Images of older recipes are a gigabyte each and never used again.
+for stale in "$CACHE_ROOT/pairs/$NAME"-*; do
+	[ "$stale" = "$dir" ] || rm -rf --one-file-system "$stale"
 done
 echo "build-image: $NAME: cached in $dir ($size_mb MiB image, kernel $(basename "$vmlinuz"), built in $(($(date +%s) - started)) s)" >&2
 echo "$dir"
