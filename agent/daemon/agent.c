@@ -38,6 +38,7 @@ static void collect_metrics(void *ctx, struct metrics_snapshot *snap)
 	shipper_get_counters(a->shipper, &ship);
 
 	snap->bpf_socket_state = tracer_socket_state(a->tracer);
+	snap->bpf_socket_id = tracer_socket_id(a->tracer);
 	tracer_owner_lookup(a->tracer, &lookup);
 	snap->owner_lookup_ran = lookup.ran;
 	snap->owner_lookup_complete = lookup.complete;

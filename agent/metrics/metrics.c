@@ -168,6 +168,28 @@ static void out_kafka(struct text_out *o, const struct metrics_snapshot *s)
 	        s->schema_id);
 }
 
+/* Which program variant the kernel took, and what the start-up lookup found. */
+static void out_bpf(struct text_out *o, const struct metrics_snapshot *s)
+{
+	if (s->bpf_socket_state) {
+		out_header(
+		    &o, "bpf_socket_state", "gauge",
+		    "Where the BPF program keeps per-socket state (1 for the variant loaded).");
+		out_printf(o, METRIC_PREFIX "bpf_socket_state{impl=\"%s\"} 1\n",
+		           s->bpf_socket_state);
+	}
+	/* What a consumer's socket_id is on this host: the kernel's cookie, or a
+	 * random id where tracing programs cannot read it (before Linux 5.12). */
+	if (s->bpf_socket_id) {
+		out_header(o, "bpf_socket_id", "gauge",
+		           "Where events' socket_id comes from (1 for the source in use): "
+		           "the kernel's socket cookie or a random id per socket.");
+		out_printf(o, METRIC_PREFIX "bpf_socket_id{impl=\"%s\"} 1\n", s->bpf_socket_id);
+	}
+	if (s->owner_lookup_ran)
+		out_owner_lookup(o, s);
+}
+
 int metrics_render(const struct metrics_snapshot *s, char *buf, size_t len)
 {
 	struct text_out o = {.buf = buf, .len = len};
@@ -197,15 +219,7 @@ int metrics_render(const struct metrics_snapshot *s, char *buf, size_t len)
 	           s->oldest_pending_age_s);
 	out_kafka(&o, s);
 
-	if (s->bpf_socket_state) {
-		out_header(
-		    &o, "bpf_socket_state", "gauge",
-		    "Where the BPF program keeps per-socket state (1 for the variant loaded).");
-		out_printf(&o, METRIC_PREFIX "bpf_socket_state{impl=\"%s\"} 1\n",
-		           s->bpf_socket_state);
-	}
-	if (s->owner_lookup_ran)
-		out_owner_lookup(&o, s);
+	out_bpf(&o, s);
 	out_header(&o, "config_reloads_total", "counter", "Configuration reloads, by result.");
 	out_printf(&o, METRIC_PREFIX "config_reloads_total{result=\"success\"} %llu\n",
 	           (unsigned long long)s->reloads_ok);

@@ -162,23 +162,23 @@ def check_reference_consumer(bootstrap, expected, ns_inode):
 # The program variants: what the kernel probe picks, and the Linux 5.10
 # fallback (per-socket state in an LRU hash, random socket ids), forced.
 VARIANTS = [
-    ({}, r"BPF: per-socket state in .* \(probed\)", ("sk_storage", "hash")),
+    ({}, r"BPF: per-socket state in .* \(probed\)", ("sk_storage", "hash"), ("cookie", "random")),
     ({"TCPSTATES_BPF_SOCKET_STATE": "hash", "TCPSTATES_BPF_SOCKET_ID": "random"},
      r"per-socket state in an LRU hash keyed by address \(set by TCPSTATES_BPF_SOCKET_STATE\), "
-     r"socket ids from a random 64-bit id per socket", ("hash",)),
+     r"socket ids from a random 64-bit id per socket", ("hash",), ("random",)),
 ]
 
 
 def main():
-    for env, announced, impls in VARIANTS:
+    for env, announced, impls, ids in VARIANTS:
         for k in ("TCPSTATES_BPF_SOCKET_STATE", "TCPSTATES_BPF_SOCKET_ID"):
             os.environ.pop(k, None)
         os.environ.update(env)
         log(f"program variant: {env or 'probed'}")
-        run_variant(announced, impls)
+        run_variant(announced, impls, ids)
 
 
-def run_variant(announced, impls):
+def run_variant(announced, impls, ids):
     with harness.KafkaPeer() as peer, harness.NetNs("e2e") as ns, harness.tempdir() as d:
         mport = harness.free_port_block()
         cfg = harness.publish_config(peer.bootstrap, os.path.join(d, "spool"), mport, ns.inode)
@@ -221,6 +221,9 @@ def run_variant(announced, impls):
         loaded = [i for i in ("sk_storage", "hash")
                   if m.get(f'tcpstates_agent_bpf_socket_state{{impl="{i}"}}') == 1]
         check(len(loaded) == 1 and loaded[0] in impls, f"bpf_socket_state {loaded}")
+        sources = [i for i in ("cookie", "random")
+                   if m.get(f'tcpstates_agent_bpf_socket_id{{impl="{i}"}}') == 1]
+        check(len(sources) == 1 and sources[0] in ids, f"bpf_socket_id {sources}")
 
         start = time.time()
         rc = agent.stop()

@@ -1,38 +1,64 @@
 #!/bin/bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-# Builds the VM test's root image, or finds it in the cache, and prints the
-# directory that holds it: root.img (ext4, Debian 12 with systemd and the
-# packages in ./packages), vmlinuz and initrd.img (Debian's cloud kernel).
+# Builds the root image of one of the VM test's (root, kernel) pairs, or finds
+# it in the cache, and prints the directory that holds it: root.img (ext4,
+# Debian with systemd and the packages in ./packages), vmlinuz and initrd.img
+# (the pair's Debian kernel).
+#
+#   build-image.sh NAME        NAME: a pair of ./matrix, e.g. bookworm-5.10
 #
 # The cache lives outside the source tree, in $TCPSTATES_VM_CACHE
-# (/var/cache/tcpstates-agent-vm), one directory per hash of ./packages and
-# this script, so every run on a machine reuses one image and an edit to
-# either builds a new one. The image is never written by a test: the VM
-# boots it with snapshot=on.
+# (/var/cache/tcpstates-agent-vm), one directory per pair and hash of its
+# recipe (./packages, the pair's line of ./matrix and this script), so every
+# run on a machine reuses one image per pair and an edit to the recipe builds
+# a new one. They live under pairs/: older trees, with a single pair, build
+# bookworm-KEY beside it and remove every other bookworm-* there. The image
+# is never written by a test: the VM boots it with snapshot=on.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-SUITE=bookworm
 CACHE_ROOT=${TCPSTATES_VM_CACHE:-/var/cache/tcpstates-agent-vm}
+NAME=${1:?usage: build-image.sh NAME (a pair of tests/vm/matrix)}
 
+# The recipe: only the columns that go into the image, not the expectations.
+line=$(awk -v n="$NAME" '$1 == n { print $1, $2, $3, $4 }' "$here/matrix")
+[ -n "$line" ] || {
+	echo "build-image: no pair '$NAME' in $here/matrix" >&2
+	exit 1
+}
+read -r _ SUITE KSUITE KERNEL <<<"$line"
 mapfile -t packages < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$here/packages")
-key=$(cat "$here/packages" "$here/build-image.sh" | sha256sum | cut -c1-16)
-dir=$CACHE_ROOT/$SUITE-$key
+key=$({
+	cat "$here/packages" "$here/build-image.sh"
+	echo "$line"
+} | sha256sum | cut -c1-16)
+dir=$CACHE_ROOT/pairs/$NAME-$key
 
 complete() { [ -s "$dir/root.img" ] && [ -s "$dir/vmlinuz" ] && [ -s "$dir/initrd.img" ]; }
 
-mkdir -p "$CACHE_ROOT"
-# One builder at a time: a second CI run waits and then finds the image.
+mkdir -p "$CACHE_ROOT/pairs"
+# One builder at a time: a second CI run waits and then finds the image, and
+# two pairs are not built at once on a machine of two cores.
 exec 9>"$CACHE_ROOT/.lock"
 flock 9
 if complete; then
 	echo "$dir"
 	exit 0
 fi
+started=$(date +%s)
 
 work=$(mktemp -d "$CACHE_ROOT/build.XXXXXX")
-trap 'rm -rf "$work"' EXIT
 root=$work/root
+cleanup() {
+	# debootstrap and this script mount file systems in the root: a failed
+	# build may leave them there, and rm must not walk into them.
+	local m
+	for m in $(awk -v r="$root/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r); do
+		umount -l "$m" || true
+	done
+	rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT
 
 # The host's own Debian mirror: on CI machines that is the only registry
 # that can be reached.
@@ -40,17 +66,49 @@ mirror=$(grep -rhoE '(URIs:|^deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/source
 	/etc/apt/sources.list.d 2>/dev/null | grep -oE 'https?://[^ ]+' | head -n1 || true)
 mirror=${mirror:-http://deb.debian.org/debian}
 
-echo "build-image: debootstrap $SUITE from $mirror with ${#packages[@]} packages" >&2
-include=$(
-	IFS=,
-	echo "${packages[*]}"
-)
-if ! debootstrap --variant=minbase --include="$include" "$SUITE" "$root" "$mirror" \
-	>"$work/debootstrap.log" 2>&1; then
-	tail -n 30 "$work/debootstrap.log" >&2
-	echo "build-image: debootstrap failed (log above)" >&2
+quiet() { # quiet STEP COMMAND...: the command's output only when it fails
+	local step=$1
+	shift
+	if "$@" >"$work/step.log" 2>&1; then return 0; fi
+	tail -n 30 "$work/step.log" >&2
+	echo "build-image: $NAME: $step failed (log above)" >&2
 	exit 1
+}
+in_root() { chroot "$root" env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 "$@"; }
+
+echo "build-image: $NAME: debootstrap $SUITE from $mirror, ${#packages[@]} packages, kernel $KERNEL from $KSUITE" >&2
+quiet debootstrap debootstrap --variant=minbase "$SUITE" "$root" "$mirror"
+mount -t proc proc "$root/proc"
+# Nothing starts inside the root while it is built.
+printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+chmod 0755 "$root/usr/sbin/policy-rc.d"
+apt_install=(apt-get install -y -q --no-install-recommends)
+if [ "$KSUITE" = "$SUITE" ]; then
+	quiet "apt-get install" in_root "${apt_install[@]}" "${packages[@]}" "$KERNEL"
+else
+	quiet "apt-get install" in_root "${apt_install[@]}" "${packages[@]}"
+	# Another release's kernel, as an admin would install it: the package
+	# alone, its dependencies from the root's own release.
+	echo "deb $mirror $KSUITE main" >"$root/etc/apt/sources.list.d/kernel.list"
+	quiet "apt-get update ($KSUITE)" in_root apt-get update -q
+	quiet "apt-get download $KERNEL" in_root sh -c "cd /tmp && apt-get download -q $KERNEL"
+	rm "$root/etc/apt/sources.list.d/kernel.list"
+	quiet "apt-get update" in_root apt-get update -q
+	deb=$(cd "$root/tmp" && ls "$KERNEL"_*.deb)
+	# Fails on the dependencies it leaves unconfigured; apt-get -f installs
+	# them from the root's release and configures the kernel, building its
+	# initrd. The check below says whether it got there.
+	in_root dpkg -i "/tmp/$deb" >"$work/dpkg.log" 2>&1 || true
+	quiet "apt-get -f install ($KERNEL)" in_root apt-get -f install -y -q --no-install-recommends
+	rm "$root/tmp/$deb"
 fi
+[ "$(in_root dpkg-query -W -f '${Status}' "$KERNEL")" = "install ok installed" ] || {
+	[ -s "$work/dpkg.log" ] && tail -n 20 "$work/dpkg.log" >&2
+	echo "build-image: $NAME: $KERNEL is not installed in the root" >&2
+	exit 1
+}
+rm "$root/usr/sbin/policy-rc.d"
+umount "$root/proc"
 
 # --- configuration ----------------------------------------------------------
 echo tcpstates-vm >"$root/etc/hostname"
@@ -118,9 +176,9 @@ mkfs.ext4 -q -L vmroot -d "$root" "$work/root.img"
 mkdir -p "$dir"
 mv "$work/vmlinuz" "$work/initrd.img" "$dir/"
 mv "$work/root.img" "$dir/root.img" # last: complete() tests it
-# Images of older package lists are a gigabyte each and never used again.
-for stale in "$CACHE_ROOT"/"$SUITE"-*; do
-	[ "$stale" = "$dir" ] || rm -rf "$stale"
+# Images of older recipes are a gigabyte each and never used again.
+for stale in "$CACHE_ROOT/pairs/$NAME"-*; do
+	[ "$stale" = "$dir" ] || rm -rf --one-file-system "$stale"
 done
-echo "build-image: cached in $dir ($size_mb MiB image, kernel $(basename "$vmlinuz"))" >&2
+echo "build-image: $NAME: cached in $dir ($size_mb MiB image, kernel $(basename "$vmlinuz"), built in $(($(date +%s) - started)) s)" >&2
 echo "$dir"

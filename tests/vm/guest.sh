@@ -1,15 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-# Runs inside the VM (Debian 12, its 6.1 kernel, systemd as PID 1), as root,
-# from the test disk that tests/vm/run.sh writes: new.deb, old.deb (a lower
-# version of the same tree), kafka-peer, events.py and the integration tests.
+# Runs inside the VM (one (root, kernel) pair of tests/vm/matrix, systemd as
+# PID 1), as root, from the test disk that tests/vm/run.sh writes: new.deb,
+# old.deb (a lower version of the same tree), kafka-peer, events.py, the
+# integration tests, and ./versions, which also names the pair and the
+# program variant the BPF probe must choose on its kernel.
 # One line per check on stdout (the VM's second serial port):
 #   VMTEST: ok NAME | VMTEST: FAIL NAME: WHY | VMTEST: done N passed, N failed
 set -uo pipefail
 cd "$(dirname "$0")" || exit 1
 DISK=$PWD
 # shellcheck source=/dev/null
-. ./versions # VERSION, OLD_VERSION
+. ./versions # VERSION, OLD_VERSION, PAIR, EXPECT_STATE, EXPECT_ID
 UNIT=tcpstates-agent.service
 CONF=/etc/tcpstates-agent/agent.yaml
 STATE=/var/lib/private/tcpstates-agent
@@ -68,12 +70,22 @@ start_peer() {
 	wait_for 60 test -s /run/peer.addr || return 1
 	BOOTSTRAP=$(head -n1 /run/peer.addr)
 }
+peer_answered() { [ "$(wc -l </run/peer.out)" -gt "$1" ]; } # peer_answered LINES_BEFORE
 peer() { # peer COMMAND: one fault command, answered "ok"
-	local before
+	local before answer
 	before=$(wc -l </run/peer.out)
 	echo "$1" >&7
-	wait_for 20 test "$(wc -l </run/peer.out)" -gt "$before" || return 1
-	tail -n1 /run/peer.out | grep -qx ok
+	# The line count is read again on every try: read once, before the
+	# peer had answered, it never changed, and a slow answer failed.
+	wait_for 60 peer_answered "$before" || {
+		echo "kafka-peer did not answer '$1' within 60 s"
+		return 1
+	}
+	answer=$(tail -n1 /run/peer.out)
+	[ "$answer" = ok ] || {
+		echo "kafka-peer answered '$answer' to '$1'"
+		return 1
+	}
 }
 
 # --- traffic, consumer, metrics ------------------------------------------------------
@@ -110,6 +122,11 @@ for line in text.splitlines():
         sys.exit(0)
 sys.exit("no series tcpstates_agent_" + sys.argv[1])
 EOF
+}
+metric_absent() { # metric_absent SERIES: /metrics answers, without SERIES
+	local text
+	text=$(metrics_text) && grep -q '^tcpstates_agent_' <<<"$text" &&
+		! grep -qF -- "tcpstates_agent_$1 " <<<"$text"
 }
 metric_at_least() { local v; v=$(metric "$1") && [ "$v" -ge "$2" ]; }
 spool_empty() { [ "$(metric spool_pending_records)" = 0 ]; }
@@ -200,6 +217,32 @@ phase_start() {
 	echo "systemd-analyze security: exposure $exposure"
 	check "systemd-analyze security exposure $exposure <= 1.7" \
 		awk -v e="$exposure" 'BEGIN { exit !(e != "" && e <= 1.7) }'
+}
+
+# --- the program variant the probe chose for this kernel ---------------------------------
+# Expected per kernel (tests/vm/matrix): socket storage and socket cookies in
+# tracing programs from Linux 5.11 and 5.12 on; on 5.10 the LRU hash and random
+# ids. The log line and both gauges must name the same choice.
+phase_probe() {
+	local state_text id_text other_state other_id
+	case $EXPECT_STATE in
+	sk_storage) state_text="socket local storage" other_state=hash ;;
+	*) state_text="an LRU hash keyed by address" other_state=sk_storage ;;
+	esac
+	case $EXPECT_ID in
+	cookie) id_text="the kernel's socket cookie" other_id=random ;;
+	*) id_text="a random 64-bit id per socket" other_id=cookie ;;
+	esac
+	check "the journal says the probe chose $EXPECT_STATE and $EXPECT_ID on $(uname -r)" \
+		journal_has "$START_T" "BPF: per-socket state in $state_text (probed), socket ids from $id_text (probed)"
+	check "bpf_socket_state{impl=\"$EXPECT_STATE\"} is 1" \
+		equals 1 "$(metric "bpf_socket_state{impl=\"$EXPECT_STATE\"}")"
+	check "and no bpf_socket_state{impl=\"$other_state\"}" \
+		metric_absent "bpf_socket_state{impl=\"$other_state\"}"
+	check "bpf_socket_id{impl=\"$EXPECT_ID\"} is 1" \
+		equals 1 "$(metric "bpf_socket_id{impl=\"$EXPECT_ID\"}")"
+	check "and no bpf_socket_id{impl=\"$other_id\"}" \
+		metric_absent "bpf_socket_id{impl=\"$other_id\"}"
 }
 
 # --- events reach the peer ------------------------------------------------------------------
@@ -416,12 +459,13 @@ phase_upgrade() {
 }
 
 main() {
-	echo "VMTEST: kernel $(uname -r), $(systemctl --version | head -n1), packages $VERSION and $OLD_VERSION"
+	echo "VMTEST: pair $PAIR: $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r), $(systemctl --version | head -n1), packages $VERSION and $OLD_VERSION"
 	if ! start_peer; then
 		bad "the Kafka peer starts: $(cat /run/peer.err)"
 	else
 		phase_install
 		phase_start
+		phase_probe
 		phase_events
 		phase_reload
 		phase_secret

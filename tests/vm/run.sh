@@ -1,14 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-# The VM test: the packaged service under systemd on Debian 12's own kernel.
+# The VM test: the packaged service under systemd on one (root, kernel) pair.
 #
-#   tests/vm/run.sh [BUILD_DIR]        (default: ./build, configured; as root,
-#                                      or through sudo, which it calls itself)
+#   tests/vm/run.sh [-p PAIR] [BUILD_DIR]   (default: bookworm-6.1, ./build;
+#                                            as root, or through sudo, which
+#                                            it calls itself)
 #
-# Boots Debian's cloud kernel (6.1) with a bookworm root (build-image.sh,
-# cached) under qemu, without network, installs the .deb built from
-# BUILD_DIR and one built from the same tree with a lower version, and runs
-# guest.sh inside as a systemd unit. guest.sh reports one line per check on
+# PAIR is a line of ./matrix: a Debian root and a Debian kernel, e.g.
+# bookworm-5.10 (Debian 12 with Debian 11's 5.10 kernel). Boots the pair's
+# image (build-image.sh, cached) under qemu, without network, installs the
+# .deb built from BUILD_DIR and one built from the same tree with a lower
+# version, and runs guest.sh inside as a systemd unit, telling it which
+# program variant the BPF probe must choose on that kernel. guest.sh reports one line per check on
 # the second serial port ("VMTEST: ok NAME" or "VMTEST: FAIL NAME: WHY"),
 # then "VMTEST: done N passed, N failed". This script prints those lines and
 # fails unless every check passed.
@@ -20,14 +23,28 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
+# shellcheck source=../as-root.sh
+. "$here/../as-root.sh"
+as_root "building the root image needs root (debootstrap, mkfs.ext4 -d)" "$0" "$@"
+PAIR=bookworm-6.1
+while getopts p: opt; do
+	case $opt in
+	p) PAIR=$OPTARG ;;
+	*) exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
 build=$(cd "${1:-${TEST_BINDIR:-$src/build}}" && pwd)
+# The probe's expected choice on this pair's kernel: columns 5 and 6.
+read -r EXPECT_STATE EXPECT_ID < <(awk -v n="$PAIR" '$1 == n { print $5, $6 }' "$here/matrix") || true
+[ -n "${EXPECT_ID:-}" ] || {
+	echo "vm: no pair '$PAIR' in $here/matrix (its lines: $(awk '!/^#/ && NF { printf "%s ", $1 }' "$here/matrix"))" >&2
+	exit 2
+}
 VM_CPUS=${VM_CPUS:-2}
 VM_MEMORY_MB=${VM_MEMORY_MB:-1536}
 VM_TIMEOUT_S=${VM_TIMEOUT_S:-1500}
 
-# shellcheck source=../as-root.sh
-. "$here/../as-root.sh"
-as_root "building the root image needs root (debootstrap, mkfs.ext4 -d)" "$0" "$@"
 for tool in qemu-system-x86_64 debootstrap mkfs.ext4 debugfs cpack; do
 	command -v "$tool" >/dev/null || {
 		echo "vm: $tool is missing (tests/setup.sh installs it)" >&2
@@ -48,8 +65,8 @@ trap cleanup EXIT
 started=$(date +%s)
 elapsed() { echo "$(($(date +%s) - started)) s"; }
 
-image=$(bash "$here/build-image.sh")
-echo "vm: root image $image ($(elapsed))"
+image=$(bash "$here/build-image.sh" "$PAIR")
+echo "vm: $PAIR: root image $image ($(elapsed))"
 
 # --- packages ------------------------------------------------------------------
 version=$(sed -n 's/^set(CPACK_PACKAGE_VERSION "\(.*\)")$/\1/p' "$build/CPackConfig.cmake")
@@ -85,16 +102,28 @@ cmake --build "$build" --target tcpstates-agent tcpstates-consume kafka-peer pac
 (cd "$build" && quiet cpack -G DEB)
 new_deb=$build/tcpstates-agent_${version}_$arch.deb
 # The previous release, for the upgrade: the same tree with a lower project
-# version, so the installed binary says which package it came from.
-mkdir -p "$work/old-src"
-tar -C "$src" --exclude=./.git --exclude='./build*' -cf - . | tar -C "$work/old-src" -xf -
-sed -i -E "0,/^project\(tcpstates-agent VERSION [0-9.]+/s//project(tcpstates-agent VERSION $old_version/" \
-	"$work/old-src/CMakeLists.txt"
-quiet cmake -S "$work/old-src" -B "$work/old-build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	-DBUILD_TESTING=OFF
-quiet cmake --build "$work/old-build" -j"$(nproc)"
-(cd "$work/old-build" && quiet cpack -G DEB)
-old_deb=$work/old-build/tcpstates-agent_${old_version}_$arch.deb
+# version, so the installed binary says which package it came from. Built
+# once per tree in BUILD_DIR/vm-old and reused by the other pairs' runs: the
+# stamp is a hash of the tree as tar would copy it.
+old=$build/vm-old
+tree() { tar -C "$src" --exclude=./.git --exclude='./build*' --sort=name --mtime=@0 \
+	--owner=0 --group=0 --numeric-owner -cf - .; }
+exec 8>"$build/vm-old.lock"
+flock 8
+stamp=$(tree | sha256sum | cut -c1-16)
+old_deb=$old/build/tcpstates-agent_${old_version}_$arch.deb
+if [ "$(cat "$old/stamp" 2>/dev/null)" != "$stamp" ] || [ ! -f "$old_deb" ]; then
+	rm -rf "$old"
+	mkdir -p "$old/src"
+	tree | tar -C "$old/src" -xf -
+	sed -i -E "0,/^project\(tcpstates-agent VERSION [0-9.]+/s//project(tcpstates-agent VERSION $old_version/" \
+		"$old/src/CMakeLists.txt"
+	quiet cmake -S "$old/src" -B "$old/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF
+	quiet cmake --build "$old/build" -j"$(nproc)"
+	(cd "$old/build" && quiet cpack -G DEB)
+	echo "$stamp" >"$old/stamp"
+fi
+flock -u 8
 for f in "$new_deb" "$old_deb"; do
 	[ -f "$f" ] || {
 		echo "vm: cpack did not write $f" >&2
@@ -113,7 +142,8 @@ cp "$old_deb" "$disk/old.deb"
 cp "$build/tests/kafka-peer" "$disk/kafka-peer"
 cp -r "$src/tests/integration" "$disk/src/tests/"
 cp -r "$src/collector-schema" "$src/proto" "$disk/src/"
-printf 'VERSION=%s\nOLD_VERSION=%s\n' "$version" "$old_version" >"$disk/versions"
+printf 'VERSION=%s\nOLD_VERSION=%s\nPAIR=%s\nEXPECT_STATE=%s\nEXPECT_ID=%s\n' \
+	"$version" "$old_version" "$PAIR" "$EXPECT_STATE" "$EXPECT_ID" >"$disk/versions"
 truncate -s 256M "$work/disk.img"
 mkfs.ext4 -q -L vmtest -d "$disk" "$work/disk.img"
 
@@ -133,13 +163,13 @@ timeout --foreground "$VM_TIMEOUT_S" qemu-system-x86_64 \
 	-serial "file:$work/console.log" -serial "file:$work/results.log" || status=$?
 tr -d '\r' <"$work/results.log" >"$work/results.txt"
 cat "$work/results.txt"
-echo "vm: qemu exited with status $status after $(elapsed)"
+echo "vm: $PAIR: qemu exited with status $status after $(elapsed)"
 
 debugfs -R "dump /out/journal.txt $work/journal.txt" "$work/disk.img" >/dev/null 2>&1 || true
 summary=$(grep -E '^VMTEST: done ' "$work/results.txt" | tail -n1 || true)
 if [ "$status" -eq 0 ] && [ -n "$summary" ] && ! grep -q '^VMTEST: FAIL' "$work/results.txt" &&
 	grep -q '^VMTEST: done [0-9]* passed, 0 failed$' <<<"$summary"; then
-	echo "vm: all checks passed"
+	echo "vm: $PAIR: all checks passed in $(elapsed)"
 	exit 0
 fi
 [ "$status" -eq 124 ] && echo "vm: the VM did not power off within ${VM_TIMEOUT_S} s" >&2

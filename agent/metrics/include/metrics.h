@@ -45,6 +45,7 @@ struct metrics_snapshot {
 	double broker_down_s;            /* 0 while up */
 	bool kafka_compression_disabled; /* a codec is set, batches go out uncompressed */
 	const char *bpf_socket_state;    /* program variant: "sk_storage" or "hash"; NULL: none */
+	const char *bpf_socket_id;       /* socket ids: "cookie" or "random"; NULL: none */
 	/* kafka.value_format confluent */
 	bool schema_waiting; /* records wait in the spool for a schema id */
 	uint32_t schema_id;  /* the id values are framed with; 0: none */
