@@ -173,7 +173,7 @@ static void out_bpf(struct text_out *o, const struct metrics_snapshot *s)
 {
 	if (s->bpf_socket_state) {
 		out_header(
-		    &o, "bpf_socket_state", "gauge",
+		    o, "bpf_socket_state", "gauge",
 		    "Where the BPF program keeps per-socket state (1 for the variant loaded).");
 		out_printf(o, METRIC_PREFIX "bpf_socket_state{impl=\"%s\"} 1\n",
 		           s->bpf_socket_state);

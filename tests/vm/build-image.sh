@@ -53,9 +53,8 @@ cleanup() {
 	# debootstrap and this script mount file systems in the root: a failed
 	# build may leave them there, and rm must not walk into them.
 	local m
-	for m in $(awk -v r="$root/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r); do
-		umount -l "$m" || true
-	done
+	awk -v r="$root/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r |
+		while read -r m; do umount -l "$m" || true; done
 	rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
@@ -102,6 +101,7 @@ else
 	quiet "apt-get -f install ($KERNEL)" in_root apt-get -f install -y -q --no-install-recommends
 	rm "$root/tmp/$deb"
 fi
+# shellcheck disable=SC2016 # dpkg-query's own ${Status} field
 [ "$(in_root dpkg-query -W -f '${Status}' "$KERNEL")" = "install ok installed" ] || {
 	[ -s "$work/dpkg.log" ] && tail -n 20 "$work/dpkg.log" >&2
 	echo "build-image: $NAME: $KERNEL is not installed in the root" >&2

@@ -459,7 +459,9 @@ phase_upgrade() {
 }
 
 main() {
-	echo "VMTEST: pair $PAIR: $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r), $(systemctl --version | head -n1), packages $VERSION and $OLD_VERSION"
+	local distro
+	distro=$(sed -n 's/^PRETTY_NAME=//p' /etc/os-release | tr -d '"')
+	echo "VMTEST: pair $PAIR: $distro, kernel $(uname -r), $(systemctl --version | head -n1), packages $VERSION and $OLD_VERSION"
 	if ! start_peer; then
 		bad "the Kafka peer starts: $(cat /run/peer.err)"
 	else
