@@ -5,6 +5,8 @@
   TCPSTATES_STAGES (agent/CMakeLists.txt), as `cmake --graphviz` sees the
   build graph: this also catches a target_link_libraries() that bypasses
   agent_stage().
+- The programs in agent/programs/ (tcpstates-consume) are no stage: their
+  libraries link stages, and no stage links them.
 - No source reaches into another folder with a relative include: a stage's
   private headers are reachable only from its own folder.
 - No file in agent/ is longer than MAX_FILE_LINES, and no function longer
@@ -44,6 +46,17 @@ def stage_order(src):
     return m.group(1).split()
 
 
+def program_libraries(src):
+    """The libraries the folders of agent/programs/ define."""
+    libs = set()
+    programs = os.path.join(src, "agent/programs")
+    for name in sorted(os.listdir(programs)) if os.path.isdir(programs) else []:
+        lists = os.path.join(programs, name, "CMakeLists.txt")
+        if os.path.exists(lists):
+            libs.update(re.findall(r"add_library\((\w+)", open(lists).read()))
+    return libs
+
+
 def graph_edges(build):
     with tempfile.TemporaryDirectory() as tmp:
         dot = os.path.join(tmp, "graph.dot")
@@ -58,9 +71,12 @@ def main():
     src, build = sys.argv[1], sys.argv[2]
     order = stage_order(src)
     rank = {"tcpstates_" + s: i for i, s in enumerate(order)}
+    programs = program_libraries(src)
     problems = []
     seen = 0
     for a, b in graph_edges(build):
+        if a in rank and b in programs:
+            problems.append(f"{a} links {b}, the library of a program, not of a stage")
         if a in rank and b in rank:
             seen += 1
             if rank[b] >= rank[a]:
