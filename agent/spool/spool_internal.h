@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The spool's state, shared by the files that implement it:
- *  - spool.c          open and close, the segment list, degrading, stats
+ *  - spool.c          open and close, stats
+ *  - spool_state.c    the segment list, the in-flight ring, degrading
  *  - spool_recover.c  recovery at open: lock, scan, quarantine, checkpoint
  *  - spool_writer.c   the writer thread: append, commit, roll, drop-oldest
  *  - spool_reader.c   the reader thread: next, ack, rewind, the in-flight ring
@@ -141,7 +142,8 @@ static inline struct inflight *ring_slot(struct spool *sp, uint64_t tok)
 	return &sp->ring[tok & (sp->ring_cap - 1)];
 }
 
-/* spool.c: the segment list (under lock) and degrading. */
+/* spool_state.c: the segment list, the in-flight ring (both under lock),
+ * degrading and the pending counters. */
 size_t seg_lower_bound(const struct spool *sp, uint64_t want);
 struct seg_info *seg_find(struct spool *sp, uint64_t segno);
 int seg_list_add(struct spool *sp, uint64_t segno, uint64_t size, bool sealed);
@@ -149,6 +151,7 @@ void seg_list_remove(struct spool *sp, struct seg_info *seg);
 void seg_add_mark(struct seg_info *seg, uint64_t end, uint64_t ns);
 void degrade_locked(struct spool *sp, int err, const char *what);
 void pending_sub(struct spool *sp, uint64_t bytes);
+int ring_push_locked(struct spool *sp, struct inflight e, uint64_t *tok);
 
 /* spool_recover.c: called once by spool_open(). 0, or a negative errno after
  * which the spool serves what it found but cannot write to disk. */
@@ -161,9 +164,6 @@ int spool_recover(struct spool *sp);
 int writer_create_segment(struct spool *sp, uint64_t *segno);
 int writer_flush(struct spool *sp);
 void handoff_or_close_locked(struct spool *sp, int fd);
-
-/* spool_reader.c */
-int ring_push_locked(struct spool *sp, struct inflight e, uint64_t *tok);
 
 /* spool_memory.c */
 bool mem_make_room_locked(struct spool *sp, uint64_t size);

@@ -16,24 +16,6 @@
 #include "log.h"
 #include "spool_internal.h"
 
-int ring_push_locked(struct spool *sp, struct inflight e, uint64_t *tok)
-{
-	if (sp->tail_tok - sp->head_tok == sp->ring_cap) {
-		uint64_t cap = sp->ring_cap * 2;
-		struct inflight *n = malloc(cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		for (uint64_t t = sp->head_tok; t < sp->tail_tok; t++)
-			n[t & (cap - 1)] = *ring_slot(sp, t);
-		free(sp->ring);
-		sp->ring = n;
-		sp->ring_cap = cap;
-	}
-	*tok = sp->tail_tok++;
-	*ring_slot(sp, *tok) = e;
-	return 0;
-}
-
 /* Moves the frontier over the acknowledged prefix of what was handed out. */
 static void advance_frontier_locked(struct spool *sp)
 {
