@@ -11,11 +11,11 @@
  *  - spool_quarantine.c  moving the files the spool cannot use out of its way
  *
  * Who touches what:
- *  - writer thread: wfd, wsize, wbuf, staged list (private); publishes under lock.
- *  - reader thread: cursor, rfd, rbuf (private); reader position under lock.
- *  - background thread: data sync (FSYNC_INTERVAL), checkpoint, deleting
- *    acknowledged segments. Slow I/O is done outside the lock so the writer
- *    never waits for an fsync it did not ask for.
+ *  - writer thread: struct spool_writer (private); publishes under lock.
+ *  - reader thread: struct spool_reader (private); reader position under lock.
+ *  - background thread: struct spool_sync, for the data sync (FSYNC_INTERVAL),
+ *    the checkpoint and deleting acknowledged segments. Slow I/O is done
+ *    outside the lock so the writer never waits for an fsync it did not ask for.
  * Everything else lives under sp->lock. Functions named *_locked are called
  * and return with sp->lock held.
  */
@@ -71,27 +71,62 @@ struct inflight {
 	bool acked;
 };
 
+/* The writer thread's own state: only the thread that appends and commits
+ * touches it, without the lock (spool_writer.c). */
+struct spool_writer {
+	int fd;
+	uint64_t segno, size;
+	uint64_t next_segno;    /* above every segment name present at open or created since */
+	bool numbers_exhausted; /* next_segno passed SEG_NUMBER_MAX (logged once) */
+	uint8_t *buf;           /* frames not yet written */
+	size_t buf_len, buf_cap;
+	uint64_t buf_records, buf_first_ns;
+	struct mem_rec *staged_head, *staged_tail; /* memory records not yet committed */
+	uint64_t last_retry_ns;
+};
+
+/* The reader thread's own state: only spool_next() touches it, without the
+ * lock (spool_reader.c, and spool_memory.c for records served from memory). */
+struct spool_reader {
+	struct seg_cursor cur;
+	int fd;
+	uint64_t fd_segno;
+	uint8_t *buf; /* the record handed out last */
+	size_t buf_cap;
+};
+
+/* The background thread's state (spool_sync.c). thread and started belong to
+ * spool_open() and spool_close(); the rest is under sp->lock, since the
+ * writer hands sealed segments over and the reader kicks a trim. */
+struct spool_sync {
+	pthread_t thread;
+	bool started;
+	pthread_cond_t cond;
+	uint32_t interval_ms;
+	int active_fd;    /* copy of the writer's fd */
+	int *handoff_fds; /* sealed segments waiting for their data sync */
+	size_t nhandoff, cap_handoff;
+	bool data_dirty, dir_dirty;
+	uint64_t cseg, coff; /* frontier last written to the checkpoint */
+	bool kick;           /* work to do before the interval ends */
+	bool cp_warned;
+};
+
 struct spool {
 	struct spool_options opts;
 	char *dir;
 	int dirfd;
 	int lockfd; /* flock()ed: one agent per spool directory */
-	uint32_t interval_ms;
 	uint64_t retry_ns;
 	uint64_t open_ns;
 
 	pthread_mutex_t lock;
 	pthread_cond_t readable;
-	pthread_cond_t sync_cond;
 
 	/* --- under lock --- */
 	struct seg_info *segs; /* sorted by segno; the active one is last */
 	size_t nsegs, cap_segs;
-	bool mem_mode;    /* appends go to memory */
-	int active_fd;    /* copy of wfd for the background thread */
-	int *handoff_fds; /* sealed segments waiting for their data sync */
-	size_t nhandoff, cap_handoff;
-	bool data_dirty, dir_dirty;
+	bool mem_mode; /* appends go to memory */
 
 	struct mem_rec *fifo_head, *fifo_tail; /* committed, unread memory records */
 	uint64_t mem_bytes;                    /* unacked memory records (fifo + in flight) */
@@ -104,32 +139,14 @@ struct spool {
 	uint64_t rseg, roff; /* reader position */
 	uint64_t hseg, hoff; /* furthest position ever read: corruption is counted once */
 	uint64_t fseg, foff; /* acknowledged frontier */
-	uint64_t cseg, coff; /* frontier last written to the checkpoint */
-	bool frontier_dirty, sync_kick, stop, wake_reader, cp_warned;
+	bool frontier_dirty, stop, wake_reader;
 	uint64_t disk_pending; /* committed disk records not yet acked */
 
 	struct spool_stats st;
 
-	/* --- writer private --- */
-	int wfd;
-	uint64_t wsegno, wsize;
-	uint64_t next_segno;    /* above every segment name present at open or created since */
-	bool numbers_exhausted; /* next_segno passed SEG_NUMBER_MAX (logged once) */
-	uint8_t *wbuf;
-	size_t wbuf_len, wbuf_cap;
-	uint64_t wbuf_records, wbuf_first_ns;
-	struct mem_rec *staged_head, *staged_tail;
-	uint64_t last_retry_ns;
-
-	/* --- reader private --- */
-	struct seg_cursor cur;
-	int rfd;
-	uint64_t rfd_segno;
-	uint8_t *rbuf;
-	size_t rbuf_cap;
-
-	pthread_t sync_thread;
-	bool sync_started;
+	struct spool_sync sync;
+	struct spool_writer w;
+	struct spool_reader r;
 };
 
 static inline bool pos_before(uint64_t aseg, uint64_t aoff, uint64_t bseg, uint64_t boff)

@@ -66,18 +66,18 @@ void spill_wbuf_locked(struct spool *sp, size_t from)
 {
 	size_t off = from;
 
-	while (off + SEG_FRAME_OVERHEAD <= sp->wbuf_len) {
+	while (off + SEG_FRAME_OVERHEAD <= sp->w.buf_len) {
 		struct seg_frame_head h;
 		struct seg_frame f;
-		seg_frame_head_decode(sp->wbuf + off, &h);
-		seg_frame_decode(sp->wbuf + off, off, &h, &f);
+		seg_frame_head_decode(sp->w.buf + off, &h);
+		seg_frame_decode(sp->w.buf + off, off, &h, &f);
 		uint64_t frame = f.end - f.off;
 		uint64_t size = MEM_RECORD_OVERHEAD + (uint64_t)f.key_len + f.value_len;
 		struct mem_rec *m = NULL;
 
 		if (mem_make_room_locked(sp, size))
 			m = mem_rec_new(f.seq, f.key, f.key_len, f.value, f.value_len,
-			                sp->wbuf_first_ns);
+			                sp->w.buf_first_ns);
 		if (m) {
 			fifo_push_locked(sp, m);
 			sp->mem_bytes += size;
@@ -88,8 +88,8 @@ void spill_wbuf_locked(struct spool *sp, size_t from)
 		}
 		off += frame;
 	}
-	sp->wbuf_len = 0;
-	sp->wbuf_records = 0;
+	sp->w.buf_len = 0;
+	sp->w.buf_records = 0;
 	pthread_cond_broadcast(&sp->readable);
 }
 
@@ -103,7 +103,7 @@ int next_memory_locked(struct spool *sp, struct spool_record *rec)
 	if (!m)
 		return 0;
 	len = (size_t)m->key_len + m->value_len;
-	if (ARRAY_RESERVE(sp->rbuf, sp->rbuf_cap, len) < 0)
+	if (ARRAY_RESERVE(sp->r.buf, sp->r.buf_cap, len) < 0)
 		return 0;
 	struct inflight e = {.bytes = MEM_RECORD_OVERHEAD + len, .mem = m, .kind = IF_MEM};
 	if (ring_push_locked(sp, e, &tok) < 0)
@@ -113,11 +113,11 @@ int next_memory_locked(struct spool *sp, struct spool_record *rec)
 		sp->fifo_tail = NULL;
 	/* Copied so an ack racing with the caller cannot free what it reads. */
 	if (len)
-		memcpy(sp->rbuf, m->data, len);
+		memcpy(sp->r.buf, m->data, len);
 	*rec = (struct spool_record){.seq = m->seq,
-	                             .key = sp->rbuf,
+	                             .key = sp->r.buf,
 	                             .key_len = m->key_len,
-	                             .value = sp->rbuf + m->key_len,
+	                             .value = sp->r.buf + m->key_len,
 	                             .value_len = m->value_len,
 	                             .token = tok};
 	return 1;
@@ -132,7 +132,7 @@ uint64_t mem_release_all_locked(struct spool *sp)
 		free(m);
 		lost++;
 	}
-	for (struct mem_rec *m = sp->staged_head, *next; m; m = next) {
+	for (struct mem_rec *m = sp->w.staged_head, *next; m; m = next) {
 		next = m->next;
 		free(m);
 		lost++;
@@ -145,6 +145,6 @@ uint64_t mem_release_all_locked(struct spool *sp)
 		}
 	}
 	sp->fifo_head = sp->fifo_tail = NULL;
-	sp->staged_head = sp->staged_tail = NULL;
+	sp->w.staged_head = sp->w.staged_tail = NULL;
 	return lost;
 }

@@ -34,8 +34,8 @@ static void advance_frontier_locked(struct spool *sp)
 	}
 	if (sp->fseg != old_seg) {
 		/* A whole segment may be deletable: do not wait for the interval. */
-		sp->sync_kick = true;
-		pthread_cond_signal(&sp->sync_cond);
+		sp->sync.kick = true;
+		pthread_cond_signal(&sp->sync.cond);
 	}
 }
 
@@ -75,16 +75,16 @@ static int reader_open_locked(struct spool *sp, uint64_t segno)
 {
 	char name[SEG_NAME_BYTES];
 
-	if (sp->rfd >= 0 && sp->rfd_segno == segno)
+	if (sp->r.fd >= 0 && sp->r.fd_segno == segno)
 		return 0;
-	if (sp->rfd >= 0)
-		close(sp->rfd);
+	if (sp->r.fd >= 0)
+		close(sp->r.fd);
 	seg_name(name, segno);
-	sp->rfd = openat(sp->dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (sp->rfd < 0)
+	sp->r.fd = openat(sp->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (sp->r.fd < 0)
 		return -errno;
-	sp->rfd_segno = segno;
-	seg_cursor_reset(&sp->cur, sp->rfd);
+	sp->r.fd_segno = segno;
+	seg_cursor_reset(&sp->r.cur, sp->r.fd);
 	return 0;
 }
 
@@ -92,10 +92,10 @@ static int reader_open_locked(struct spool *sp, uint64_t segno)
 static void reader_leave_segment_locked(struct spool *sp, uint64_t segno)
 {
 	/* Done with it: an open fd would keep a deleted file's space in use. */
-	if (sp->rfd >= 0 && sp->rfd_segno == segno) {
-		close(sp->rfd);
-		sp->rfd = -1;
-		seg_cursor_reset(&sp->cur, -1);
+	if (sp->r.fd >= 0 && sp->r.fd_segno == segno) {
+		close(sp->r.fd);
+		sp->r.fd = -1;
+		seg_cursor_reset(&sp->r.cur, -1);
 	}
 	sp->rseg = segno + 1;
 	sp->roff = 0;
@@ -174,7 +174,7 @@ static int next_disk_locked(struct spool *sp, struct spool_record *rec)
 		struct seg_frame f;
 		uint64_t bad_from;
 		pthread_mutex_unlock(&sp->lock);
-		int r = seg_cursor_next(&sp->cur, off, limit, &f, &bad_from);
+		int r = seg_cursor_next(&sp->r.cur, off, limit, &f, &bad_from);
 		pthread_mutex_lock(&sp->lock);
 
 		/* A drop-oldest may have deleted the segment while we read it. */

@@ -20,14 +20,14 @@
 /* Writes the buffer to the active segment and publishes what reached the file. */
 int writer_flush(struct spool *sp)
 {
-	size_t done = 0, whole, len = sp->wbuf_len;
-	uint64_t nrec = sp->wbuf_records;
+	size_t done = 0, whole, len = sp->w.buf_len;
+	uint64_t nrec = sp->w.buf_records;
 	int err = 0;
 
 	if (!len)
 		return 0;
 	while (done < len) {
-		ssize_t n = write(sp->wfd, sp->wbuf + done, len - done);
+		ssize_t n = write(sp->w.fd, sp->w.buf + done, len - done);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -43,36 +43,36 @@ int writer_flush(struct spool *sp)
 		nrec = 0;
 		while (whole + SEG_FRAME_OVERHEAD <= done) {
 			struct seg_frame_head h;
-			seg_frame_head_decode(sp->wbuf + whole, &h);
+			seg_frame_head_decode(sp->w.buf + whole, &h);
 			if (whole + seg_frame_bytes(&h) > done)
 				break;
 			whole += (size_t)seg_frame_bytes(&h);
 			nrec++;
 		}
-		if (whole < done && ftruncate(sp->wfd, (off_t)(sp->wsize + whole)) < 0)
+		if (whole < done && ftruncate(sp->w.fd, (off_t)(sp->w.size + whole)) < 0)
 			log_warn(LOG_PREFIX "cannot cut partial record from segment %llu: %s",
-			         (unsigned long long)sp->wsegno, strerror(errno));
+			         (unsigned long long)sp->w.segno, strerror(errno));
 	}
 
 	pthread_mutex_lock(&sp->lock);
-	struct seg_info *seg = seg_find(sp, sp->wsegno);
+	struct seg_info *seg = seg_find(sp, sp->w.segno);
 	if (seg && whole) {
 		seg->size += whole;
 		seg->records += nrec;
 		seg->rec_bytes += whole;
-		seg_add_mark(seg, seg->size, sp->wbuf_first_ns);
+		seg_add_mark(seg, seg->size, sp->w.buf_first_ns);
 	}
 	sp->st.disk_bytes += whole;
 	sp->st.written_bytes += whole;
 	sp->disk_pending += nrec;
-	sp->data_dirty = true;
-	sp->wsize += whole;
+	sp->sync.data_dirty = true;
+	sp->w.size += whole;
 	if (err) {
 		degrade_locked(sp, err, "writing a segment");
 		spill_wbuf_locked(sp, whole);
 	} else {
-		sp->wbuf_len = 0;
-		sp->wbuf_records = 0;
+		sp->w.buf_len = 0;
+		sp->w.buf_records = 0;
 	}
 	pthread_cond_broadcast(&sp->readable);
 	pthread_mutex_unlock(&sp->lock);
@@ -84,9 +84,10 @@ int writer_flush(struct spool *sp)
 void handoff_or_close_locked(struct spool *sp, int fd)
 {
 	if (sp->opts.fsync == FSYNC_INTERVAL) {
-		if (ARRAY_RESERVE(sp->handoff_fds, sp->cap_handoff, sp->nhandoff + 1) == 0) {
-			sp->handoff_fds[sp->nhandoff++] = fd;
-			pthread_cond_signal(&sp->sync_cond);
+		if (ARRAY_RESERVE(sp->sync.handoff_fds, sp->sync.cap_handoff,
+		                  sp->sync.nhandoff + 1) == 0) {
+			sp->sync.handoff_fds[sp->sync.nhandoff++] = fd;
+			pthread_cond_signal(&sp->sync.cond);
 			return;
 		}
 		/* Out of memory: sync here rather than lose the guarantee. */
@@ -101,28 +102,28 @@ int writer_create_segment(struct spool *sp, uint64_t *segno)
 {
 	for (int i = 0; i < CREATE_ATTEMPTS; i++) {
 		char name[SEG_NAME_BYTES];
-		if (sp->next_segno > SEG_NUMBER_MAX) {
-			if (!sp->numbers_exhausted)
+		if (sp->w.next_segno > SEG_NUMBER_MAX) {
+			if (!sp->w.numbers_exhausted)
 				log_error(LOG_PREFIX
 				          "no segment number is left in %s: the next would be "
 				          "beyond %llu; new records are kept in memory only. "
 				          "Numbering starts again at the first start after "
 				          "everything on disk has been delivered",
 				          sp->dir, (unsigned long long)SEG_NUMBER_MAX);
-			sp->numbers_exhausted = true;
+			sp->w.numbers_exhausted = true;
 			return -EOVERFLOW;
 		}
-		int fd = seg_create(sp->dirfd, sp->next_segno);
+		int fd = seg_create(sp->dirfd, sp->w.next_segno);
 		if (fd != -EEXIST) {
 			if (fd >= 0)
-				*segno = sp->next_segno++;
+				*segno = sp->w.next_segno++;
 			return fd;
 		}
-		seg_name(name, sp->next_segno);
+		seg_name(name, sp->w.next_segno);
 		log_warn(LOG_PREFIX "%s/%s appeared after the spool was opened; leaving it alone "
 		                    "and taking the next number",
 		         sp->dir, name);
-		sp->next_segno++;
+		sp->w.next_segno++;
 	}
 	return -EEXIST;
 }
@@ -140,7 +141,7 @@ static int writer_roll(struct spool *sp)
 		pthread_mutex_unlock(&sp->lock);
 		return fd;
 	}
-	if (sp->opts.fsync == FSYNC_ALWAYS && (fdatasync(sp->wfd) < 0 || fsync(sp->dirfd) < 0)) {
+	if (sp->opts.fsync == FSYNC_ALWAYS && (fdatasync(sp->w.fd) < 0 || fsync(sp->dirfd) < 0)) {
 		err = -errno;
 		pthread_mutex_lock(&sp->lock);
 		degrade_locked(sp, err, "syncing a segment");
@@ -159,34 +160,34 @@ static int writer_roll(struct spool *sp)
 		return err;
 	}
 	/* seg_list_add may have moved the array: look the old one up again. */
-	struct seg_info *old = seg_find(sp, sp->wsegno);
+	struct seg_info *old = seg_find(sp, sp->w.segno);
 	if (old)
 		old->sealed = true;
-	handoff_or_close_locked(sp, sp->wfd);
-	sp->active_fd = fd;
-	sp->dir_dirty = true;
+	handoff_or_close_locked(sp, sp->w.fd);
+	sp->sync.active_fd = fd;
+	sp->sync.dir_dirty = true;
 	sp->st.disk_bytes += SEG_HEADER_BYTES;
 	sp->st.written_bytes += SEG_HEADER_BYTES;
 	pthread_mutex_unlock(&sp->lock);
 
-	sp->wfd = fd;
-	sp->wsegno = segno;
-	sp->wsize = SEG_HEADER_BYTES;
+	sp->w.fd = fd;
+	sp->w.segno = segno;
+	sp->w.size = SEG_HEADER_BYTES;
 	return 0;
 }
 
 /* Stops using the disk for new records (called by the writer once it sees mem_mode). */
 static void writer_leave_disk_locked(struct spool *sp)
 {
-	if (sp->wbuf_len)
+	if (sp->w.buf_len)
 		spill_wbuf_locked(sp, 0);
-	if (sp->wfd >= 0) {
-		struct seg_info *seg = seg_find(sp, sp->wsegno);
+	if (sp->w.fd >= 0) {
+		struct seg_info *seg = seg_find(sp, sp->w.segno);
 		if (seg)
 			seg->sealed = true;
-		sp->active_fd = -1;
-		handoff_or_close_locked(sp, sp->wfd);
-		sp->wfd = -1;
+		sp->sync.active_fd = -1;
+		handoff_or_close_locked(sp, sp->w.fd);
+		sp->w.fd = -1;
 	}
 }
 
@@ -203,7 +204,7 @@ static void drop_oldest_disk_locked(struct spool *sp, uint64_t need)
 		struct seg_info *seg = &sp->segs[i];
 		bool unread = sp->rseg < seg->segno ||
 		              (sp->rseg == seg->segno && sp->roff <= SEG_HEADER_BYTES);
-		if (!seg->sealed || !unread || seg->segno == sp->wsegno) {
+		if (!seg->sealed || !unread || seg->segno == sp->w.segno) {
 			i++;
 			continue;
 		}
@@ -245,11 +246,11 @@ static int append_memory(struct spool *sp, uint64_t seq, const void *key, uint32
 	sp->st.pending_bytes += size;
 	pthread_mutex_unlock(&sp->lock);
 
-	if (sp->staged_tail)
-		sp->staged_tail->next = m;
+	if (sp->w.staged_tail)
+		sp->w.staged_tail->next = m;
 	else
-		sp->staged_head = m;
-	sp->staged_tail = m;
+		sp->w.staged_head = m;
+	sp->w.staged_tail = m;
 	return 0;
 }
 
@@ -259,10 +260,10 @@ static int append_memory(struct spool *sp, uint64_t seq, const void *key, uint32
  */
 static bool retry_disk_locked(struct spool *sp, uint64_t ns)
 {
-	if (sp->dirfd < 0 || sp->wfd >= 0 || sp->mem_bytes || sp->staged_head || sp->fifo_head ||
-	    ns - sp->last_retry_ns < sp->retry_ns)
+	if (sp->dirfd < 0 || sp->w.fd >= 0 || sp->mem_bytes || sp->w.staged_head || sp->fifo_head ||
+	    ns - sp->w.last_retry_ns < sp->retry_ns)
 		return false;
-	sp->last_retry_ns = ns;
+	sp->w.last_retry_ns = ns;
 
 	uint64_t segno;
 	pthread_mutex_unlock(&sp->lock);
@@ -277,10 +278,10 @@ static bool retry_disk_locked(struct spool *sp, uint64_t ns)
 		unlinkat(sp->dirfd, name, 0);
 		return false;
 	}
-	sp->wfd = sp->active_fd = fd;
-	sp->wsegno = segno;
-	sp->wsize = SEG_HEADER_BYTES;
-	sp->dir_dirty = true;
+	sp->w.fd = sp->sync.active_fd = fd;
+	sp->w.segno = segno;
+	sp->w.size = SEG_HEADER_BYTES;
+	sp->sync.dir_dirty = true;
 	sp->st.disk_bytes += SEG_HEADER_BYTES;
 	sp->st.written_bytes += SEG_HEADER_BYTES;
 	sp->mem_mode = false;
@@ -306,9 +307,9 @@ int spool_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_l
 		pthread_mutex_unlock(&sp->lock);
 		return append_memory(sp, seq, key, key_len, value, value_len, clock_monotonic_ns());
 	}
-	roll = sp->wsize + sp->wbuf_len > SEG_HEADER_BYTES &&
-	       sp->wsize + sp->wbuf_len + frame > sp->opts.segment_bytes;
-	uint64_t need = sp->wbuf_len + frame + (roll ? SEG_HEADER_BYTES : 0);
+	roll = sp->w.size + sp->w.buf_len > SEG_HEADER_BYTES &&
+	       sp->w.size + sp->w.buf_len + frame > sp->opts.segment_bytes;
+	uint64_t need = sp->w.buf_len + frame + (roll ? SEG_HEADER_BYTES : 0);
 	if (sp->st.disk_bytes + need > sp->opts.max_bytes &&
 	    sp->opts.full_policy == SPOOL_DROP_OLDEST)
 		drop_oldest_disk_locked(sp, need);
@@ -329,8 +330,9 @@ int spool_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_l
 		return append_memory(sp, seq, key, key_len, value, value_len, clock_monotonic_ns());
 	}
 
-	size_t want = sp->wbuf_len + (size_t)frame;
-	if (ARRAY_RESERVE(sp->wbuf, sp->wbuf_cap, want > WBUF_INITIAL ? want : WBUF_INITIAL) < 0) {
+	size_t want = sp->w.buf_len + (size_t)frame;
+	if (ARRAY_RESERVE(sp->w.buf, sp->w.buf_cap, want > WBUF_INITIAL ? want : WBUF_INITIAL) <
+	    0) {
 		pthread_mutex_lock(&sp->lock);
 		pending_sub(sp, frame);
 		sp->st.dropped_full++;
@@ -339,11 +341,11 @@ int spool_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_l
 	}
 	/* The clock is read once per batch, not per record: the batch's first
 	 * record stands for its age. */
-	if (!sp->wbuf_len)
-		sp->wbuf_first_ns = clock_monotonic_ns();
-	seg_frame_encode(sp->wbuf + sp->wbuf_len, seq, key, key_len, value, value_len);
-	sp->wbuf_len += frame;
-	sp->wbuf_records++;
+	if (!sp->w.buf_len)
+		sp->w.buf_first_ns = clock_monotonic_ns();
+	seg_frame_encode(sp->w.buf + sp->w.buf_len, seq, key, key_len, value, value_len);
+	sp->w.buf_len += frame;
+	sp->w.buf_records++;
 	return 0;
 }
 
@@ -357,18 +359,18 @@ int spool_commit(struct spool *sp)
 		writer_leave_disk_locked(sp);
 	pthread_mutex_unlock(&sp->lock);
 
-	if (!mem && sp->wbuf_len) {
+	if (!mem && sp->w.buf_len) {
 		err = writer_flush(sp);
-		if (!err && sp->opts.fsync == FSYNC_ALWAYS && fdatasync(sp->wfd) < 0) {
+		if (!err && sp->opts.fsync == FSYNC_ALWAYS && fdatasync(sp->w.fd) < 0) {
 			err = -errno;
 			pthread_mutex_lock(&sp->lock);
 			degrade_locked(sp, err, "syncing a segment");
 			pthread_mutex_unlock(&sp->lock);
 		}
 	}
-	if (sp->staged_head) {
+	if (sp->w.staged_head) {
 		pthread_mutex_lock(&sp->lock);
-		for (struct mem_rec *m = sp->staged_head, *next; m; m = next) {
+		for (struct mem_rec *m = sp->w.staged_head, *next; m; m = next) {
 			next = m->next;
 			fifo_push_locked(sp, m);
 		}
@@ -376,7 +378,7 @@ int spool_commit(struct spool *sp)
 		sp->staged_mem_bytes = 0;
 		pthread_cond_broadcast(&sp->readable);
 		pthread_mutex_unlock(&sp->lock);
-		sp->staged_head = sp->staged_tail = NULL;
+		sp->w.staged_head = sp->w.staged_tail = NULL;
 	}
 	/* A failed disk write is not a loss: the records moved to memory. */
 	return 0;
