@@ -9,6 +9,10 @@
   libraries link stages, and no stage links them.
 - No source reaches into another folder with a relative include: a stage's
   private headers are reachable only from its own folder.
+- No cycle of calls between the files of one folder of agent/: each
+  folder's files form layers, found from the sources (which file defines
+  each non-static function, which files name it). A cycle is reported with
+  the files in it.
 - No file in agent/ is longer than MAX_FILE_LINES, and no function longer
   than MAX_FUNCTION_LINES (a function is a body from a `{` in column 0 to
   the `}` in column 0 that closes it, as .clang-format lays them out).
@@ -37,6 +41,90 @@ def long_functions(lines):
             start = None
     return found
 
+
+def code_only(text):
+    """The text with comments, string and character literals blanked, lines kept."""
+    text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.S)
+    text = re.sub(r"//[^\n]*", "", text)
+    text = re.sub(r'"(\\.|[^"\\\n])*"', '""', text)
+    return re.sub(r"'(\\.|[^'\\\n])*'", "''", text)
+
+
+def exported_functions(lines):
+    """Names of the non-static functions a file defines. A definition's body opens
+    with `{` in column 0; its declarator starts on the nearest line above that
+    is not indented (parameters that wrap are)."""
+    names = set()
+    for n, line in enumerate(lines):
+        if not line.startswith("{"):
+            continue
+        head = next((lines[k] for k in range(n - 1, -1, -1)
+                     if lines[k] and not lines[k][0].isspace()), "")
+        m = re.match(r"[^(=]*?\b([A-Za-z_]\w*)\s*\(", head)
+        if m and not re.match(r"static\b", head):
+            names.add(m.group(1))
+    return names
+
+
+def file_cycles(folder):
+    """The cycles of calls between the .c files of one folder, each a sorted
+    list of names. File A depends on file B when A names a function that B
+    defines and does not make static (a call, or its address taken)."""
+    code = {}
+    for f in sorted(os.listdir(folder)):
+        if f.endswith(".c"):
+            code[f] = code_only(open(os.path.join(folder, f), encoding="utf-8").read())
+    owner = {}
+    for f, text in code.items():
+        for name in exported_functions(text.splitlines()):
+            owner[name] = f
+    edges = {f: set() for f in code}
+    for f, text in code.items():
+        for name in set(re.findall(r"\b[A-Za-z_]\w*\b", text)):
+            g = owner.get(name)
+            if g and g != f:
+                edges[f].add(g)
+    return [sorted(c) for c in strongly_connected(edges) if len(c) > 1]
+
+
+def strongly_connected(edges):
+    """The strongly connected components of a graph {node: set of nodes}
+    (Tarjan's algorithm, without recursion)."""
+    index, low, on_stack, stack, out, counter = {}, {}, set(), [], [], [0]
+    for root in edges:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(edges[root])))]
+        index[root] = low[root] = counter[0]
+        counter[0] += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, it = work[-1]
+            w = next(it, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = counter[0]
+                    counter[0] += 1
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(edges[w]))))
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                out.append(comp)
+    return out
 
 def stage_order(src):
     text = open(os.path.join(src, "agent/CMakeLists.txt")).read()
@@ -84,6 +172,9 @@ def main():
     if seen == 0:
         problems.append("no edge between stage libraries found in the build graph")
     for root, _, files in os.walk(os.path.join(src, "agent")):
+        for cycle in file_cycles(root):
+            problems.append(f"{os.path.relpath(root, src)}: a cycle of calls between "
+                            f"{', '.join(cycle)}")
         for f in files:
             path = os.path.join(root, f)
             rel = os.path.relpath(path, src)
