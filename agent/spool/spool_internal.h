@@ -4,9 +4,12 @@
  *  - spool.c          open and close, stats
  *  - spool_state.c    the segment list, the in-flight ring, degrading
  *  - spool_recover.c  recovery at open: lock, scan, quarantine, checkpoint
- *  - spool_writer.c   the writer thread: append, commit, roll, drop-oldest
- *  - spool_reader.c   the reader thread: next, ack, rewind, the in-flight ring
- *  - spool_memory.c   the in-memory FIFO (memory-only mode and degraded)
+ *  - spool_writer.c   the writer thread: append and commit, through the backends
+ *  - spool_reader.c   the reader thread: next (through the backends), ack, rewind
+ *  - spool_backend.c  the backends and their order: disk, then memory
+ *  - spool_disk_write.c  disk backend, writing: append, commit, roll, drop-oldest
+ *  - spool_disk_read.c   disk backend, reading: the walk through the segments
+ *  - spool_memory.c   memory backend, the in-memory FIFO (memory-only mode and degraded)
  *  - spool_sync.c     the background thread: data sync, checkpoint, trimming
  *  - spool_quarantine.c  moving the files the spool cannot use out of its way
  *
@@ -169,26 +172,54 @@ void seg_add_mark(struct seg_info *seg, uint64_t end, uint64_t ns);
 void degrade_locked(struct spool *sp, int err, const char *what);
 void pending_sub(struct spool *sp, uint64_t bytes);
 int ring_push_locked(struct spool *sp, struct inflight e, uint64_t *tok);
+/* Moves the frontier over the acknowledged prefix of what was handed out. */
+void advance_frontier_locked(struct spool *sp);
+
+/*
+ * Where records wait until they are acknowledged: the disk segments or the
+ * memory FIFO (spool_backend.c). spool_backends lists them, NULL-terminated,
+ * in the order the writer offers records and the reader takes them.
+ */
+struct spool_backend {
+	/* Writer thread: takes one record (readable after commit), -EAGAIN
+	 * if this backend takes no records now, or another negative errno. */
+	int (*append)(struct spool *sp, uint64_t seq, const void *key, uint32_t key_len,
+	              const void *value, uint32_t value_len);
+	/* Writer thread: makes what append() took readable. */
+	int (*commit)(struct spool *sp);
+	/* Reader thread, lock held: 1 with *rec filled, 0 if nothing is unread. */
+	int (*next_locked)(struct spool *sp, struct spool_record *rec);
+};
+
+extern const struct spool_backend *const spool_backends[];
 
 /* spool_recover.c: called once by spool_open(). 0, or a negative errno after
  * which the spool serves what it found but cannot write to disk. */
 int spool_recover(struct spool *sp);
 
-/* spool_writer.c */
+/* spool_disk_write.c: the disk backend's append and commit. */
+int disk_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_len,
+                const void *value, uint32_t value_len);
+int disk_commit(struct spool *sp);
 /* Creates segment next_segno (or the first free number after it, if a file
  * took that name meanwhile) and advances next_segno past it. Writer thread,
  * or spool_open(). Returns a write fd with *segno set, or a negative errno. */
 int writer_create_segment(struct spool *sp, uint64_t *segno);
 int writer_flush(struct spool *sp);
-void handoff_or_close_locked(struct spool *sp, int fd);
 
-/* spool_memory.c */
+/* spool_disk_read.c: the disk backend's next. */
+int disk_next_locked(struct spool *sp, struct spool_record *rec);
+
+/* spool_memory.c: the memory backend and the FIFO under it. */
+int memory_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_len,
+                  const void *value, uint32_t value_len);
+int memory_commit(struct spool *sp);
+int memory_next_locked(struct spool *sp, struct spool_record *rec);
 bool mem_make_room_locked(struct spool *sp, uint64_t size);
 struct mem_rec *mem_rec_new(uint64_t seq, const void *key, uint32_t key_len, const void *value,
                             uint32_t value_len, uint64_t ns);
 void fifo_push_locked(struct spool *sp, struct mem_rec *m);
 void spill_wbuf_locked(struct spool *sp, size_t from);
-int next_memory_locked(struct spool *sp, struct spool_record *rec);
 /* Frees every record held only in memory; returns how many there were. */
 uint64_t mem_release_all_locked(struct spool *sp);
 

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The in-memory FIFO: where records go when the spool has no directory or
- * the disk failed. Bounded by memory_max_bytes; the writer fills it, the
- * reader takes from its head, and spool_ack() frees what was delivered.
+ * The memory backend, an in-memory FIFO: where records go when the spool has
+ * no directory or the disk failed. Bounded by memory_max_bytes; the writer
+ * stages records and commits them to its tail, the reader takes from its
+ * head, and spool_ack() frees what was delivered.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "array.h"
+#include "clock.h"
 #include "spool_internal.h"
 
 /* Makes room for size more bytes in memory per policy; false if it cannot. */
@@ -94,7 +98,7 @@ void spill_wbuf_locked(struct spool *sp, size_t from)
 }
 
 /* Reader thread: 1 with *rec filled from the FIFO's head, 0 if it is empty. */
-int next_memory_locked(struct spool *sp, struct spool_record *rec)
+int memory_next_locked(struct spool *sp, struct spool_record *rec)
 {
 	struct mem_rec *m = sp->fifo_head;
 	size_t len;
@@ -147,4 +151,49 @@ uint64_t mem_release_all_locked(struct spool *sp)
 	sp->fifo_head = sp->fifo_tail = NULL;
 	sp->w.staged_head = sp->w.staged_tail = NULL;
 	return lost;
+}
+
+/* Writer thread: stages one record, which memory_commit() makes readable. */
+int memory_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_len,
+                  const void *value, uint32_t value_len)
+{
+	uint64_t size = MEM_RECORD_OVERHEAD + (uint64_t)key_len + value_len;
+	struct mem_rec *m = mem_rec_new(seq, key, key_len, value, value_len, clock_monotonic_ns());
+
+	pthread_mutex_lock(&sp->lock);
+	if (!m || !mem_make_room_locked(sp, size)) {
+		sp->st.dropped_full++;
+		pthread_mutex_unlock(&sp->lock);
+		free(m);
+		return -ENOSPC;
+	}
+	sp->staged_mem_bytes += size;
+	sp->st.pending_records++;
+	sp->st.pending_bytes += size;
+	pthread_mutex_unlock(&sp->lock);
+
+	if (sp->w.staged_tail)
+		sp->w.staged_tail->next = m;
+	else
+		sp->w.staged_head = m;
+	sp->w.staged_tail = m;
+	return 0;
+}
+
+/* Writer thread: moves the staged records to the FIFO's tail. */
+int memory_commit(struct spool *sp)
+{
+	if (!sp->w.staged_head)
+		return 0;
+	pthread_mutex_lock(&sp->lock);
+	for (struct mem_rec *m = sp->w.staged_head, *next; m; m = next) {
+		next = m->next;
+		fifo_push_locked(sp, m);
+	}
+	sp->mem_bytes += sp->staged_mem_bytes;
+	sp->staged_mem_bytes = 0;
+	pthread_cond_broadcast(&sp->readable);
+	pthread_mutex_unlock(&sp->lock);
+	sp->w.staged_head = sp->w.staged_tail = NULL;
+	return 0;
 }

@@ -7,6 +7,7 @@
  * depend on this one and never on each other in a circle.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "array.h"
@@ -109,4 +110,27 @@ int ring_push_locked(struct spool *sp, struct inflight e, uint64_t *tok)
 	*tok = sp->tail_tok++;
 	*ring_slot(sp, *tok) = e;
 	return 0;
+}
+
+/* Moves the frontier over the acknowledged prefix of what was handed out. */
+void advance_frontier_locked(struct spool *sp)
+{
+	uint64_t old_seg = sp->fseg;
+
+	while (sp->head_tok < sp->tail_tok) {
+		struct inflight *e = ring_slot(sp, sp->head_tok);
+		if (!e->acked)
+			break;
+		if (e->kind != IF_MEM) {
+			sp->fseg = e->segno;
+			sp->foff = e->end;
+			sp->frontier_dirty = true;
+		}
+		sp->head_tok++;
+	}
+	if (sp->fseg != old_seg) {
+		/* A whole segment may be deletable: do not wait for the interval. */
+		sp->sync.kick = true;
+		pthread_cond_signal(&sp->sync.cond);
+	}
 }

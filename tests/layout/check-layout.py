@@ -11,8 +11,8 @@
   private headers are reachable only from its own folder.
 - No cycle of calls between the files of one folder of agent/: each
   folder's files form layers, found from the sources (which file defines
-  each non-static function, which files name it). A cycle is reported with
-  the files in it.
+  each non-static function or variable, which files name it). A cycle is
+  reported with the files in it.
 - No file in agent/ is longer than MAX_FILE_LINES, and no function longer
   than MAX_FUNCTION_LINES (a function is a body from a `{` in column 0 to
   the `}` in column 0 that closes it, as .clang-format lays them out).
@@ -50,11 +50,17 @@ def code_only(text):
     return re.sub(r"'(\\.|[^'\\\n])*'", "''", text)
 
 
-def exported_functions(lines):
-    """Names of the non-static functions a file defines. A definition's body opens
-    with `{` in column 0; its declarator starts on the nearest line above that
-    is not indented (parameters that wrap are)."""
+def exported_names(lines):
+    """Names of the non-static functions and variables a file defines. A
+    function's body opens with `{` in column 0; its declarator starts on the
+    nearest line above that is not indented (parameters that wrap are). A
+    variable (such as a table of operations) is initialised at file scope."""
     names = set()
+    for line in lines:
+        m = re.match(r"(?!static\b|extern\b|typedef\b)[A-Za-z_][\w \t\*]*?\b([A-Za-z_]\w*)"
+                     r"\s*(\[\w*\])?\s*=", line)
+        if m:
+            names.add(m.group(1))
     for n, line in enumerate(lines):
         if not line.startswith("{"):
             continue
@@ -69,14 +75,15 @@ def exported_functions(lines):
 def file_cycles(folder):
     """The cycles of calls between the .c files of one folder, each a sorted
     list of names. File A depends on file B when A names a function that B
-    defines and does not make static (a call, or its address taken)."""
+    or variable that B defines and does not make static (a call, an address
+    taken, a table of operations read)."""
     code = {}
     for f in sorted(os.listdir(folder)):
         if f.endswith(".c"):
             code[f] = code_only(open(os.path.join(folder, f), encoding="utf-8").read())
     owner = {}
     for f, text in code.items():
-        for name in exported_functions(text.splitlines()):
+        for name in exported_names(text.splitlines()):
             owner[name] = f
     edges = {f: set() for f in code}
     for f, text in code.items():
