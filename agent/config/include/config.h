@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "filter_config.h"
+#include "filter_parse.h"
 #include "kv_list.h"
 #include "spool.h"
 
