@@ -75,7 +75,7 @@ struct inflight {
 };
 
 /* The writer thread's own state: only the thread that appends and commits
- * touches it, without the lock (spool_writer.c). */
+ * touches it, without the lock (the backends' append and commit). */
 struct spool_writer {
 	int fd;
 	uint64_t segno, size;

@@ -5,6 +5,9 @@
   TCPSTATES_STAGES (agent/CMakeLists.txt), as `cmake --graphviz` sees the
   build graph: this also catches a target_link_libraries() that bypasses
   agent_stage().
+- Configuration is a layer above the stages: in TCPSTATES_STAGES only the
+  daemon follows config, so every stage on the data path declares its own
+  settings and none of them can reach agent_config.
 - The programs in agent/programs/ (tcpstates-consume) are no stage: their
   libraries link stages, and no stage links them.
 - No source reaches into another folder with a relative include: a stage's
@@ -141,6 +144,17 @@ def stage_order(src):
     return m.group(1).split()
 
 
+def config_is_above(order):
+    """A problem if a stage other than the daemon is listed after config."""
+    if "config" not in order:
+        return None
+    after = [s for s in order[order.index("config") + 1:] if s != "daemon"]
+    if after:
+        return (f"{', '.join(after)} listed after config in TCPSTATES_STAGES: configuration "
+                "is the layer above the stages, and only the daemon may follow it")
+    return None
+
+
 def program_libraries(src):
     """The libraries the folders of agent/programs/ define."""
     libs = set()
@@ -168,6 +182,9 @@ def main():
     rank = {"tcpstates_" + s: i for i, s in enumerate(order)}
     programs = program_libraries(src)
     problems = []
+    above = config_is_above(order)
+    if above:
+        problems.append(above)
     seen = 0
     for a, b in graph_edges(build):
         if a in rank and b in programs:
