@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include "cli.h"
 #include "config_map.h"
-#include "filter_config.h"
+#include "filter_parse.h"
 #include "kv_list.h"
 
 struct cli_flag;

@@ -8,7 +8,7 @@
 #include <string.h>
 #include "array.h"
 #include "config_map.h"
-#include "filter_config.h"
+#include "filter_parse.h"
 
 /* One port in 1..65535 written in decimal, nothing else. */
 static int parse_port(const char *s, size_t len, const char *item, uint16_t *out, char *err,

@@ -8,7 +8,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include "filter_config.h"
+#include "filter_parse.h"
 #include "filter_types.h"
 #include "table.h"
 

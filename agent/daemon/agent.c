@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "agent.h"
 #include "clock.h"
+#include "config_ship.h"
 #include "kv_list.h"
 #include "log.h"
 #include "memory_budget.h"
@@ -164,7 +165,7 @@ static int open_publishing(struct agent *a)
 		log_error("cannot start publishing to Kafka: %s", err);
 		return ret;
 	}
-	ret = shipper_kafka_from_config(&kafka, c);
+	ret = config_shipper_kafka(&kafka, c);
 	if (ret)
 		return ret;
 	ret =
@@ -267,10 +268,10 @@ static int stage_set_kafka(void *ctx, const struct agent_config *next,
 	ret = rdkafka_props_fingerprint(&next->rdkafka, &fp, err, errlen);
 	if (ret)
 		goto cleanup;
-	ret = shipper_kafka_from_config(&kafka, next);
+	ret = config_shipper_kafka(&kafka, next);
 	if (ret)
 		goto cleanup;
-	ret = shipper_kafka_from_config(&running_kafka, running);
+	ret = config_shipper_kafka(&running_kafka, running);
 	if (ret)
 		goto cleanup;
 	same_settings = shipper_kafka_equal(&kafka, &running_kafka);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include "config_ship.h"
 #include "rdkafka_props.h"
 #include "settings.h"
 #include "shipper.h"
@@ -48,10 +49,10 @@ int settings_build(const struct cli_args *cli, struct agent_config *out, char *e
 		else
 			ret = rdkafka_props_fingerprint(&out->rdkafka, NULL, err, errlen);
 		if (!ret)
-			ret = shipper_check_registry(out, checking, err, errlen);
+			ret = config_check_registry(out, checking, err, errlen);
 		if (ret)
 			goto fail;
-		ret = shipper_check_kafka(out, why, sizeof(why));
+		ret = config_check_kafka(out, why, sizeof(why));
 		if (ret) {
 			snprintf(err, errlen, "%s: kafka.%s",
 			         cli->config_path ? cli->config_path : "(no settings file)", why);

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <time.h>
 #include "clock.h"
-#include "config.h"
 #include "event_peek.h"
 #include "framing.h"
 #include "kv_list.h"

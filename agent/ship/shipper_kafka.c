@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The shipper's own copy of its settings: built from the config, copied
- * for a reload, compared to tell whether a new producer is needed. */
+/* The shipper's own copy of its settings: checked, copied for a reload,
+ * compared to tell whether a new producer is needed. The config stage fills
+ * them in; the shipper knows nothing of where they came from. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "kv_list.h"
-#include "log.h"
-#include "memory_budget.h"
 #include "schema_registry.h"
 #include "shipper.h"
 #include "shipper_kafka.h"
@@ -36,39 +35,6 @@ static const char *cmember(const struct shipper_kafka *k, size_t i)
 	return *(char *const *)((const char *)k + string_members[i]);
 }
 
-/* cfg's settings, borrowed; librdkafka's queue bounds from its memory plan. */
-static int kafka_view(const struct agent_config *cfg, struct shipper_kafka *view, char *err,
-                      size_t errlen)
-{
-	struct memory_plan plan;
-	int ret;
-
-	ret = memory_plan_from_config(cfg, &plan, err, errlen);
-	if (ret)
-		return ret;
-	*view = (struct shipper_kafka){
-	    .brokers = cfg->brokers,
-	    .topic = cfg->topic,
-	    .compression = cfg->compression,
-	    .rdkafka = cfg->rdkafka,
-	    .queue_kbytes = plan.kafka_queue_kbytes,
-	    .queue_messages = plan.kafka_queue_messages,
-	    .value_format = cfg->value_format,
-	    .registry =
-	        {
-	            .url = cfg->registry_url,
-	            .username = cfg->registry_username,
-	            .password_file = cfg->registry_password_file,
-	            .ca_location = cfg->registry_ca_location,
-	            .cert_location = cfg->registry_cert_location,
-	            .key_location = cfg->registry_key_location,
-	            .schema_id = cfg->registry_schema_id,
-	            .timeout_ms = cfg->registry_timeout_ms,
-	        },
-	};
-	return 0;
-}
-
 struct producer_options shipper_kafka_producer_options(const struct shipper_kafka *k)
 {
 	return (struct producer_options){
@@ -82,32 +48,11 @@ struct producer_options shipper_kafka_producer_options(const struct shipper_kafk
 	};
 }
 
-int shipper_check_kafka(const struct agent_config *cfg, char *err, size_t errlen)
+int shipper_kafka_check(const struct shipper_kafka *k, char *err, size_t errlen)
 {
-	struct shipper_kafka view;
-	struct producer_options opts;
-	int ret;
+	struct producer_options opts = shipper_kafka_producer_options(k);
 
-	ret = kafka_view(cfg, &view, err, errlen);
-	if (ret)
-		return ret;
-	opts = shipper_kafka_producer_options(&view);
 	return producer_check_options(&opts, err, errlen);
-}
-
-int shipper_kafka_from_config(struct shipper_kafka *k, const struct agent_config *cfg)
-{
-	struct shipper_kafka view;
-	char err[512];
-	int ret;
-
-	ret = kafka_view(cfg, &view, err, sizeof(err));
-	if (ret) {
-		/* config_validate() accepted cfg, so this is a caller's bug. */
-		log_error("kafka: %s", err);
-		return ret;
-	}
-	return shipper_kafka_copy(k, &view);
 }
 
 int shipper_kafka_copy(struct shipper_kafka *dst, const struct shipper_kafka *src)
@@ -155,19 +100,20 @@ void shipper_kafka_free(struct shipper_kafka *k)
 	memset(k, 0, sizeof(*k));
 }
 
-int shipper_check_registry(const struct agent_config *cfg, bool outside, char *err, size_t errlen)
+int shipper_check_registry(const struct shipper_kafka *k, bool outside, char *err, size_t errlen)
 {
+	const struct shipper_registry *r = &k->registry;
 	const struct schema_registry_options o = {
-	    .url = cfg->registry_url,
-	    .username = cfg->registry_username,
-	    .password_file = cfg->registry_password_file,
-	    .ca_location = cfg->registry_ca_location,
-	    .cert_location = cfg->registry_cert_location,
-	    .key_location = cfg->registry_key_location,
-	    .timeout_ms = (int)cfg->registry_timeout_ms,
+	    .url = r->url,
+	    .username = r->username,
+	    .password_file = r->password_file,
+	    .ca_location = r->ca_location,
+	    .cert_location = r->cert_location,
+	    .key_location = r->key_location,
+	    .timeout_ms = (int)r->timeout_ms,
 	};
 
-	if (cfg->value_format != VALUE_FORMAT_CONFLUENT || !cfg->registry_url)
+	if (k->value_format != VALUE_FORMAT_CONFLUENT || !r->url)
 		return 0;
 	return schema_registry_check_files(&o, outside, err, errlen);
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Opening and closing the spool, the list of segments, degrading to memory
- * and the statistics. The rest of the state machine is in the files
- * spool_internal.h lists.
+ * Opening and closing the spool, and the statistics: the top of the spool's
+ * files, which calls into the others and is called by none of them. The rest
+ * of the state machine is in the files spool_internal.h lists.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -10,91 +10,13 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "array.h"
 #include "clock.h"
 #include "log.h"
 #include "spool_internal.h"
 
 #define DEFAULT_INTERVAL_MS   1000u
 #define DEFAULT_DISK_RETRY_MS 30000u
-#define MARK_BUCKET_NS        1000000000ull
 #define RING_INITIAL          1024u
-
-/* ------------------------------------------------------------------ segments */
-
-/* Index of the first segment with segno >= want (nsegs if none). */
-size_t seg_lower_bound(const struct spool *sp, uint64_t want)
-{
-	size_t lo = 0, hi = sp->nsegs;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (sp->segs[mid].segno < want)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-struct seg_info *seg_find(struct spool *sp, uint64_t segno)
-{
-	size_t i = seg_lower_bound(sp, segno);
-	return i < sp->nsegs && sp->segs[i].segno == segno ? &sp->segs[i] : NULL;
-}
-
-int seg_list_add(struct spool *sp, uint64_t segno, uint64_t size, bool sealed)
-{
-	if (ARRAY_RESERVE(sp->segs, sp->cap_segs, sp->nsegs + 1) < 0)
-		return -ENOMEM;
-	/* Always appended in increasing order. */
-	sp->segs[sp->nsegs++] = (struct seg_info){.segno = segno, .size = size, .sealed = sealed};
-	return 0;
-}
-
-void seg_list_remove(struct spool *sp, struct seg_info *seg)
-{
-	size_t i = (size_t)(seg - sp->segs);
-
-	free(seg->marks);
-	memmove(&sp->segs[i], &sp->segs[i + 1], (sp->nsegs - i - 1) * sizeof(*seg));
-	sp->nsegs--;
-}
-
-void seg_add_mark(struct seg_info *seg, uint64_t end, uint64_t ns)
-{
-	if (seg->nmarks && ns - seg->marks[seg->nmarks - 1].ns < MARK_BUCKET_NS) {
-		seg->marks[seg->nmarks - 1].end = end;
-		return;
-	}
-	if (ARRAY_RESERVE(seg->marks, seg->cap_marks, seg->nmarks + 1) < 0) {
-		/* Only the age statistic gets coarser. */
-		if (seg->nmarks)
-			seg->marks[seg->nmarks - 1].end = end;
-		return;
-	}
-	seg->marks[seg->nmarks++] = (struct seg_mark){.end = end, .ns = ns};
-}
-
-/* ------------------------------------------------------------------ degrade */
-
-void degrade_locked(struct spool *sp, int err, const char *what)
-{
-	if (sp->mem_mode && sp->st.degraded)
-		return;
-	sp->st.degraded = true;
-	sp->mem_mode = true;
-	log_error(LOG_PREFIX "%s in %s failed: %s; new records are kept in memory only "
-	                     "(up to %llu bytes) until the disk takes writes again",
-	          what, sp->dir ? sp->dir : "(none)", strerror(-err),
-	          (unsigned long long)sp->opts.memory_max_bytes);
-}
-
-void pending_sub(struct spool *sp, uint64_t bytes)
-{
-	sp->st.pending_records--;
-	sp->st.pending_bytes -= bytes;
-}
 
 /* ------------------------------------------------------------------ stats */
 
@@ -135,18 +57,19 @@ static int spool_alloc(struct spool **out, const struct spool_options *opts)
 	if (!sp)
 		return -ENOMEM;
 	sp->opts = *opts;
-	sp->dirfd = sp->lockfd = sp->wfd = sp->active_fd = sp->rfd = -1;
-	sp->interval_ms = opts->fsync_interval_ms ? opts->fsync_interval_ms : DEFAULT_INTERVAL_MS;
+	sp->dirfd = sp->lockfd = sp->w.fd = sp->sync.active_fd = sp->r.fd = -1;
+	sp->sync.interval_ms =
+	    opts->fsync_interval_ms ? opts->fsync_interval_ms : DEFAULT_INTERVAL_MS;
 	sp->retry_ns =
 	    (uint64_t)(opts->disk_retry_ms ? opts->disk_retry_ms : DEFAULT_DISK_RETRY_MS) *
 	    1000000ull;
 	sp->open_ns = clock_monotonic_ns();
-	seg_cursor_init(&sp->cur, SPOOL_MAX_RECORD_BYTES);
+	seg_cursor_init(&sp->r.cur, SPOOL_MAX_RECORD_BYTES);
 	pthread_mutex_init(&sp->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&sp->readable, &ca);
-	pthread_cond_init(&sp->sync_cond, &ca);
+	pthread_cond_init(&sp->sync.cond, &ca);
 	pthread_condattr_destroy(&ca);
 	*out = sp;
 	sp->ring_cap = RING_INITIAL;
@@ -199,39 +122,40 @@ fail:
 /* Writes what the writer still buffers and syncs the active segment. */
 static void close_writer(struct spool *sp)
 {
-	if (sp->wfd < 0)
+	if (sp->w.fd < 0)
 		return;
-	if (sp->wbuf_len)
+	if (sp->w.buf_len)
 		writer_flush(sp);
-	if (sp->wfd >= 0 && fdatasync(sp->wfd) < 0)
+	if (sp->w.fd >= 0 && fdatasync(sp->w.fd) < 0)
 		log_warn(LOG_PREFIX "syncing segment %llu at close failed: %s",
-		         (unsigned long long)sp->wsegno, strerror(errno));
+		         (unsigned long long)sp->w.segno, strerror(errno));
 }
 
 /* The last pass of the background thread's work, done by spool_close(). */
 static void final_disk_pass_locked(struct spool *sp)
 {
 	sp->opts.fsync = FSYNC_INTERVAL; /* make the final pass sync everything */
-	if (sp->wfd >= 0) {
-		struct seg_info *seg = seg_find(sp, sp->wsegno);
+	if (sp->w.fd >= 0) {
+		struct seg_info *seg = seg_find(sp, sp->w.segno);
 		if (seg)
 			seg->sealed = true;
-		close(sp->wfd);
-		sp->wfd = sp->active_fd = -1;
+		close(sp->w.fd);
+		sp->w.fd = sp->sync.active_fd = -1;
 	}
 	if (sp->dirfd < 0)
 		return;
 	do {
 		sync_data_locked(sp);
-	} while (sp->nhandoff);
+	} while (sp->sync.nhandoff);
 	if (fsync(sp->dirfd) < 0 && errno != EROFS)
 		log_warn(LOG_PREFIX "syncing %s at close failed: %s", sp->dir, strerror(errno));
 	/* Record the frontier even if it did not move, so the next start needs
 	 * no replay of segments already acknowledged. */
-	sp->frontier_dirty = sp->frontier_dirty || sp->cseg != sp->fseg || sp->coff != sp->foff;
+	sp->frontier_dirty =
+	    sp->frontier_dirty || sp->sync.cseg != sp->fseg || sp->sync.coff != sp->foff;
 	checkpoint_and_trim_locked(sp);
 	/* The segment opened by this run and never written holds nothing. */
-	struct seg_info *seg = seg_find(sp, sp->wsegno);
+	struct seg_info *seg = seg_find(sp, sp->w.segno);
 	if (seg && seg->size == SEG_HEADER_BYTES && sp->nsegs && &sp->segs[sp->nsegs - 1] == seg) {
 		char name[SEG_NAME_BYTES];
 		seg_name(name, seg->segno);
@@ -245,19 +169,19 @@ static void spool_free(struct spool *sp)
 	for (size_t i = 0; i < sp->nsegs; i++)
 		free(sp->segs[i].marks);
 	free(sp->segs);
-	free(sp->handoff_fds);
+	free(sp->sync.handoff_fds);
 	free(sp->ring);
-	free(sp->wbuf);
-	free(sp->rbuf);
-	seg_cursor_free(&sp->cur);
-	if (sp->rfd >= 0)
-		close(sp->rfd);
+	free(sp->w.buf);
+	free(sp->r.buf);
+	seg_cursor_free(&sp->r.cur);
+	if (sp->r.fd >= 0)
+		close(sp->r.fd);
 	if (sp->lockfd >= 0)
 		close(sp->lockfd);
 	if (sp->dirfd >= 0)
 		close(sp->dirfd);
 	pthread_cond_destroy(&sp->readable);
-	pthread_cond_destroy(&sp->sync_cond);
+	pthread_cond_destroy(&sp->sync.cond);
 	pthread_mutex_destroy(&sp->lock);
 	free(sp->dir);
 	free(sp);
@@ -269,11 +193,11 @@ void spool_close(struct spool *sp)
 		return;
 	pthread_mutex_lock(&sp->lock);
 	sp->stop = true;
-	pthread_cond_broadcast(&sp->sync_cond);
+	pthread_cond_broadcast(&sp->sync.cond);
 	pthread_cond_broadcast(&sp->readable);
 	pthread_mutex_unlock(&sp->lock);
-	if (sp->sync_started)
-		pthread_join(sp->sync_thread, NULL);
+	if (sp->sync.started)
+		pthread_join(sp->sync.thread, NULL);
 
 	close_writer(sp);
 	pthread_mutex_lock(&sp->lock);
@@ -282,8 +206,8 @@ void spool_close(struct spool *sp)
 	if (lost)
 		log_warn(LOG_PREFIX "%llu records held only in memory were not delivered",
 		         (unsigned long long)lost);
-	for (size_t i = 0; i < sp->nhandoff; i++)
-		close(sp->handoff_fds[i]);
+	for (size_t i = 0; i < sp->sync.nhandoff; i++)
+		close(sp->sync.handoff_fds[i]);
 	pthread_mutex_unlock(&sp->lock);
 	spool_free(sp);
 }

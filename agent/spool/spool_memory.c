@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The in-memory FIFO: where records go when the spool has no directory or
- * the disk failed. Bounded by memory_max_bytes; the writer fills it, the
- * reader takes from its head, and spool_ack() frees what was delivered.
+ * The memory backend, an in-memory FIFO: where records go when the spool has
+ * no directory or the disk failed. Bounded by memory_max_bytes; the writer
+ * stages records and commits them to its tail, the reader takes from its
+ * head, and spool_ack() frees what was delivered.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "array.h"
+#include "clock.h"
 #include "spool_internal.h"
 
 /* Makes room for size more bytes in memory per policy; false if it cannot. */
@@ -66,18 +70,18 @@ void spill_wbuf_locked(struct spool *sp, size_t from)
 {
 	size_t off = from;
 
-	while (off + SEG_FRAME_OVERHEAD <= sp->wbuf_len) {
+	while (off + SEG_FRAME_OVERHEAD <= sp->w.buf_len) {
 		struct seg_frame_head h;
 		struct seg_frame f;
-		seg_frame_head_decode(sp->wbuf + off, &h);
-		seg_frame_decode(sp->wbuf + off, off, &h, &f);
+		seg_frame_head_decode(sp->w.buf + off, &h);
+		seg_frame_decode(sp->w.buf + off, off, &h, &f);
 		uint64_t frame = f.end - f.off;
 		uint64_t size = MEM_RECORD_OVERHEAD + (uint64_t)f.key_len + f.value_len;
 		struct mem_rec *m = NULL;
 
 		if (mem_make_room_locked(sp, size))
 			m = mem_rec_new(f.seq, f.key, f.key_len, f.value, f.value_len,
-			                sp->wbuf_first_ns);
+			                sp->w.buf_first_ns);
 		if (m) {
 			fifo_push_locked(sp, m);
 			sp->mem_bytes += size;
@@ -88,13 +92,13 @@ void spill_wbuf_locked(struct spool *sp, size_t from)
 		}
 		off += frame;
 	}
-	sp->wbuf_len = 0;
-	sp->wbuf_records = 0;
+	sp->w.buf_len = 0;
+	sp->w.buf_records = 0;
 	pthread_cond_broadcast(&sp->readable);
 }
 
 /* Reader thread: 1 with *rec filled from the FIFO's head, 0 if it is empty. */
-int next_memory_locked(struct spool *sp, struct spool_record *rec)
+int memory_next_locked(struct spool *sp, struct spool_record *rec)
 {
 	struct mem_rec *m = sp->fifo_head;
 	size_t len;
@@ -103,7 +107,7 @@ int next_memory_locked(struct spool *sp, struct spool_record *rec)
 	if (!m)
 		return 0;
 	len = (size_t)m->key_len + m->value_len;
-	if (ARRAY_RESERVE(sp->rbuf, sp->rbuf_cap, len) < 0)
+	if (ARRAY_RESERVE(sp->r.buf, sp->r.buf_cap, len) < 0)
 		return 0;
 	struct inflight e = {.bytes = MEM_RECORD_OVERHEAD + len, .mem = m, .kind = IF_MEM};
 	if (ring_push_locked(sp, e, &tok) < 0)
@@ -113,11 +117,11 @@ int next_memory_locked(struct spool *sp, struct spool_record *rec)
 		sp->fifo_tail = NULL;
 	/* Copied so an ack racing with the caller cannot free what it reads. */
 	if (len)
-		memcpy(sp->rbuf, m->data, len);
+		memcpy(sp->r.buf, m->data, len);
 	*rec = (struct spool_record){.seq = m->seq,
-	                             .key = sp->rbuf,
+	                             .key = sp->r.buf,
 	                             .key_len = m->key_len,
-	                             .value = sp->rbuf + m->key_len,
+	                             .value = sp->r.buf + m->key_len,
 	                             .value_len = m->value_len,
 	                             .token = tok};
 	return 1;
@@ -132,7 +136,7 @@ uint64_t mem_release_all_locked(struct spool *sp)
 		free(m);
 		lost++;
 	}
-	for (struct mem_rec *m = sp->staged_head, *next; m; m = next) {
+	for (struct mem_rec *m = sp->w.staged_head, *next; m; m = next) {
 		next = m->next;
 		free(m);
 		lost++;
@@ -145,6 +149,51 @@ uint64_t mem_release_all_locked(struct spool *sp)
 		}
 	}
 	sp->fifo_head = sp->fifo_tail = NULL;
-	sp->staged_head = sp->staged_tail = NULL;
+	sp->w.staged_head = sp->w.staged_tail = NULL;
 	return lost;
+}
+
+/* Writer thread: stages one record, which memory_commit() makes readable. */
+int memory_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_len,
+                  const void *value, uint32_t value_len)
+{
+	uint64_t size = MEM_RECORD_OVERHEAD + (uint64_t)key_len + value_len;
+	struct mem_rec *m = mem_rec_new(seq, key, key_len, value, value_len, clock_monotonic_ns());
+
+	pthread_mutex_lock(&sp->lock);
+	if (!m || !mem_make_room_locked(sp, size)) {
+		sp->st.dropped_full++;
+		pthread_mutex_unlock(&sp->lock);
+		free(m);
+		return -ENOSPC;
+	}
+	sp->staged_mem_bytes += size;
+	sp->st.pending_records++;
+	sp->st.pending_bytes += size;
+	pthread_mutex_unlock(&sp->lock);
+
+	if (sp->w.staged_tail)
+		sp->w.staged_tail->next = m;
+	else
+		sp->w.staged_head = m;
+	sp->w.staged_tail = m;
+	return 0;
+}
+
+/* Writer thread: moves the staged records to the FIFO's tail. */
+int memory_commit(struct spool *sp)
+{
+	if (!sp->w.staged_head)
+		return 0;
+	pthread_mutex_lock(&sp->lock);
+	for (struct mem_rec *m = sp->w.staged_head, *next; m; m = next) {
+		next = m->next;
+		fifo_push_locked(sp, m);
+	}
+	sp->mem_bytes += sp->staged_mem_bytes;
+	sp->staged_mem_bytes = 0;
+	pthread_cond_broadcast(&sp->readable);
+	pthread_mutex_unlock(&sp->lock);
+	sp->w.staged_head = sp->w.staged_tail = NULL;
+	return 0;
 }

@@ -249,8 +249,8 @@ static bool start_position(struct spool *sp, uint64_t *cp_seg)
 		sp->rseg = sp->nsegs ? sp->segs[0].segno : 0;
 		sp->roff = SEG_HEADER_BYTES;
 	}
-	sp->fseg = sp->cseg = sp->hseg = sp->rseg;
-	sp->foff = sp->coff = sp->hoff = sp->roff;
+	sp->fseg = sp->sync.cseg = sp->hseg = sp->rseg;
+	sp->foff = sp->sync.coff = sp->hoff = sp->roff;
 	return !err;
 }
 
@@ -259,18 +259,18 @@ static int start_active_segment(struct spool *sp)
 {
 	int fd, err;
 
-	fd = writer_create_segment(sp, &sp->wsegno);
+	fd = writer_create_segment(sp, &sp->w.segno);
 	if (fd < 0)
 		return fd;
-	err = seg_list_add(sp, sp->wsegno, SEG_HEADER_BYTES, false);
+	err = seg_list_add(sp, sp->w.segno, SEG_HEADER_BYTES, false);
 	if (err) {
 		close(fd);
 		return err;
 	}
 	if (sp->opts.fsync != FSYNC_NEVER)
 		fsync(sp->dirfd);
-	sp->wfd = sp->active_fd = fd;
-	sp->wsize = SEG_HEADER_BYTES;
+	sp->w.fd = sp->sync.active_fd = fd;
+	sp->w.size = SEG_HEADER_BYTES;
 	sp->st.disk_bytes += SEG_HEADER_BYTES;
 	sp->st.written_bytes += SEG_HEADER_BYTES;
 	return 0;
@@ -296,9 +296,9 @@ static void restart_numbering(struct spool *sp, uint64_t top)
 	log_info(LOG_PREFIX "segment numbers in %s had reached %llu and nothing is pending; "
 	                    "they start again at %llu",
 	         sp->dir, (unsigned long long)SEG_NUMBER_MAX, (unsigned long long)segno);
-	sp->rseg = sp->fseg = sp->cseg = sp->hseg = segno;
-	sp->roff = sp->foff = sp->coff = sp->hoff = SEG_HEADER_BYTES;
-	sp->next_segno = segno;
+	sp->rseg = sp->fseg = sp->sync.cseg = sp->hseg = segno;
+	sp->roff = sp->foff = sp->sync.coff = sp->hoff = SEG_HEADER_BYTES;
+	sp->w.next_segno = segno;
 }
 
 int spool_recover(struct spool *sp)
@@ -317,8 +317,8 @@ int spool_recover(struct spool *sp)
 	if (err)
 		goto cleanup;
 	bool have_cp = start_position(sp, &cp_seg);
-	sp->next_segno = (top > cp_seg ? top : cp_seg) + 1;
-	if (have_cp && sp->next_segno > SEG_NUMBER_MAX && !sp->nsegs && top < SEG_NUMBER_MAX)
+	sp->w.next_segno = (top > cp_seg ? top : cp_seg) + 1;
+	if (have_cp && sp->w.next_segno > SEG_NUMBER_MAX && !sp->nsegs && top < SEG_NUMBER_MAX)
 		restart_numbering(sp, top);
 
 	/* Have a checkpoint file from the start: on a full disk it can still be

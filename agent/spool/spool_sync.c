@@ -43,16 +43,16 @@ void checkpoint_and_trim_locked(struct spool *sp)
 		pthread_mutex_lock(&sp->lock);
 		if (err) {
 			sp->frontier_dirty = true;
-			if (!sp->cp_warned)
+			if (!sp->sync.cp_warned)
 				log_error(LOG_PREFIX "writing the checkpoint in %s failed: %s; "
 				                     "acknowledged segments are kept",
 				          sp->dir, strerror(-err));
-			sp->cp_warned = true;
+			sp->sync.cp_warned = true;
 			return;
 		}
-		sp->cseg = seg;
-		sp->coff = off;
-		sp->cp_warned = false;
+		sp->sync.cseg = seg;
+		sp->sync.coff = off;
+		sp->sync.cp_warned = false;
 	}
 
 	/* Unlink outside the lock; nobody else touches segments below the checkpoint. */
@@ -60,7 +60,7 @@ void checkpoint_and_trim_locked(struct spool *sp)
 	size_t n = 0;
 	for (size_t i = 0; i < sp->nsegs && n < 64;) {
 		struct seg_info *s = &sp->segs[i];
-		if (!seg_wholly_acked(s, sp->cseg, sp->coff)) {
+		if (!seg_wholly_acked(s, sp->sync.cseg, sp->sync.coff)) {
 			i++;
 		} else if (s->unreadable) {
 			forget_unreadable_locked(sp, s);
@@ -90,24 +90,24 @@ void checkpoint_and_trim_locked(struct spool *sp)
 		seg_list_remove(sp, s);
 	}
 	if (n == 64)
-		sp->sync_kick = true; /* more to do */
+		sp->sync.kick = true; /* more to do */
 }
 
 void sync_data_locked(struct spool *sp)
 {
 	int fds[16];
 	size_t nfds = 0;
-	bool dir = sp->dir_dirty;
+	bool dir = sp->sync.dir_dirty;
 
-	while (sp->nhandoff && nfds < 15)
-		fds[nfds++] = sp->handoff_fds[--sp->nhandoff];
-	if (sp->opts.fsync == FSYNC_INTERVAL && sp->data_dirty && sp->active_fd >= 0) {
-		int fd = dup(sp->active_fd);
+	while (sp->sync.nhandoff && nfds < 15)
+		fds[nfds++] = sp->sync.handoff_fds[--sp->sync.nhandoff];
+	if (sp->opts.fsync == FSYNC_INTERVAL && sp->sync.data_dirty && sp->sync.active_fd >= 0) {
+		int fd = dup(sp->sync.active_fd);
 		if (fd >= 0)
 			fds[nfds++] = fd;
 	}
-	sp->data_dirty = false;
-	sp->dir_dirty = false;
+	sp->sync.data_dirty = false;
+	sp->sync.dir_dirty = false;
 	if (!nfds && !dir)
 		return;
 
@@ -132,17 +132,18 @@ static void *sync_main(void *arg)
 
 	pthread_mutex_lock(&sp->lock);
 	while (!sp->stop) {
-		if (!sp->sync_kick) {
+		if (!sp->sync.kick) {
 			struct timespec ts;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
-			uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)sp->interval_ms * 1000000ull;
+			uint64_t ns =
+			    (uint64_t)ts.tv_nsec + (uint64_t)sp->sync.interval_ms * 1000000ull;
 			ts.tv_sec += (time_t)(ns / 1000000000ull);
 			ts.tv_nsec = (long)(ns % 1000000000ull);
-			pthread_cond_timedwait(&sp->sync_cond, &sp->lock, &ts);
+			pthread_cond_timedwait(&sp->sync.cond, &sp->lock, &ts);
 		}
 		if (sp->stop)
 			break;
-		sp->sync_kick = false;
+		sp->sync.kick = false;
 		sync_data_locked(sp);
 		checkpoint_and_trim_locked(sp);
 	}
@@ -152,10 +153,10 @@ static void *sync_main(void *arg)
 
 int sync_thread_start(struct spool *sp)
 {
-	int err = pthread_create(&sp->sync_thread, NULL, sync_main, sp);
+	int err = pthread_create(&sp->sync.thread, NULL, sync_main, sp);
 
 	if (err)
 		return -err;
-	sp->sync_started = true;
+	sp->sync.started = true;
 	return 0;
 }

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "config.h"
-#include "filter_config.h"
+#include "filter_parse.h"
 #include "fuzz_util.h"
 #include "log.h"
 

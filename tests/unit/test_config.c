@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include "check.h"
 #include "config.h"
-#include "filter_config.h"
+#include "filter_parse.h"
 #include "kv_list.h"
 #include "test_support.h"
 

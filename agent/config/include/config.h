@@ -11,17 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "filter_config.h"
+#include "filter_parse.h"
 #include "kv_list.h"
+#include "shipper.h"
 #include "spool.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/tcpstates-agent/agent.yaml"
 /* Larger files are refused before parsing: a config is a few kilobytes. */
 #define CONFIG_FILE_MAX (1024 * 1024)
-
-/* What a Kafka value holds: the bare TcpStateEvent, or the Confluent Schema
- * Registry frame (magic byte 0, schema id, message indexes) before it. */
-enum value_format { VALUE_FORMAT_RAW = 0, VALUE_FORMAT_CONFLUENT };
 
 struct agent_config {
 	char *source_path; /* file it was read from, NULL if none */

@@ -13,12 +13,16 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "config.h"
+#include "kv_list.h"
 #include "latency.h"
 #include "producer.h"
 #include "spool.h"
 
 struct shipper;
+
+/* What a Kafka value holds: the bare TcpStateEvent, or the Confluent Schema
+ * Registry frame (magic byte 0, schema id, message indexes) before it. */
+enum value_format { VALUE_FORMAT_RAW = 0, VALUE_FORMAT_CONFLUENT };
 
 /* Where the schema id of framed values comes from (kafka.schema_registry.*). */
 struct shipper_registry {
@@ -32,8 +36,9 @@ struct shipper_registry {
 	uint32_t timeout_ms;
 };
 
-/* Owned copy of the producer settings, so a reload can hand over new ones.
- * Different settings mean a new producer. */
+/* The shipper's settings, in an owned copy, so a reload can hand over new
+ * ones: the config stage fills them in. Different settings mean a new
+ * producer. */
 struct shipper_kafka {
 	char *brokers;
 	char *topic;
@@ -62,12 +67,12 @@ struct shipper_counters {
 	char registry_error[320]; /* the registry's last answer while waiting */
 };
 
-/* Whether librdkafka accepts cfg's kafka settings (unknown properties, bad
- * values or combinations), without connecting; err names the property. */
-int shipper_check_kafka(const struct agent_config *cfg, char *err, size_t errlen);
+/* Whether librdkafka accepts k's settings (unknown properties, bad values or
+ * combinations), without connecting; err names the property. */
+int shipper_kafka_check(const struct shipper_kafka *k, char *err, size_t errlen);
 /* The Schema Registry's secret files, as schema_registry_check_files() says;
  * nothing to check unless values are framed through a registry. */
-int shipper_check_registry(const struct agent_config *cfg, bool outside, char *err, size_t errlen);
+int shipper_check_registry(const struct shipper_kafka *k, bool outside, char *err, size_t errlen);
 /* Validates the settings by building the first producer; err says why not. */
 int shipper_start(struct shipper **out, struct spool *spool, const struct shipper_kafka *kafka,
                   uint32_t drain_timeout_ms, char *err, size_t errlen);
@@ -86,7 +91,6 @@ void shipper_get_counters(struct shipper *s, struct shipper_counters *out);
 void shipper_stop(struct shipper *s);
 
 int shipper_kafka_copy(struct shipper_kafka *dst, const struct shipper_kafka *src);
-int shipper_kafka_from_config(struct shipper_kafka *k, const struct agent_config *cfg);
 bool shipper_kafka_equal(const struct shipper_kafka *a, const struct shipper_kafka *b);
 void shipper_kafka_free(struct shipper_kafka *k);
 

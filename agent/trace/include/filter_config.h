@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * What to trace: the user-space form of the filters that tracer.c writes into
- * the BPF maps. Produced by config.c from YAML and CLI flags.
+ * the BPF maps. The tracer's own settings, in plain C: the config stage
+ * fills them in from the file, the flags and reloads; the tracer knows
+ * nothing of where they came from.
  *
  * Semantics, per dimension (ports, addresses, comm, pid, netns, cgroup):
  *  - an event matching any exclude entry is dropped;
@@ -57,20 +59,5 @@ struct filter_config {
 	FILTER_LIST(uint64_t, cgroup_include);
 	FILTER_LIST(uint64_t, cgroup_exclude);
 };
-
-/* Every field is a setting: config_copy() and config_free() copy and free them. */
-
-/*
- * Parses a port list such as "80,443,8000-8100" and appends it to *ranges.
- * Returns 0, or -EINVAL with a message in err (port out of 1..65535, reversed
- * range, empty item, trailing garbage).
- */
-int port_list_parse(const char *text, struct port_range **items, size_t *count, char *err,
-                    size_t errlen);
-
-/* Parses "10.0.0.0/8", "fe80::/10" or a bare address. 0 or -EINVAL + err. */
-int cidr_parse(const char *text, struct cidr *out, char *err, size_t errlen);
-/* "10.0.0.0/8" for IPv4-mapped entries, "fe80::/10" otherwise. */
-int cidr_format(const struct cidr *c, char *buf, size_t len);
 
 #endif
