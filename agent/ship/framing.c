@@ -7,6 +7,7 @@
 #include "framing.h"
 #include "log.h"
 #include "schema_registry.h"
+#include "shipper_kafka.h"
 #include "value_frame.h"
 
 #define BACKOFF_FIRST_MS 1000
@@ -50,26 +51,17 @@ void framing_init(struct framing *f, const struct shipper_kafka *kafka)
 static int try_register(struct framing *f, char *subject, size_t subject_len, char *err,
                         size_t errlen)
 {
-	const struct shipper_registry *r = &f->kafka->registry;
-	struct schema_registry_options o = {
-	    .url = r->url,
-	    .subject = subject,
-	    .username = r->username,
-	    .password_file = r->password_file,
-	    .ca_location = r->ca_location,
-	    .cert_location = r->cert_location,
-	    .key_location = r->key_location,
-	    .timeout_ms = (int)r->timeout_ms,
-	};
+	struct schema_registry_options o = shipper_registry_options(&f->kafka->registry);
 	uint32_t id;
 	int ret;
 
 	/* TopicNameStrategy: what Kafka Connect and ksqlDB look up. */
 	snprintf(subject, subject_len, "%s-value", f->kafka->topic);
+	o.subject = subject;
 	ret = schema_registry_register(&o, &id, err, errlen);
 	if (ret)
 		return ret;
-	log_info("schema registered under subject %s at %s: id %u", subject, r->url, id);
+	log_info("schema registered under subject %s at %s: id %u", subject, o.url, id);
 	f->id = id;
 	return 0;
 }

@@ -35,6 +35,19 @@ static const char *cmember(const struct shipper_kafka *k, size_t i)
 	return *(char *const *)((const char *)k + string_members[i]);
 }
 
+struct schema_registry_options shipper_registry_options(const struct shipper_registry *r)
+{
+	return (struct schema_registry_options){
+	    .url = r->url,
+	    .username = r->username,
+	    .password_file = r->password_file,
+	    .ca_location = r->ca_location,
+	    .cert_location = r->cert_location,
+	    .key_location = r->key_location,
+	    .timeout_ms = (int)r->timeout_ms,
+	};
+}
+
 struct producer_options shipper_kafka_producer_options(const struct shipper_kafka *k)
 {
 	return (struct producer_options){
@@ -102,18 +115,9 @@ void shipper_kafka_free(struct shipper_kafka *k)
 
 int shipper_check_registry(const struct shipper_kafka *k, bool outside, char *err, size_t errlen)
 {
-	const struct shipper_registry *r = &k->registry;
-	const struct schema_registry_options o = {
-	    .url = r->url,
-	    .username = r->username,
-	    .password_file = r->password_file,
-	    .ca_location = r->ca_location,
-	    .cert_location = r->cert_location,
-	    .key_location = r->key_location,
-	    .timeout_ms = (int)r->timeout_ms,
-	};
+	const struct schema_registry_options o = shipper_registry_options(&k->registry);
 
-	if (k->value_format != VALUE_FORMAT_CONFLUENT || !r->url)
+	if (k->value_format != VALUE_FORMAT_CONFLUENT || !o.url)
 		return 0;
 	return schema_registry_check_files(&o, outside, err, errlen);
 }
