@@ -3,14 +3,17 @@
  * The YAML settings loader on arbitrary file contents. Besides not crashing:
  *  - an error is one line, and leaves the settings exactly as they were;
  *  - a file that loads once loads again to the same settings;
- *  - what loaded passes the cross-field checks, and survives a deep copy.
+ *  - what loaded passes the cross-field checks (the memory budget aside, which
+ *    is judged once flags are applied too), and survives a deep copy.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "config.h"
 #include "fuzz_util.h"
 #include "log.h"
+#include "memory_budget.h"
 
 static void expect_same(const struct agent_config *a, const struct agent_config *b,
                         const char *what)
@@ -20,6 +23,17 @@ static void expect_same(const struct agent_config *a, const struct agent_config 
 	config_describe_changes(a, b, changes, sizeof(changes));
 	if (changes[0])
 		fuzz_fail("%s changed settings:\n%s", what, changes);
+}
+
+/* The memory budget is judged on the final settings, flags included (a --set
+ * can make a file's buffers fit), so a file that loads may still exceed it;
+ * every other cross-field check is the loader's to make. */
+static bool fits_budget(const struct agent_config *cfg)
+{
+	struct memory_plan plan;
+	char why[1024];
+
+	return memory_plan_from_config(cfg, &plan, why, sizeof(why)) == 0;
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -54,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		expect_same(&defaults, &cfg, "a failed load");
 		goto cleanup;
 	}
-	if (config_validate(&cfg, err, sizeof(err)))
+	if (config_validate(&cfg, err, sizeof(err)) && fits_budget(&cfg))
 		fuzz_fail("loaded settings fail validation: %s", err);
 
 	config_init_defaults(&again);
