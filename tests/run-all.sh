@@ -60,11 +60,13 @@ sanitized_suite() {
 	# one. The soak test bounds RSS growth, which ASan's quarantine of freed
 	# memory makes meaningless, and the VM test installs the packages of its
 	# build directory in a guest that has no sanitizer runtime: both run in
-	# the earlier lanes. The build tests (label build) configure and build
-	# their own trees from the sources, so a sanitized build adds nothing to them.
+	# the earlier lanes, and so does test_memory_budget (label memory), which
+	# bounds the resident set as the soak test does. The build tests (label
+	# build) build and package trees of their own, or check what the packaged
+	# binaries need, which the sanitizer runtime changes.
 	ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:log_path=$reports/report" \
 		UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/report" \
-		ctest --test-dir build-asan --output-on-failure -E '^integration/test_reload_asan$' -LE '^(soak|vm|build)$' \
+		ctest --test-dir build-asan --output-on-failure -E '^integration/test_reload_asan$' -LE '^(soak|memory|vm|build)$' \
 		"$@" ||
 		status=1
 	if compgen -G "$reports/*" >/dev/null; then

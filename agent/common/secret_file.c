@@ -9,6 +9,16 @@
 #include <unistd.h>
 #include "secret_file.h"
 
+bool secret_path_hidden(const char *value)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	struct stat st;
+
+	if (!value || strncmp(value, SECRET_CREDENTIALS, strlen(SECRET_CREDENTIALS)) != 0)
+		return false;
+	return !dir || !dir[0] || (stat(dir, &st) < 0 && (errno == ENOENT || errno == EACCES));
+}
+
 int secret_path_expand(const char *value, char **out, char *err, size_t errlen)
 {
 	const size_t prefix_len = sizeof(SECRET_CREDENTIALS) - 1;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "config.h"
 #include "memory_budget.h"
 
@@ -58,7 +59,10 @@ static int plan_window(const struct memory_request *req, struct memory_plan *p, 
                        char *err, size_t errlen)
 {
 	uint64_t avail = flex - p->spool_memory;
-	uint64_t kb = req->kafka_queue_kbytes, msgs = req->kafka_queue_messages;
+	/* librdkafka refuses more than its maxima: clamped first, so that the
+	 * products below cannot wrap. */
+	uint64_t kb = clamp(req->kafka_queue_kbytes, 0, KAFKA_KBYTES_MAX);
+	uint64_t msgs = clamp(req->kafka_queue_messages, 0, KAFKA_MESSAGES_MAX);
 	uint64_t window = flex / 2 < avail / 3 * 2 ? flex / 2 : avail / 3 * 2;
 	char named[128];
 
@@ -160,7 +164,8 @@ static uint64_t rdkafka_number(const struct agent_config *cfg, const char *key)
 		return 0;
 	errno = 0;
 	n = strtoull(v, &end, 10);
-	return errno || *end || v[0] == '-' ? 0 : n;
+	/* strtoull() takes "-1" (after blanks, too) as a huge number. */
+	return errno || *end || v[strspn(v, " \t")] == '-' ? 0 : n;
 }
 
 int memory_plan_from_config(const struct agent_config *cfg, struct memory_plan *out, char *err,

@@ -106,7 +106,8 @@ static int remaining_ms(const struct conn *c)
 /* Every blocking read and write below gives up when the deadline passes. */
 static void set_io_timeout(const struct conn *c)
 {
-	int ms = remaining_ms(c);
+	/* At least 1 ms: a zero timeout would mean none at all. */
+	int ms = remaining_ms(c) > 0 ? remaining_ms(c) : 1;
 	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -501,6 +502,9 @@ int http_exchange(const struct http_request *req, struct http_response *resp, ch
 	int ret;
 
 	memset(resp, 0, sizeof(*resp));
+	/* A failure of an earlier exchange on this thread must not be the one
+	 * this exchange's error names. */
+	ERR_clear_error();
 	ret = parse_url(req->url, &u, err, errlen);
 	if (ret)
 		return ret;

@@ -215,19 +215,6 @@ int rdkafka_props_fingerprint(const struct kv_list *props, uint64_t *fp, char *e
 	return ret;
 }
 
-/* True when value is under ${CREDENTIALS_DIRECTORY} and that directory is
- * not to be seen from here: absent (systemd #35227), or there but denied to
- * the unit's dynamic user in ExecReload= (systemd 252, #24291). */
-static bool credentials_absent(const char *value)
-{
-	const char *dir = getenv("CREDENTIALS_DIRECTORY");
-	struct stat st;
-
-	if (strncmp(value, SECRET_CREDENTIALS, strlen(SECRET_CREDENTIALS)) != 0)
-		return false;
-	return !dir || !dir[0] || (stat(dir, &st) < 0 && (errno == ENOENT || errno == EACCES));
-}
-
 int rdkafka_props_check_outside(const struct kv_list *props, char *err, size_t errlen)
 {
 	struct kv_list visible = {0};
@@ -236,7 +223,7 @@ int rdkafka_props_check_outside(const struct kv_list *props, char *err, size_t e
 	for (size_t i = 0; props && i < props->count && !ret; i++) {
 		const struct kv *kv = &props->items[i];
 
-		if (rdkafka_props_reads_file(kv->key) && credentials_absent(kv->value)) {
+		if (rdkafka_props_reads_file(kv->key) && secret_path_hidden(kv->value)) {
 			log_info("kafka.rdkafka.%s: not checked: %s is not available to this "
 			         "process; the agent checks the file when it reads it",
 			         kv->key, SECRET_CREDENTIALS);

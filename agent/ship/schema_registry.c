@@ -253,37 +253,31 @@ static void free_tls(struct tls_paths *t)
 	free(t->key);
 }
 
-/* True when value lies under ${CREDENTIALS_DIRECTORY} and this process cannot
- * see that directory (--check-config from ExecReload=, systemd #35227). */
-static bool credentials_hidden(const char *value)
-{
-	const char *dir = getenv("CREDENTIALS_DIRECTORY");
-	struct stat st;
-
-	if (!value || strncmp(value, SECRET_CREDENTIALS, strlen(SECRET_CREDENTIALS)) != 0)
-		return false;
-	return !dir || !dir[0] || (stat(dir, &st) < 0 && (errno == ENOENT || errno == EACCES));
-}
-
 int schema_registry_check_files(const struct schema_registry_options *o, bool outside, char *err,
                                 size_t errlen)
 {
 	struct schema_registry_options visible = *o;
+	/* Each file --check-config may be unable to see from ExecReload=. */
+	const struct {
+		const char *key;
+		const char **path;
+	} files[] = {
+	    {"password_file", &visible.password_file},
+	    {"ssl_ca_location", &visible.ca_location},
+	    {"ssl_certificate_location", &visible.cert_location},
+	    {"ssl_key_location", &visible.key_location},
+	};
 	struct tls_paths tls = {0};
 	char *password = NULL;
 	int ret;
 
-	if (outside && credentials_hidden(o->password_file)) {
-		log_info("kafka.schema_registry.password_file: not checked: %s is not available to "
-		         "this process; the agent checks the file when it reads it",
-		         SECRET_CREDENTIALS);
-		visible.password_file = NULL;
-	}
-	if (outside && credentials_hidden(o->key_location)) {
-		log_info("kafka.schema_registry.ssl_key_location: not checked: %s is not available "
-		         "to this process; the agent checks the file when it reads it",
-		         SECRET_CREDENTIALS);
-		visible.key_location = NULL;
+	for (size_t i = 0; outside && i < sizeof(files) / sizeof(files[0]); i++) {
+		if (!secret_path_hidden(*files[i].path))
+			continue;
+		log_info("kafka.schema_registry.%s: not checked: %s is not available to this "
+		         "process; the agent checks the file when it reads it",
+		         files[i].key, SECRET_CREDENTIALS);
+		*files[i].path = NULL;
 	}
 	ret = read_password(&visible, &password, err, errlen);
 	if (!ret)

@@ -88,8 +88,9 @@ struct spool_writer {
 	uint64_t last_retry_ns;
 };
 
-/* The reader thread's own state: only spool_next() touches it, without the
- * lock (spool_reader.c, and spool_memory.c for records served from memory). */
+/* The reader thread's own state: only the shipper thread's spool_next()
+ * touches it, under sp->lock (spool_reader.c, spool_disk_read.c, and
+ * spool_memory.c for records served from memory). */
 struct spool_reader {
 	struct seg_cursor cur;
 	int fd;

@@ -121,12 +121,17 @@ static int put_entry(struct filter_maps *fm, uint32_t gen, enum filter_set set, 
 		          set_names[set], capacity);
 		return -E2BIG;
 	}
+	/* Listed first: a key in the map but not in the list would outlive the
+	 * clearing of its generation. */
+	err = key_list_add(l, key);
+	if (err)
+		return err;
 	err = fm->ops.update(fm->ops.ctx, set_map(set), key, &action, BPF_NOEXIST);
 	if (err) {
+		l->count--;
 		log_error("writing a %s filter entry: %s", set_names[set], strerror(-err));
-		return err;
 	}
-	return key_list_add(l, key);
+	return err;
 }
 
 static int put_cidrs(struct filter_maps *fm, uint32_t gen, enum filter_set set,

@@ -264,7 +264,8 @@ static int check_options(const struct tracer_options *o)
 	return 0;
 }
 
-/* Old listeners remembered for their children; the 5.10 program's own size too. */
+/* Old listeners remembered for their children, with socket storage; the 5.10
+ * program keeps listeners in a map of bpf.timing_entries instead. */
 #define LISTENERS_SEEDED 4096
 
 /*

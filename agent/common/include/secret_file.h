@@ -28,6 +28,12 @@
 #define SECRET_FILE_MAX    (64 * 1024)
 #define SECRET_CREDENTIALS "${CREDENTIALS_DIRECTORY}"
 
+/* True when value starts with ${CREDENTIALS_DIRECTORY} and that directory is
+ * not to be seen from here: unset or absent (ExecReload= of a sandboxed unit,
+ * systemd #35227), or there but denied to the unit's dynamic user (systemd
+ * 252, #24291). --check-config then skips such a file, with a note. */
+bool secret_path_hidden(const char *value);
+
 /* The absolute path value names, into *out (malloc'd). 0 or -EINVAL/-ENOMEM. */
 int secret_path_expand(const char *value, char **out, char *err, size_t errlen);
 
