@@ -97,7 +97,9 @@ function(bundled_library name target)
     message(STATUS "Bundled ${name} ${version}: building into ${prefix}")
     cmake_host_system_information(RESULT jobs QUERY NUMBER_OF_LOGICAL_CORES)
     execute_process(
-      COMMAND bash ${_bundled_script} ${name} ${tarball} ${prefix} ${jobs} ${options}
+      # cc, the compiler the key names, whatever CC the build directory uses.
+      COMMAND ${CMAKE_COMMAND} -E env CC=cc
+              bash ${_bundled_script} ${name} ${tarball} ${prefix} ${jobs} ${options}
       OUTPUT_FILE ${CMAKE_BINARY_DIR}/bundled-${name}.log
       ERROR_FILE ${CMAKE_BINARY_DIR}/bundled-${name}.log
       RESULT_VARIABLE rc)

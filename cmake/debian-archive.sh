@@ -6,8 +6,13 @@
 # no address beyond what apt is already set up with.
 set -eu
 # shellcheck disable=SC2016 # apt's own $(FIELD) placeholders, not the shell's
-uri=$(apt-get indextargets --format '$(REPO_URI) $(SUITE)' 2>/dev/null |
-	awk '$2 !~ /-security$/ { print $1; exit }')
+format='$(REPO_URI) $(SUITE)'
+# Sources whose Release file apt has not fetched yet (no apt-get update on
+# this machine) are listed only without their release information.
+uri=$({
+	apt-get indextargets --format "$format" 2>/dev/null
+	apt-get -o APT::Get::IndexTargets::ReleaseInfo=false indextargets --format "$format" 2>/dev/null
+} | awk '$1 !~ /security/ && $2 !~ /-security$/ { print $1; exit }')
 if [ -z "$uri" ]; then
 	echo "debian-archive: apt has no Debian archive configured in /etc/apt/sources.list{,.d}" >&2
 	exit 1

@@ -41,7 +41,10 @@ if ! command -v npm >/dev/null; then
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
 fi
-if ! grep -qs "\"version\": \"$CHDB_VERSION\"" "$CHDB_DIR/node_modules/chdb/package.json"; then
+# The native library is an optional dependency, which npm skips silently when
+# it fails: check for it too.
+if ! grep -qs "\"version\": \"$CHDB_VERSION\"" "$CHDB_DIR/node_modules/chdb/package.json" ||
+	[ ! -d "$CHDB_DIR/node_modules/@chdb/lib-linux-x64-gnu" ]; then
 	echo "setup: installing chdb@$CHDB_VERSION into $CHDB_DIR"
 	mkdir -p "$CHDB_DIR"
 	(cd "$CHDB_DIR" && npm install --no-audit --no-fund --loglevel=error "chdb@$CHDB_VERSION")

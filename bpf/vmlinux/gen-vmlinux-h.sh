@@ -11,7 +11,7 @@
 #
 # Usage: gen-vmlinux-h.sh [--deb FILE]
 #   --deb FILE  use this copy of the pinned package instead of downloading it
-#               (e.g. from snapshot.debian.org once the point release that
+#               (e.g. from Debian's snapshot archive once the point release that
 #               carries it has been superseded); its SHA-256 is still checked.
 #
 # Needs: curl, dpkg-deb, od, dd, lz4/gzip/xz/zstd/bzip2 (whichever the kernel
@@ -23,7 +23,7 @@ PKG=linux-image-6.1.0-50-cloud-amd64-unsigned
 VERSION=6.1.176-1
 SHA256=4f217f710203cdfedde21f836bc66a0a4d773752d7fe8e5e13f701f891788945
 DEB_NAME=${PKG}_${VERSION}_amd64.deb
-URL=https://deb.debian.org/debian/pool/main/l/linux/$DEB_NAME
+POOL_PATH=pool/main/l/linux/$DEB_NAME
 ARCH=x86
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -51,7 +51,9 @@ trap 'rm -rf "$work"' EXIT
 
 if [ -z "$deb" ]; then
 	deb=$work/$DEB_NAME
-	curl -fsSL --retry 3 -o "$deb" "$URL" || die "cannot download $URL"
+	# The archive this machine's apt uses: no other address is needed.
+	url=$(sh "$here/../../cmake/debian-archive.sh")/$POOL_PATH || die "no Debian archive known to apt"
+	curl -fsSL --retry 3 -o "$deb" "$url" || die "cannot download $url"
 fi
 echo "$SHA256  $deb" | sha256sum -c --quiet - ||
 	die "$deb is not $DEB_NAME: SHA-256 differs from the pinned $SHA256"

@@ -11,6 +11,11 @@
 # and change the pool path's file name. The path is relative to the Debian
 # archive apt uses on the build machine (cmake/debian-archive.sh), or to
 # TCPSTATES_DEBIAN_ARCHIVE.
+#
+# The archive's pool keeps a version only while some suite ships it: once sid
+# and forky move past a pin, a machine with an empty cache cannot fetch it.
+# Then move the pin to what they ship, or put the tarball into
+# <TCPSTATES_DEPS_CACHE>/src/ (a copy from Debian's snapshot archive).
 
 set(BUNDLED_LIBRDKAFKA_VERSION 2.14.2)
 set(BUNDLED_LIBRDKAFKA_DEBIAN_VERSION 2.14.2-1)

@@ -4,7 +4,7 @@
 # as a distribution's builder runs them: nothing in the build may read the
 # build machine's kernel (its BTF above all). The root (debootstrap minbase
 # plus the build dependencies) is cached under $CACHE_DIR, keyed by the
-# package list below; the first run needs Debian's archive and about two
+# package list below; the first run needs Debian's archive and about three
 # minutes on 2 cores, later runs only the build.
 # shellcheck disable=SC2016 # the single-quoted scripts expand their own arguments
 set -uo pipefail

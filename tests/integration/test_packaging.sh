@@ -197,9 +197,11 @@ run_scriptlet PREUN 1
 check "rpm %preun 1 leaves the service alone" test ! -s "$WORK/systemctl.calls"
 
 # --- install into a clean Debian root --------------------------------------
-mirror=$(sh "$TEST_SRCDIR/cmake/debian-archive.sh") || fail "no Debian archive to debootstrap from"
 tarball=$CACHE_DIR/$SUITE-minbase.tar
-if [ ! -f "$tarball" ]; then
+mirror=
+[ -f "$tarball" ] || mirror=$(sh "$TEST_SRCDIR/cmake/debian-archive.sh") ||
+	fail "no Debian archive to debootstrap from"
+if [ ! -f "$tarball" ] && [ -n "$mirror" ]; then
 	mkdir -p "$CACHE_DIR"
 	echo "debootstrap $SUITE from $mirror (cached in $tarball)"
 	if timeout 600 debootstrap --variant=minbase "$SUITE" "$WORK/boot" "$mirror" \

@@ -59,11 +59,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The host's own Debian mirror: on CI machines that is the only registry
-# that can be reached.
-mirror=$(grep -rhoE '(URIs:|^deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list \
-	/etc/apt/sources.list.d 2>/dev/null | grep -oE 'https?://[^ ]+' | head -n1 || true)
-mirror=${mirror:-http://deb.debian.org/debian}
+# The Debian archive the host's apt uses: on CI machines that is the only
+# registry that can be reached.
+mirror=$(sh "$here/../../cmake/debian-archive.sh")
 
 quiet() { # quiet STEP COMMAND...: the command's output only when it fails
 	local step=$1
