@@ -9,8 +9,11 @@
 
 int memory_release_setup(void)
 {
+	/* Refused where malloc is not glibc's (a sanitizer's, or one preloaded
+	 * by the operator): that allocator's own arenas then apply, and nothing
+	 * is wrong with the configuration, so no warning on every start. */
 	if (mallopt(M_ARENA_MAX, MEMORY_ARENAS) != 1) {
-		log_warn("cannot limit the allocator to %d arenas", MEMORY_ARENAS);
+		log_debug("the allocator does not take M_ARENA_MAX: its own arenas apply");
 		return -EINVAL;
 	}
 	return 0;
