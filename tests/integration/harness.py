@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 
 # Defaults are the README's build directory; ctest passes its own.
@@ -257,6 +258,15 @@ class Agent:
         self.proc.wait()
         for t in self._threads:
             t.join(5)
+
+
+def healthz(port):
+    """(status, body) of the agent's /healthz: 503 is an answer, not an error."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
 
 
 def metrics(port):

@@ -6,8 +6,6 @@ exact. /healthz turns unhealthy once the outage outlasts its threshold.
 
 import os
 import time
-import urllib.error
-import urllib.request
 
 import harness
 from harness import check, log
@@ -15,14 +13,6 @@ from harness import check, log
 OUTAGE_S = 30
 CONNECTIONS = 5000  # 10 state changes each with a graceful close, 2 runs
 PORT = 9100
-
-
-def healthz(port):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
 
 
 def main():
@@ -48,7 +38,7 @@ def main():
         log(f"{expected} events generated with every broker down")
 
         time.sleep(max(0, 7 - (time.time() - down_at)))
-        status, body = healthz(mport)
+        status, body = harness.healthz(mport)
         check(status == 503 and "kafka" in body, f"/healthz during the outage: {status} {body!r}")
         time.sleep(max(0, OUTAGE_S - (time.time() - down_at)))
         m = harness.metrics(mport)
@@ -65,7 +55,7 @@ def main():
                                  timeout=30, what="spool empty")
         harness.check_balance(mport)
         check(m["tcpstates_agent_kafka_broker_up"] == 1, "broker_up after recovery")
-        status, body = healthz(mport)
+        status, body = harness.healthz(mport)
         check(status == 200, f"/healthz after recovery: {status} {body!r}")
         for reason in harness.DROP_REASONS:
             if reason != "filtered":

@@ -19,8 +19,6 @@ import re
 import secrets
 import signal
 import subprocess
-import urllib.error
-import urllib.request
 import uuid
 
 import harness
@@ -34,14 +32,6 @@ EVENTS = 2 + CONNECTIONS * 10
 TOPIC = "tcpstates.v1"
 SUBJECT = TOPIC + "-value"
 PROTO = os.path.join(harness.PROTO_DIR, "tcpstates/v1/tcpstates.proto")
-
-
-def healthz(port):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
 
 
 def registry_config(peer, d, mport, ns, url, timeout_ms=10000, auth=None, more=()):
@@ -213,7 +203,7 @@ def bad_answer(mode, pattern):
               m["tcpstates_agent_schema_registry_failures_total"] >= 1 and
               m["tcpstates_agent_events_published_total"] == 0 and
               m["tcpstates_agent_schema_id"] == 0, f"{mode}: metrics {m}")
-        status, body = healthz(mport)
+        status, body = harness.healthz(mport)
         check(status == 503 and "no schema id, records wait in the spool" in body and
               re.search(pattern, body), f"{mode}: /healthz {status} {body!r}")
         check(not read_all(peer.bootstrap, 0), f"{mode}: something was published")
@@ -226,7 +216,7 @@ def bad_answer(mode, pattern):
         msgs = read_all(peer.bootstrap, EVENTS)
         check(len(msgs) == EVENTS, f"{mode}: {len(msgs)} records after recovery")
         check_framed(msgs, sid)
-        check(healthz(mport)[0] == 200, f"{mode}: still unhealthy after recovery")
+        check(harness.healthz(mport)[0] == 200, f"{mode}: still unhealthy after recovery")
         check(agent.stop() == 0, "agent exit status")
         reg.close()
         log(f"{mode}: records waited, then went out framed with id {sid}")
