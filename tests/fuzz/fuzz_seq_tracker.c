@@ -4,10 +4,11 @@
  * a window size, then observations (instance, seq as a delta from a base
  * that may sit anywhere in the 64-bit range). After seq_tracker_finish()
  * every instance's summary must match what the observations say:
- *  - messages = observations, = new + duplicates + late verdicts;
- *  - first_seq and last_seq are the least and greatest new seq;
- *  - missing = seqs in [first_seq, last_seq] never seen as new, and gaps =
- *    the runs they form.
+ *  - messages = observations, = new + late + duplicate + unresolved verdicts;
+ *  - a late verdict is a new seq that came after it was settled as missing;
+ *  - first_seq and last_seq are the least and greatest new or late seq;
+ *  - missing = seqs in [first_seq, last_seq] never seen as new or late, and
+ *    gaps = the runs they form (an unresolved seq fills no run).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,7 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 struct model {
-	uint64_t messages, duplicates, late;
+	uint64_t messages, duplicates, late, unresolved;
 	uint64_t news[MAX_OBS];
 	size_t nnew;
 };
@@ -34,13 +35,15 @@ static void check(const struct seq_instance_summary *s, struct model *m)
 {
 	uint64_t missing = 0, gaps = 0;
 
-	if (s->messages != m->messages || s->duplicates != m->duplicates || s->late != m->late)
-		fuzz_fail("instance %s: %lu messages, %lu duplicates, %lu late; verdicts said "
-		          "%lu, %lu, %lu",
+	if (s->messages != m->messages || s->duplicates != m->duplicates || s->late != m->late ||
+	    s->unresolved != m->unresolved)
+		fuzz_fail("instance %s: %lu messages, %lu duplicates, %lu late, %lu unresolved; "
+		          "verdicts said %lu, %lu, %lu, %lu",
 		          s->instance_id, (unsigned long)s->messages, (unsigned long)s->duplicates,
-		          (unsigned long)s->late, (unsigned long)m->messages,
-		          (unsigned long)m->duplicates, (unsigned long)m->late);
-	if (m->messages != m->nnew + m->duplicates + m->late)
+		          (unsigned long)s->late, (unsigned long)s->unresolved,
+		          (unsigned long)m->messages, (unsigned long)m->duplicates,
+		          (unsigned long)m->late, (unsigned long)m->unresolved);
+	if (m->messages != m->nnew + m->duplicates + m->unresolved)
 		fuzz_fail("verdicts do not add up");
 	if (!m->nnew)
 		return;
@@ -90,13 +93,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			order[nseen++] = which;
 		v = seq_tracker_observe(t, ids[which], "host", seq);
 		m->messages++;
-		if (v == SEQ_NEW)
+		if (v == SEQ_NEW || v == SEQ_LATE)
 			m->news[m->nnew++] = seq;
+		if (v == SEQ_LATE)
+			m->late++;
 		else if (v == SEQ_DUPLICATE)
 			m->duplicates++;
-		else if (v == SEQ_LATE)
-			m->late++;
-		else
+		else if (v == SEQ_UNRESOLVED)
+			m->unresolved++;
+		else if (v != SEQ_NEW)
 			fuzz_fail("seq_tracker_observe returned %d", v);
 	}
 	seq_tracker_finish(t);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Seq accounting per agent instance: exact gap, missing, duplicate and late
- * counts for in-order, reordered, lossy and redelivered streams, with the
- * consumer's window and with a small one that makes sliding cheap to test.
+ * Seq accounting per agent instance: exact gap, missing, duplicate, late and
+ * unresolved counts for in-order, reordered, lossy, lagging and redelivered
+ * streams, with the consumer's window and with a small one that makes
+ * sliding cheap to test.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -184,21 +185,91 @@ static void test_late_beyond_window(void)
 	/* The integration test's instance C: a jump past the window, then 2 arrives. */
 	CHECK_EQ_U64(FEED(t, "c", SEQ_NEW, 1, 100000), 0);
 	CHECK_EQ_U64(FEED(t, "c", SEQ_LATE, 2), 0);
-	/* 2 was settled as missing before it came: it stays missing and is also late. */
-	finish_and_check(t, 3, 1, 100000, 1, 99998, 0, 1);
+	/* 2 was settled as missing before it came: it fills its place. */
+	finish_and_check(t, 3, 1, 100000, 1, 99997, 0, 1);
+	/* In the middle of the run it splits it; a second time it is a repeat. */
+	CHECK_EQ_U64(FEED(t, "c", SEQ_LATE, 50000), 0);
+	CHECK_EQ_U64(FEED(t, "c", SEQ_DUPLICATE, 50000, 2, 1, 100000), 0);
+	check_now(t, 8, 1, 100000, 2, 99996, 4, 2);
 	seq_tracker_free(t);
 
 	t = tracker(SMALL_WINDOW);
 	for (uint64_t seq = 1; seq <= 1000; seq++)
 		seq_tracker_observe(t, "d", "h", seq);
-	/* [937, 1000] is still open: a repeat there is told apart from a late one. */
-	CHECK_EQ_U64(seq_tracker_observe(t, "d", "h", 937), SEQ_DUPLICATE);
-	CHECK_EQ_U64(seq_tracker_observe(t, "d", "h", 936), SEQ_LATE);
-	CHECK_EQ_U64(seq_tracker_observe(t, "d", "h", 1), SEQ_LATE);
+	/* [937, 1000] is still open, below it everything was seen: all repeats. */
+	CHECK_EQ_U64(FEED(t, "d", SEQ_DUPLICATE, 937, 936, 1), 0);
 	CHECK_EQ_U64(seq_tracker_observe(t, "d", "h", 1001), SEQ_NEW);
-	finish_and_check(t, 1004, 1, 1001, 0, 0, 1, 2);
-	/* After the end everything is settled: even the last seq is late now. */
-	CHECK_EQ_U64(seq_tracker_observe(t, "d", "h", 1001), SEQ_LATE);
+	finish_and_check(t, 1004, 1, 1001, 0, 0, 3, 0);
+	/* After the end everything is settled: the last seq again is a repeat. */
+	CHECK_EQ_U64(seq_tracker_observe(t, "d", "h", 1001), SEQ_DUPLICATE);
+	seq_tracker_free(t);
+}
+
+/*
+ * What the consumer sees when one partition is read long after another: an
+ * instance's even seqs all come first, then its odd ones. Nothing is lost,
+ * so nothing may be reported lost.
+ */
+static void test_lagging_partition(void)
+{
+	struct seq_tracker *t = tracker(SEQ_TRACKER_DEFAULT_WINDOW);
+	const uint64_t n = 150000; /* its odd seqs make 42,000 runs: all remembered */
+	uint64_t late = 0;
+	int v, wrong = 0;
+
+	for (uint64_t seq = 2; seq <= n; seq += 2)
+		wrong += seq_tracker_observe(t, "p", "h", seq) != SEQ_NEW;
+	for (uint64_t seq = 1; seq <= n; seq += 2) {
+		v = seq_tracker_observe(t, "p", "h", seq);
+		late += v == SEQ_LATE;
+		wrong += v != SEQ_LATE && v != SEQ_NEW;
+	}
+	CHECK_EQ_U64(wrong, 0);
+	CHECK(late > 0);
+	finish_and_check(t, n, 1, n, 0, 0, 0, late);
+	seq_tracker_free(t);
+}
+
+/* A seq below everything seen, and below the window: the seqs between are owed now. */
+static void test_late_below_first(void)
+{
+	struct seq_tracker *t = tracker(SMALL_WINDOW);
+
+	/* The window starts 32 below the first seq: 1000 leaves [968, 1000] open. */
+	CHECK_EQ_U64(FEED(t, "e", SEQ_NEW, 1000, 1001), 0);
+	CHECK_EQ_U64(FEED(t, "e", SEQ_LATE, 900), 0);
+	/* 901..967 are settled and owed; 968..999 are settled at the end. */
+	finish_and_check(t, 3, 900, 1001, 1, 99, 0, 1);
+	seq_tracker_free(t);
+}
+
+/*
+ * More missing runs than the tracker remembers: the oldest are forgotten and
+ * stay missing. A seq arriving there cannot be told from a repeat.
+ */
+static void test_forgotten_runs(void)
+{
+	struct seq_tracker *t = tracker(SMALL_WINDOW);
+	struct seq_instance_summary s;
+
+	/* Every odd seq of 1..1001 lost: 500 runs, 64 remembered at most. */
+	for (uint64_t seq = 2; seq <= 1000; seq += 2)
+		seq_tracker_observe(t, "f", "h", seq);
+	CHECK_EQ_U64(seq_tracker_observe(t, "f", "h", 1002), SEQ_NEW);
+	seq_tracker_finish(t);
+	s = summary(t, 0);
+	CHECK_EQ_U64(s.gaps, 500);
+	CHECK_EQ_U64(s.missing, 500);
+	CHECK_EQ_U64(seq_tracker_observe(t, "f", "h", 3), SEQ_UNRESOLVED);
+	CHECK_EQ_U64(seq_tracker_observe(t, "f", "h", 4), SEQ_UNRESOLVED);
+	CHECK_EQ_U64(seq_tracker_observe(t, "f", "h", 1001), SEQ_LATE);
+	CHECK_EQ_U64(seq_tracker_observe(t, "f", "h", 1000), SEQ_DUPLICATE);
+	s = summary(t, 0);
+	CHECK_EQ_U64(s.gaps, 499);
+	CHECK_EQ_U64(s.missing, 499);
+	CHECK_EQ_U64(s.unresolved, 2);
+	CHECK_EQ_U64(s.late, 1);
+	CHECK_EQ_U64(s.duplicates, 1);
 	seq_tracker_free(t);
 }
 
@@ -309,6 +380,9 @@ int main(void)
 	test_duplicates();
 	test_out_of_order_within_window();
 	test_late_beyond_window();
+	test_lagging_partition();
+	test_late_below_first();
+	test_forgotten_runs();
 	test_missing_runs_join();
 	test_first_and_last_seq();
 	test_several_instances();

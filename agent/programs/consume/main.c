@@ -121,9 +121,10 @@ static void print_summary(struct consumer_state *st)
 			event_json_write_cstring(stdout, in.hostname);
 			printf(",\"messages\":%" PRIu64 ",\"first_seq\":%" PRIu64
 			       ",\"last_seq\":%" PRIu64 ",\"gaps\":%" PRIu64 ",\"missing\":%" PRIu64
-			       ",\"duplicates\":%" PRIu64 ",\"late\":%" PRIu64 "}",
+			       ",\"duplicates\":%" PRIu64 ",\"late\":%" PRIu64
+			       ",\"unresolved\":%" PRIu64 "}",
 			       in.messages, in.first_seq, in.last_seq, in.gaps, in.missing,
-			       in.duplicates, in.late);
+			       in.duplicates, in.late, in.unresolved);
 		}
 		fputs("}}}\n", stdout);
 		return;
@@ -134,9 +135,9 @@ static void print_summary(struct consumer_state *st)
 		fprintf(stderr,
 		        "%s: instance %s host %s: messages %" PRIu64 ", seq %" PRIu64 "..%" PRIu64
 		        ", gaps %" PRIu64 " (missing %" PRIu64 "), duplicates %" PRIu64
-		        ", late %" PRIu64 "\n",
+		        ", late %" PRIu64 ", unresolved %" PRIu64 "\n",
 		        PROG, in.instance_id, in.hostname, in.messages, in.first_seq, in.last_seq,
-		        in.gaps, in.missing, in.duplicates, in.late);
+		        in.gaps, in.missing, in.duplicates, in.late, in.unresolved);
 	}
 }
 

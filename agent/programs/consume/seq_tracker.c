@@ -2,22 +2,23 @@
 /*
  * Per-instance seq bookkeeping. Each instance keeps a bitmap of the last
  * `window` seqs: [lo, max_seq] is still open, everything below lo is
- * settled (counted as seen or as missing) and its bits are reused.
+ * settled (seen, or added to the instance's missing runs) and its bits are
+ * reused. A seq that arrives below the window is settled against those runs.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include "seq_holes.h"
 #include "seq_tracker.h"
 
 struct instance {
 	char *id;
 	char *hostname;
-	uint64_t messages, duplicates, late;
+	uint64_t messages, duplicates, late, unresolved;
 	uint64_t min_seq, max_seq;
 	uint64_t lo; /* window is [lo, max_seq]; everything below is settled */
-	uint64_t missing, gaps;
-	bool in_gap;      /* the last settled seq was missing: a run continues */
+	struct seq_holes holes;
 	bool all_settled; /* settled through UINT64_MAX, which lo cannot express */
 	uint64_t seen[];
 };
@@ -49,6 +50,7 @@ void seq_tracker_free(struct seq_tracker *t)
 	for (size_t i = 0; i < t->ninstances; i++) {
 		free(t->instances[i]->id);
 		free(t->instances[i]->hostname);
+		seq_holes_free(&t->instances[i]->holes);
 		free(t->instances[i]);
 	}
 	free(t->instances);
@@ -72,16 +74,6 @@ static void seen_set(const struct seq_tracker *t, struct instance *in, uint64_t 
 		in->seen[bit / 64] &= ~(1ull << (bit % 64));
 }
 
-static void settle_missing_run(struct instance *in, uint64_t n)
-{
-	if (!n)
-		return;
-	if (!in->in_gap)
-		in->gaps++;
-	in->missing += n;
-	in->in_gap = true;
-}
-
 /*
  * Settles every seq in [lo, last]: it is either seen or lost for good. The
  * bound is inclusive so that last can be UINT64_MAX without wrapping.
@@ -96,21 +88,51 @@ static void settle_through(const struct seq_tracker *t, struct instance *in, uin
 		if (s < in->min_seq) {
 			/* nothing below the first seq is owed */
 		} else if (seen_test(t, in, s)) {
-			in->in_gap = false;
 			seen_set(t, in, s, false);
 		} else {
-			settle_missing_run(in, 1);
+			seq_holes_add(&in->holes, s, s);
 		}
 		if (s == end)
 			break;
 	}
 	/* A jump far ahead: everything between is one missing run. */
 	if (last > in->max_seq)
-		settle_missing_run(in, last - in->max_seq);
+		seq_holes_add(&in->holes, in->max_seq + 1, last);
 	if (last == UINT64_MAX)
 		in->all_settled = true;
 	else
 		in->lo = last + 1;
+}
+
+/*
+ * A seq below the window: it was settled already, as seen or as missing. A
+ * seq below every seq seen so far extends the instance downwards, and the
+ * settled seqs between it and the old first seq are owed from now on.
+ */
+static enum seq_verdict record_settled(struct instance *in, uint64_t seq)
+{
+	if (seq < in->min_seq) {
+		/* Called with seq < lo unless all is settled: neither - 1 wraps. */
+		uint64_t settled_to = in->all_settled ? UINT64_MAX : in->lo - 1;
+		uint64_t owed_to = in->min_seq - 1 < settled_to ? in->min_seq - 1 : settled_to;
+
+		if (seq < owed_to)
+			seq_holes_add(&in->holes, seq + 1, owed_to);
+		in->min_seq = seq;
+		in->late++;
+		return SEQ_LATE;
+	}
+	switch (seq_holes_fill(&in->holes, seq)) {
+	case SEQ_FILL_HOLE:
+		in->late++;
+		return SEQ_LATE;
+	case SEQ_FILL_SEEN:
+		in->duplicates++;
+		return SEQ_DUPLICATE;
+	default:
+		in->unresolved++;
+		return SEQ_UNRESOLVED;
+	}
 }
 
 static enum seq_verdict instance_record(const struct seq_tracker *t, struct instance *in,
@@ -131,11 +153,8 @@ static enum seq_verdict instance_record(const struct seq_tracker *t, struct inst
 		seen_set(t, in, seq, true);
 		return SEQ_NEW;
 	}
-	if (seq < in->lo || in->all_settled) {
-		/* Already settled: it cannot be told apart from a redelivery. */
-		in->late++;
-		return SEQ_LATE;
-	}
+	if (seq < in->lo || in->all_settled)
+		return record_settled(in, seq);
 	if (seen_test(t, in, seq)) {
 		in->duplicates++;
 		return SEQ_DUPLICATE;
@@ -166,6 +185,8 @@ static struct instance *instance_add(struct seq_tracker *t, const char *id, cons
 	in = calloc(1, sizeof(*in) + t->window / 64 * sizeof(in->seen[0]));
 	if (!in)
 		return NULL;
+	/* As many missing runs as seqs in the window: 16 bytes each at most. */
+	seq_holes_init(&in->holes, t->window);
 	in->id = strdup(id);
 	in->hostname = strdup(hostname ? hostname : "");
 	if (!in->id || !in->hostname) {
@@ -218,10 +239,11 @@ int seq_tracker_summary(const struct seq_tracker *t, size_t i, struct seq_instan
 	    .messages = in->messages,
 	    .first_seq = in->min_seq,
 	    .last_seq = in->max_seq,
-	    .gaps = in->gaps,
-	    .missing = in->missing,
+	    .gaps = seq_holes_gaps(&in->holes),
+	    .missing = in->holes.missing,
 	    .duplicates = in->duplicates,
 	    .late = in->late,
+	    .unresolved = in->unresolved,
 	};
 	return 0;
 }

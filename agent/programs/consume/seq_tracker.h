@@ -4,7 +4,10 @@
  * 1, 2, 3, ... so, once read back, a hole in the run is a lost event and a
  * repeat is a redelivery. Events of one instance travel through several
  * partitions and arrive out of order, so a seq is only settled as missing
- * once it falls behind a sliding window of the most recent seqs.
+ * once it falls behind a sliding window of the most recent seqs. A partition
+ * read far behind the others still delivers its seqs: each one found among
+ * the settled missing runs fills its place, so a lagging partition leaves
+ * no false gap.
  */
 #ifndef TCPSTATES_SEQ_TRACKER_H
 #define TCPSTATES_SEQ_TRACKER_H
@@ -12,15 +15,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Seqs remembered per instance (8 KiB each) to tell a redelivery from a late arrival. */
+/*
+ * Seqs remembered per instance (8 KiB) to tell a redelivery from an
+ * out-of-order arrival; as many missing runs are remembered (up to 1 MiB,
+ * allocated as they come) to settle a seq that arrives behind the window.
+ */
 #define SEQ_TRACKER_DEFAULT_WINDOW 65536u
 
 struct seq_tracker;
 
 enum seq_verdict {
-	SEQ_NEW,       /* first sighting of this seq */
-	SEQ_DUPLICATE, /* seen before, still inside the window */
-	SEQ_LATE,      /* behind the window: already settled, maybe as missing */
+	SEQ_NEW,        /* first sighting of this seq */
+	SEQ_DUPLICATE,  /* seen before, still inside the window */
+	SEQ_LATE,       /* behind the window, settled as missing: now filled in */
+	SEQ_UNRESOLVED, /* behind the window where missing runs were forgotten */
 };
 
 struct seq_instance_summary {
@@ -30,7 +38,9 @@ struct seq_instance_summary {
 	uint64_t first_seq, last_seq;
 	uint64_t gaps;    /* runs of consecutive missing seqs */
 	uint64_t missing; /* seqs settled as never seen */
-	uint64_t duplicates, late;
+	uint64_t duplicates;
+	uint64_t late;       /* new seqs that came after they were settled as missing */
+	uint64_t unresolved; /* seqs that came where the runs were forgotten */
 };
 
 /* window: a non-zero multiple of 64. Returns 0, -EINVAL or -ENOMEM. */
