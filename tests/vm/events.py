@@ -4,7 +4,7 @@
   events.py field FILE PORT KEY   the distinct values of KEY (dotted, e.g.
                                   host.kernelRelease) in those events, one a line
   events.py summary FILE          one line per agent instance:
-                                  ID messages=N gaps=N duplicates=N
+                                  ID messages=N gaps=N duplicates=N unresolved=N late=N
 """
 
 import json
@@ -48,7 +48,7 @@ def main():
     elif cmd == "summary":
         for inst, s in sorted(summary.get("instances", {}).items()):
             print(f"{inst} messages={s['messages']} gaps={s['gaps']} "
-                  f"duplicates={s['duplicates']}")
+                  f"duplicates={s['duplicates']} unresolved={s['unresolved']} late={s['late']}")
     else:
         sys.exit(f"events.py: unknown question {cmd!r}")
 
