@@ -44,7 +44,7 @@ static void collect_metrics(void *ctx, struct metrics_snapshot *snap)
 	snap->owner_lookup_ran = lookup.ran;
 	snap->owner_lookup_complete = lookup.complete;
 	snap->owner_lookup_found = lookup.found;
-	snap->owner_lookup_over_limit = lookup.over_limit;
+	snap->owner_lookup_over_limit_descriptors = lookup.over_limit_descriptors;
 	snap->owner_lookup_seconds = lookup.elapsed_ns / 1e9;
 	snap->kernel_seen = kernel[TCPSTATES_CNT_SEEN];
 	snap->dropped[DROP_FILTERED] = kernel[TCPSTATES_CNT_FILTERED];
