@@ -13,6 +13,8 @@ Confluent's own Python client:
   registry too slow to answer, a refused connection): records wait in the
   spool, nothing is published, the metrics, /healthz and the log name the
   answer; once the registry answers, the records go out, all framed;
+- a reload whose registration waits for a slow registry does not hold up
+  the records;
 - reloads: one that changes only kafka.schema_registry keeps the Kafka
   producer; one that changes only Kafka settings registers again and keeps
   the id while the registry fails; one that names another registry waits
@@ -142,6 +144,24 @@ def lines_since(agent, start, pattern):
     return [x for x in agent.log_text().splitlines()[start:] if re.search(pattern, x)]
 
 
+def reload_with_slow_registry(agent, reg, peer, ns, sid):
+    """While a reload's registration waits for a registry slow to answer,
+    records keep going out with the id in use."""
+    reg.mode, reg.slow_s = "slow", 8
+    start = agent.log_count()
+    agent.signal(signal.SIGHUP)
+    ns.traffic(PORT, CONNECTIONS, "4")
+    msgs = read_all(peer.bootstrap, 3 * EVENTS)
+    answered = lines_since(agent, start, "cannot register the schema again")
+    check(len(msgs) == 3 * EVENTS and not answered,
+          f"{len(msgs)} records before the registry answered, or it answered first: {answered}")
+    check_framed(msgs, sid)
+    agent.wait_for_log(r"cannot register the schema again under subject tcpstates\.v1-value: "
+                       rf".*HTTP 500.*; keeping id {sid}$", 20, start)
+    reg.mode = "ok"
+    log("records went out while a reload's registration waited for a slow registry")
+
+
 def reload_what_changed(agent, reg, peer, ns, sid, config):
     """A reload that changes only kafka.schema_registry keeps the producer;
     one that changes only Kafka settings keeps the id while the registry
@@ -164,8 +184,8 @@ def reload_what_changed(agent, reg, peer, ns, sid, config):
     agent.wait_for_log(r"cannot register the schema again under subject tcpstates\.v1-value: "
                        rf".*HTTP 500.*; keeping id {sid}$", 10, start)
     ns.traffic(PORT, CONNECTIONS, "4")
-    msgs = read_all(peer.bootstrap, 3 * EVENTS)
-    check(len(msgs) == 3 * EVENTS, f"{len(msgs)} records after a Kafka-only reload")
+    msgs = read_all(peer.bootstrap, 4 * EVENTS)
+    check(len(msgs) == 4 * EVENTS, f"{len(msgs)} records after a Kafka-only reload")
     check_framed(msgs, sid)
     reg.mode = "ok"
 
@@ -177,8 +197,8 @@ def reload_what_changed(agent, reg, peer, ns, sid, config):
         agent.wait_for_log(rf"schema registered under subject tcpstates\.v1-value at "
                            rf"{re.escape(other.url)}: id 5200$", 10, start)
         ns.traffic(PORT, CONNECTIONS, "4")
-        msgs = read_all(peer.bootstrap, 4 * EVENTS)
-        check(len(msgs) == 4 * EVENTS, f"{len(msgs)} records after moving registries")
+        msgs = read_all(peer.bootstrap, 5 * EVENTS)
+        check(len(msgs) == 5 * EVENTS, f"{len(msgs)} records after moving registries")
         new_id = (5200).to_bytes(4, "big")
         moved = [m for m in msgs if m.value()[1:5] == new_id]
         check(len(moved) == EVENTS, f"{len(moved)} records with the new registry's id")
@@ -221,6 +241,7 @@ def framed_end_to_end():
         check(m["tcpstates_agent_schema_id"] == sid and
               m["tcpstates_agent_schema_registry_waiting"] == 0, "schema metrics")
         reload_registers_again(agent, reg, peer, ns, sid)
+        reload_with_slow_registry(agent, reg, peer, ns, sid)
         reload_what_changed(agent, reg, peer, ns, sid, lambda url, timeout_ms, kafka_more=(): (
             registry_config(peer, d, mport, ns, url, timeout_ms, auth, kafka_more=kafka_more)))
         check(agent.stop() == 0, "agent exit status")
