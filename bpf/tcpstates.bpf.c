@@ -582,20 +582,22 @@ static __always_inline void emit(const struct tcp_sock *tp, const struct sock_st
  * for BPF_F_CLONE to copy. The hash program keeps its state in `timing`, and
  * the iterator writes there directly.
  *
- * Bounded: at most seed_max_sockets sockets get an owner (the rest are
- * counted in seed_over), `seeds` holds that many entries at most, and one
- * byte per TCP socket is written to the iterator's output so that user
- * space gets control back every few thousand sockets and can stop at its
- * deadline. Sockets in CLOSE are skipped: their lifecycle starts with
- * connect() or listen(), which reports the caller.
+ * Bounded: at most seed_max_sockets sockets get an owner, `seeds` holds
+ * that many entries at most, and one byte per open file (of any kind) is
+ * written to the iterator's output so that user space gets control back
+ * every few thousand files and can stop at its deadline, however few of
+ * them are sockets. A socket reached again through another descriptor
+ * (dup(), fork(), SCM_RIGHTS) is found in the map and counted once; one
+ * left without an owner at the limit cannot be remembered, so seed_over
+ * counts its descriptors. Sockets in CLOSE are skipped: their lifecycle
+ * starts with connect() or listen(), which reports the caller.
  */
 const volatile __u32 seed_max_sockets = 0;
 const volatile bool seed_into_timing = false; /* the hash program's state */
-__u64 seed_sockets = 0;                       /* TCP sockets visited */
-__u64 seed_seeded = 0;                        /* given an owner */
-__u64 seed_over = 0;                          /* left without one: seed_max_sockets reached */
-__u64 seed_pending = 0;                       /* entries of `seeds` not yet taken */
-__u64 seed_listeners = 0;                     /* listeners seeded into `listeners` */
+__u64 seed_seeded = 0;                        /* TCP sockets given an owner, each once */
+__u64 seed_over = 0;      /* descriptors of TCP sockets left without one at seed_max_sockets */
+__u64 seed_pending = 0;   /* entries of `seeds` not yet taken */
+__u64 seed_listeners = 0; /* listeners seeded into `listeners` */
 
 /* Size set by user space to seed_max_sockets (1 when seeding is off). */
 struct {
@@ -713,17 +715,12 @@ int BPF_PROG(handle_set_state_hash, struct sock *sk, const int oldstate, const i
 	return 0;
 }
 
-/* Counts a visited socket; false once the budget is spent. */
-static __always_inline bool seed_budget(struct seq_file *seq)
+/* Whether the socket at skaddr got its owner through another descriptor. */
+static __always_inline bool seed_known(__u64 skaddr)
 {
-	__u8 tick = 0;
-
-	seed_sockets++;
-	bpf_seq_write(seq, &tick, sizeof(tick));
-	if (seed_seeded < seed_max_sockets)
-		return true;
-	seed_over++;
-	return false;
+	if (seed_into_timing)
+		return bpf_map_lookup_elem(&timing, &skaddr) != NULL;
+	return bpf_map_lookup_elem(&seeds, &skaddr) != NULL;
 }
 
 /* Fills an owner-less state from task; false when it has an owner already. */
@@ -781,9 +778,13 @@ int seed_owners(struct bpf_iter__task_file *ctx)
 	struct file *file = ctx->file;
 	struct socket *sock;
 	struct sock *sk;
+	__u8 tick = 0;
 	int state;
 
-	if (!task || !file || (BPF_CORE_READ(file, f_inode, i_mode) & SEED_S_IFMT) != SEED_S_IFSOCK)
+	if (!task || !file)
+		return 0;
+	bpf_seq_write(ctx->meta->seq, &tick, sizeof(tick)); /* a file visited: see above */
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & SEED_S_IFMT) != SEED_S_IFSOCK)
 		return 0;
 	sock = BPF_CORE_READ(file, private_data);
 	sk = BPF_CORE_READ(sock, sk);
@@ -791,8 +792,12 @@ int seed_owners(struct bpf_iter__task_file *ctx)
 	    BPF_CORE_READ(sk, sk_type) != SOCK_STREAM)
 		return 0;
 	state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	if (state == TCP_CLOSE || !seed_budget(ctx->meta->seq))
+	if (state == TCP_CLOSE || seed_known((__u64)sk))
 		return 0;
+	if (seed_seeded >= seed_max_sockets) {
+		seed_over++;
+		return 0;
+	}
 	if (state == TCP_LISTEN)
 		seed_listener(sk, task);
 	if (seed_into_timing) {

@@ -44,7 +44,7 @@ static void collect_metrics(void *ctx, struct metrics_snapshot *snap)
 	snap->owner_lookup_ran = lookup.ran;
 	snap->owner_lookup_complete = lookup.complete;
 	snap->owner_lookup_found = lookup.found;
-	snap->owner_lookup_over_limit = lookup.over_limit;
+	snap->owner_lookup_over_limit_descriptors = lookup.over_limit_descriptors;
 	snap->owner_lookup_seconds = lookup.elapsed_ns / 1e9;
 	snap->kernel_seen = kernel[TCPSTATES_CNT_SEEN];
 	snap->dropped[DROP_FILTERED] = kernel[TCPSTATES_CNT_FILTERED];
@@ -252,14 +252,15 @@ static int stage_set_filters(void *ctx, const struct filter_config *filters)
 	return tracer_apply_filters(a->tracer, filters);
 }
 
-/* Called on the main thread; a new producer only if a setting or the
- * content of a file named by kafka.rdkafka differs. */
+/* Called on the main thread; a new producer only if a setting it is built
+ * from or the content of a file named by kafka.rdkafka differs. A change of
+ * kafka.schema_registry alone keeps the producer and its records in flight. */
 static int stage_set_kafka(void *ctx, const struct agent_config *next,
                            const struct agent_config *running, char *err, size_t errlen)
 {
 	struct shipper_kafka kafka = {0}, running_kafka = {0};
 	struct agent *a = ctx;
-	bool same_settings;
+	bool same_producer;
 	uint64_t fp;
 	int ret;
 
@@ -274,14 +275,21 @@ static int stage_set_kafka(void *ctx, const struct agent_config *next,
 	ret = config_shipper_kafka(&running_kafka, running);
 	if (ret)
 		goto cleanup;
-	same_settings = shipper_kafka_equal(&kafka, &running_kafka);
-	if (same_settings && fp == a->kafka_files_fp) {
-		shipper_refresh_schema(a->shipper);
+	same_producer = shipper_kafka_producer_equal(&kafka, &running_kafka);
+	if (same_producer && fp == a->kafka_files_fp) {
+		if (shipper_kafka_equal(&kafka, &running_kafka)) {
+			shipper_refresh_schema(a->shipper);
+			goto cleanup;
+		}
+		log_info("reload: only kafka.schema_registry changed; the Kafka producer stays");
+		ret = shipper_reconfigure(a->shipper, &kafka, false, err, errlen);
 		goto cleanup;
 	}
-	if (same_settings)
+	if (same_producer)
 		log_info("reload: a file named in kafka.rdkafka changed; building a new producer");
-	ret = shipper_reconfigure(a->shipper, &kafka, err, errlen);
+	else
+		log_info("reload: Kafka settings changed; building a new producer");
+	ret = shipper_reconfigure(a->shipper, &kafka, true, err, errlen);
 	if (!ret)
 		a->kafka_files_fp = fp;
 cleanup:

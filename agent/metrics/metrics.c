@@ -69,12 +69,15 @@ static void out_double(struct text_out *o, const char *name, const char *help, d
 static void out_owner_lookup(struct text_out *o, const struct metrics_snapshot *s)
 {
 	out_header(o, "startup_owner_lookup_sockets", "gauge",
-	           "TCP sockets open before the start: given their owner (found), or left "
-	           "without one because bpf.seed_sockets_max was reached (over_limit).");
+	           "TCP sockets open before the start that were given their owner, each once "
+	           "however many descriptors hold it.");
 	out_printf(o, METRIC_PREFIX "startup_owner_lookup_sockets{result=\"found\"} %llu\n",
 	           (unsigned long long)s->owner_lookup_found);
-	out_printf(o, METRIC_PREFIX "startup_owner_lookup_sockets{result=\"over_limit\"} %llu\n",
-	           (unsigned long long)s->owner_lookup_over_limit);
+	out_u64(o, "startup_owner_lookup_over_limit_descriptors", "gauge",
+	        "Descriptors of TCP sockets open before the start left without an owner because "
+	        "bpf.seed_sockets_max was reached; a socket held through several descriptors "
+	        "counts once for each, so at most this many sockets.",
+	        s->owner_lookup_over_limit_descriptors);
 	out_u64(o, "startup_owner_lookup_complete", "gauge",
 	        "Set to 1 when the lookup visited every process; 0 when bpf.seed_time_ms "
 	        "stopped it first.",

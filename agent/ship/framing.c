@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "framing.h"
 #include "log.h"
+#include "registrar.h"
 #include "schema_registry.h"
 #include "shipper_kafka.h"
 #include "value_frame.h"
@@ -32,6 +33,8 @@ void framing_reset(struct framing *f, const struct shipper_kafka *kafka)
 	bool confluent = kafka->value_format == VALUE_FORMAT_CONFLUENT;
 
 	f->kafka = kafka;
+	f->gen++; /* an answer under way was asked under other settings */
+	f->pending = false;
 	f->id = confluent ? kafka->registry.schema_id : 0;
 	f->next_try_ns = 0;
 	f->backoff_ms = BACKOFF_FIRST_MS;
@@ -47,77 +50,105 @@ void framing_init(struct framing *f, const struct shipper_kafka *kafka)
 	framing_reset(f, kafka);
 }
 
-/* One registration; on success the id is in f->id. */
-static int try_register(struct framing *f, char *subject, size_t subject_len, char *err,
-                        size_t errlen)
+/* What a registration's answer changes: the id, or the state the metrics
+ * show, the backoff while records wait, and the log line. */
+static void apply_result(struct framing *f, const struct registrar_result *res, bool refresh)
 {
-	struct schema_registry_options o = shipper_registry_options(&f->kafka->registry);
-	uint32_t id;
-	int ret;
+	uint32_t old_id = f->id;
 
-	/* TopicNameStrategy: what Kafka Connect and ksqlDB look up. */
-	snprintf(subject, subject_len, "%s-value", f->kafka->topic);
-	o.subject = subject;
-	ret = schema_registry_register(&o, &id, err, errlen);
-	if (ret)
-		return ret;
-	log_info("schema registered under subject %s at %s: id %u", subject, o.url, id);
-	f->id = id;
-	return 0;
-}
-
-/* While framed values wait: one try, then the next one after a backoff. */
-static void register_or_wait(struct framing *f)
-{
-	char subject[300], err[320];
-
-	if (try_register(f, subject, sizeof(subject), err, sizeof(err)) == 0) {
+	if (res->ret == 0) {
+		log_info("schema registered under subject %s at %s: id %u", f->subject,
+		         f->kafka->registry.url, res->id);
+		f->id = res->id;
+		if (refresh && old_id != f->id)
+			log_warn("schema id changed from %u to %u: the registry lost or replaced "
+			         "the subject's schema",
+			         old_id, f->id);
 		set_state(f, false, NULL);
 		return;
 	}
-	log_warn("cannot register the schema under subject %s: %s; framed records wait in the "
-	         "spool, next try in %u s",
-	         subject, err, f->backoff_ms / 1000);
-	set_state(f, true, err);
-	f->next_try_ns = clock_monotonic_ns() + (uint64_t)f->backoff_ms * 1000000ULL;
-	f->backoff_ms = f->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : f->backoff_ms * 2;
-}
-
-void framing_refresh(struct framing *f)
-{
-	const struct shipper_registry *r = &f->kafka->registry;
-	uint32_t old_id = f->id;
-	char subject[300], err[320];
-
-	if (f->kafka->value_format != VALUE_FORMAT_CONFLUENT || !r->url)
-		return;
-	if (!old_id) {
-		f->next_try_ns = 0; /* waiting: try again now */
-		return;
-	}
-	/* A registry that is down now must not stop a topic that has its id. */
-	if (try_register(f, subject, sizeof(subject), err, sizeof(err))) {
+	if (refresh) {
+		/* A registry that is down now must not stop a topic that has its id. */
 		pthread_mutex_lock(&f->lock);
 		f->failures++;
 		pthread_mutex_unlock(&f->lock);
 		log_warn("cannot register the schema again under subject %s: %s; keeping id %u",
-		         subject, err, old_id);
+		         f->subject, res->err, old_id);
 		return;
 	}
-	if (f->id != old_id)
-		log_warn("schema id changed from %u to %u: the registry lost or replaced the "
-		         "subject's schema",
-		         old_id, f->id);
-	set_state(f, false, NULL);
+	log_warn("cannot register the schema under subject %s: %s; framed records wait in the "
+	         "spool, next try in %u s",
+	         f->subject, res->err, f->backoff_ms / 1000);
+	set_state(f, true, res->err);
+	f->next_try_ns = clock_monotonic_ns() + (uint64_t)f->backoff_ms * 1000000ULL;
+	f->backoff_ms = f->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : f->backoff_ms * 2;
+}
+
+/* Hands a registration of the current settings to the registrar thread.
+ * refresh: an id is in use and stays while the registry does not answer. */
+static void submit(struct framing *f, bool refresh)
+{
+	struct schema_registry_options o = shipper_registry_options(&f->kafka->registry);
+	struct registrar_result failed = {.tag = f->gen};
+	int ret = 0;
+
+	if (f->pending)
+		return; /* its answer will do */
+	/* TopicNameStrategy: what Kafka Connect and ksqlDB look up. */
+	snprintf(f->subject, sizeof(f->subject), "%s-value", f->kafka->topic);
+	o.subject = f->subject;
+	if (!f->registrar)
+		ret = registrar_open(&f->registrar);
+	if (!ret)
+		ret = registrar_submit(f->registrar, &o, f->gen);
+	if (ret == -EBUSY)
+		return; /* one made under replaced settings is still under way */
+	if (ret) {
+		failed.ret = ret;
+		snprintf(failed.err, sizeof(failed.err), "cannot start a registration: %s",
+		         strerror(-ret));
+		apply_result(f, &failed, refresh);
+		return;
+	}
+	f->pending = true;
+	f->pending_refresh = refresh;
+}
+
+void framing_poll(struct framing *f)
+{
+	struct registrar_result res;
+
+	if (!f->registrar || !registrar_collect(f->registrar, &res))
+		return;
+	if (!f->pending || res.tag != f->gen)
+		return; /* made under settings since replaced */
+	f->pending = false;
+	apply_result(f, &res, f->pending_refresh);
+}
+
+void framing_refresh(struct framing *f)
+{
+	if (f->kafka->value_format != VALUE_FORMAT_CONFLUENT || !f->kafka->registry.url)
+		return;
+	if (!f->id) {
+		/* Waiting: try again now, with these settings, not with those of
+		 * an answer still under way. */
+		f->gen++;
+		f->pending = false;
+		f->next_try_ns = 0;
+		return;
+	}
+	submit(f, true);
 }
 
 bool framing_ready(struct framing *f)
 {
+	framing_poll(f);
 	if (f->kafka->value_format != VALUE_FORMAT_CONFLUENT || f->id)
 		return true;
 	if (clock_monotonic_ns() >= f->next_try_ns)
-		register_or_wait(f);
-	return f->id != 0;
+		submit(f, false);
+	return false;
 }
 
 int framing_wrap(struct framing *f, const void *value, size_t len, const void **out,
@@ -158,6 +189,7 @@ void framing_read(struct framing *f, bool *waiting, uint32_t *id, uint64_t *fail
 
 void framing_fini(struct framing *f)
 {
+	registrar_close(f->registrar);
 	free(f->buf);
 	pthread_mutex_destroy(&f->lock);
 	memset(f, 0, sizeof(*f));

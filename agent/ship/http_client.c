@@ -20,6 +20,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include "clock.h"
+#include "http_chunked.h"
 #include "http_client.h"
 
 /* Status line and headers of a registry's answer fit in far less. */
@@ -285,61 +286,114 @@ static bool is_chunked(const char *head, size_t head_len)
 	return v && strncasecmp(v, "chunked", 7) == 0;
 }
 
-/* Whether buf holds a whole answer: its headers, then Content-Length bytes
- * or a last chunk. Servers that close without TLS's close_notify are common,
- * so the end of an answer must not depend on a clean close. */
-static bool answer_complete(const char *buf, size_t len)
+/* An answer as it arrives, and how its end is found once its head is in. */
+struct answer {
+	char *buf;
+	size_t len;
+	size_t head_len; /* 0 until the head is whole */
+	bool chunked;
+	bool has_length;
+	unsigned long long length; /* Content-Length */
+	struct chunked_decoder chunks;
+	const char *why; /* what is wrong with it, for the error line */
+};
+
+static int answer_head(struct answer *a)
 {
-	const char *end = memmem(buf, len, "\r\n\r\n", 4), *cl;
+	const char *end = memmem(a->buf, a->len, "\r\n\r\n", 4), *cl;
 	char *cl_end;
-	unsigned long long want;
-	size_t head_len, body_len;
 
 	if (!end)
-		return false;
-	head_len = (size_t)(end - buf) + 4;
-	body_len = len - head_len;
-	if (is_chunked(buf, head_len))
-		return body_len >= 5 && memcmp(buf + len - 5, "0\r\n\r\n", 5) == 0;
-	cl = header_value(buf, head_len, "Content-Length");
-	if (!cl)
-		return false; /* the end is the peer's close */
-	want = strtoull(cl, &cl_end, 10);
-	return cl_end != cl && body_len >= want;
+		return a->len > HTTP_HEAD_MAX ? -EFBIG : 0;
+	a->head_len = (size_t)(end - a->buf) + 4;
+	a->chunked = is_chunked(a->buf, a->head_len);
+	cl = header_value(a->buf, a->head_len, "Content-Length");
+	if (a->chunked || !cl)
+		return 0; /* chunked: the chunks say; neither: the peer's close */
+	errno = 0;
+	a->length = strtoull(cl, &cl_end, 10);
+	if (cl_end == cl || errno || !strchr("\r \t", *cl_end) || *cl == '-') {
+		a->why = "a Content-Length that is not a number";
+		return -EPROTO;
+	}
+	a->has_length = true;
+	return 0;
+}
+
+/* 1 once buf holds a whole answer, 0 while more is needed, or -errno. Servers
+ * that close without TLS's close_notify are common, so the end of an answer
+ * must not depend on a clean close. */
+static int answer_progress(struct answer *a)
+{
+	size_t body_len;
+	int ret;
+
+	if (!a->head_len) {
+		ret = answer_head(a);
+		if (ret || !a->head_len)
+			return ret;
+	}
+	body_len = a->len - a->head_len;
+	if (a->chunked) {
+		ret = chunked_decode(&a->chunks, a->buf + a->head_len, body_len);
+		if (ret < 0)
+			a->why = a->chunks.why;
+		return ret;
+	}
+	if (!a->has_length)
+		return 0;
+	if (a->length > HTTP_BODY_MAX)
+		return -EFBIG;
+	return body_len >= a->length;
+}
+
+/* Why an answer cut short by the peer's close is not whole, or NULL. */
+static const char *answer_cut_short(const struct answer *a)
+{
+	if (!a->head_len)
+		return NULL; /* not HTTP at all: parse_answer() says so */
+	if (a->chunked)
+		return "closed the connection inside its chunked body";
+	if (a->has_length && a->len - a->head_len < a->length)
+		return "closed the connection before the end of its Content-Length";
+	return NULL;
 }
 
 /* Reads until the answer is whole or the peer closes; -EFBIG past max bytes. */
-static int conn_read_all(struct conn *c, char *buf, size_t max, size_t *len)
+static int conn_read_all(struct conn *c, struct answer *a, size_t max)
 {
-	*len = 0;
 	for (;;) {
 		ssize_t n;
+		int ret;
 
 		if (remaining_ms(c) == 0)
 			return -ETIMEDOUT;
-		if (*len == max)
+		if (a->len == max)
 			return -EFBIG;
 		set_io_timeout(c);
 		if (c->ssl) {
-			n = SSL_read(c->ssl, buf + *len, (int)(max - *len));
+			n = SSL_read(c->ssl, a->buf + a->len, (int)(max - a->len));
 			if (n <= 0 && SSL_get_error(c->ssl, (int)n) == SSL_ERROR_ZERO_RETURN)
 				n = 0;
 			else if (n <= 0)
 				return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT
 				                                               : -EPROTO;
 		} else {
-			n = recv(c->fd, buf + *len, max - *len, 0);
+			n = recv(c->fd, a->buf + a->len, max - a->len, 0);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0)
 				return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT
 				                                               : -errno;
 		}
-		if (n == 0)
-			return 0;
-		*len += (size_t)n;
-		if (answer_complete(buf, *len))
-			return 0;
+		if (n == 0) {
+			a->why = answer_cut_short(a);
+			return a->why ? -EPROTO : 0;
+		}
+		a->len += (size_t)n;
+		ret = answer_progress(a);
+		if (ret)
+			return ret < 0 ? ret : 0;
 	}
 }
 
@@ -411,86 +465,65 @@ static int send_request(struct conn *c, const struct url *u, const struct http_r
 	return ret;
 }
 
-/* Decodes a chunked body in place; -EPROTO when it is malformed. */
-static int dechunk(char *body, size_t len, size_t *out_len)
+static int parse_answer(struct answer *a, struct http_response *resp)
 {
-	size_t in = 0, out = 0;
+	const char *body = a->buf + a->head_len;
+	size_t body_len = a->len - a->head_len;
+	int status;
 
-	for (;;) {
-		char *end;
-		unsigned long size = strtoul(body + in, &end, 16);
-		char *crlf = memmem(body + in, len - in, "\r\n", 2);
-
-		if (!crlf || end == body + in || end > crlf)
-			return -EPROTO;
-		in = (size_t)(crlf - body) + 2;
-		if (size == 0)
-			break;
-		if (size > len - in || len - in - size < 2)
-			return -EPROTO;
-		memmove(body + out, body + in, size);
-		out += size;
-		in += size + 2;
-	}
-	*out_len = out;
-	return 0;
-}
-
-static int parse_answer(char *buf, size_t len, struct http_response *resp)
-{
-	char *head_end = memmem(buf, len, "\r\n\r\n", 4);
-	size_t body_len;
-	int status, ret;
-
-	buf[len] = '\0';
-	if (!head_end || sscanf(buf, "HTTP/1.%*[01] %3d", &status) != 1 || status < 100)
+	a->buf[a->len] = '\0';
+	if (!a->head_len || sscanf(a->buf, "HTTP/1.%*[01] %3d", &status) != 1 || status < 100)
 		return -EPROTO;
-	body_len = len - (size_t)(head_end + 4 - buf);
-	if (is_chunked(buf, (size_t)(head_end + 4 - buf))) {
-		ret = dechunk(head_end + 4, body_len, &body_len);
-		if (ret)
-			return ret;
-	}
+	if (a->chunked)
+		body_len = a->chunks.out;
+	else if (a->has_length)
+		body_len = (size_t)a->length; /* what came after it is not the body */
 	if (body_len > HTTP_BODY_MAX)
 		return -EFBIG;
 	resp->body = malloc(body_len + 1);
 	if (!resp->body)
 		return -ENOMEM;
-	memcpy(resp->body, head_end + 4, body_len);
+	memcpy(resp->body, body, body_len);
 	resp->body[body_len] = '\0';
 	resp->body_len = body_len;
 	resp->status = status;
 	return 0;
 }
 
+static void answer_error(const struct answer *a, int ret, const char *host, char *err,
+                         size_t errlen)
+{
+	if (ret == -EFBIG && !a->head_len)
+		snprintf(err, errlen, "%s answered with a head of more than %d KiB; refused", host,
+		         HTTP_HEAD_MAX / 1024);
+	else if (ret == -EFBIG)
+		snprintf(err, errlen, "%s answered with more than %d KiB; refused", host,
+		         HTTP_BODY_MAX / 1024);
+	else if (ret == -ETIMEDOUT)
+		snprintf(err, errlen, "%s did not answer in time", host);
+	else if (ret == -EPROTO && a->why)
+		snprintf(err, errlen, "%s sent a malformed answer: %s", host, a->why);
+	else if (ret == -EPROTO)
+		snprintf(err, errlen, "%s did not answer in HTTP (%zu bytes)", host, a->len);
+	else
+		snprintf(err, errlen, "reading the answer of %s failed: %s", host, strerror(-ret));
+}
+
 static int read_answer(struct conn *c, const struct url *u, struct http_response *resp, char *err,
                        size_t errlen)
 {
-	char *buf = malloc(HTTP_ANSWER_MAX + 1);
-	size_t len;
+	struct answer a = {.buf = malloc(HTTP_ANSWER_MAX + 1)};
 	int ret;
 
-	if (!buf)
+	if (!a.buf)
 		return -ENOMEM;
-	ret = conn_read_all(c, buf, HTTP_ANSWER_MAX, &len);
-	if (ret == -EFBIG)
-		snprintf(err, errlen, "%s answered with more than %d KiB; refused", u->host,
-		         HTTP_BODY_MAX / 1024);
-	else if (ret == -ETIMEDOUT)
-		snprintf(err, errlen, "%s did not answer in time", u->host);
-	else if (ret)
-		snprintf(err, errlen, "reading the answer of %s failed: %s", u->host,
-		         strerror(-ret));
-	if (!ret) {
-		ret = parse_answer(buf, len, resp);
-		if (ret == -EFBIG)
-			snprintf(err, errlen, "%s answered with more than %d KiB; refused", u->host,
-			         HTTP_BODY_MAX / 1024);
-		else if (ret)
-			snprintf(err, errlen, "%s did not answer in HTTP (%zu bytes)", u->host,
-			         len);
-	}
-	free(buf);
+	chunked_init(&a.chunks, HTTP_BODY_MAX);
+	ret = conn_read_all(c, &a, HTTP_ANSWER_MAX);
+	if (!ret)
+		ret = parse_answer(&a, resp);
+	if (ret)
+		answer_error(&a, ret, u->host, err, errlen);
+	free(a.buf);
 	return ret;
 }
 

@@ -175,9 +175,36 @@ static void retire_producer(struct shipper *s, struct producer *old)
 	spool_rewind(s->spool);
 }
 
+static void swap_producer(struct shipper *s, struct producer *fresh)
+{
+	struct producer *old;
+
+	/* Swap first, so the metrics thread never reads a producer being closed. */
+	pthread_mutex_lock(&s->lock);
+	old = s->producer;
+	s->producer = fresh;
+	pthread_mutex_unlock(&s->lock);
+	retire_producer(s, old);
+}
+
+/* A reload's settings: an id that still applies is registered again and
+ * kept while the registry does not answer; otherwise a new one is needed. */
+static void take_settings(struct shipper *s, struct shipper_kafka *settings)
+{
+	bool same_schema = shipper_kafka_same_schema(&s->kafka, settings);
+
+	shipper_kafka_free(&s->kafka);
+	s->kafka = *settings; /* the framing's pointer to s->kafka stays valid */
+	free(settings);
+	if (same_schema)
+		framing_refresh(&s->framing);
+	else
+		framing_reset(&s->framing, &s->kafka);
+}
+
 static void maybe_replace_producer(struct shipper *s)
 {
-	struct producer *old, *fresh = NULL;
+	struct producer *fresh = NULL;
 	struct shipper_kafka *settings = NULL;
 	char err[256];
 
@@ -192,27 +219,13 @@ static void maybe_replace_producer(struct shipper *s)
 		/* A fatal error (e.g. the idempotent sequence broke) leaves the
 		 * handle unusable: a new one is the documented way out. */
 		log_error("Kafka producer hit a fatal error; replacing it");
-		if (open_producer(s, &s->kafka, &fresh, err, sizeof(err)) < 0) {
+		if (open_producer(s, &s->kafka, &fresh, err, sizeof(err)) < 0)
 			log_error("cannot create a new Kafka producer: %s", err);
-			return;
-		}
 	}
-	if (!fresh)
-		return;
-
-	/* Swap first, so the metrics thread never reads a producer being closed. */
-	pthread_mutex_lock(&s->lock);
-	old = s->producer;
-	s->producer = fresh;
-	pthread_mutex_unlock(&s->lock);
-	retire_producer(s, old);
-	if (settings) {
-		shipper_kafka_free(&s->kafka);
-		s->kafka = *settings;
-		free(settings);
-		/* at start and on every reload: the subject or schema may be new */
-		framing_reset(&s->framing, &s->kafka);
-	}
+	if (fresh)
+		swap_producer(s, fresh);
+	if (settings)
+		take_settings(s, settings);
 }
 
 /* Hands records to librdkafka until its queue is full or the spool is empty.
@@ -359,10 +372,10 @@ cleanup_free:
 	return ret;
 }
 
-int shipper_reconfigure(struct shipper *s, const struct shipper_kafka *kafka, char *err,
-                        size_t errlen)
+int shipper_reconfigure(struct shipper *s, const struct shipper_kafka *kafka, bool new_producer,
+                        char *err, size_t errlen)
 {
-	struct producer *fresh, *stale;
+	struct producer *fresh = NULL, *stale = NULL;
 	struct shipper_kafka *copy, *stale_kafka;
 	int ret;
 
@@ -372,14 +385,20 @@ int shipper_reconfigure(struct shipper *s, const struct shipper_kafka *kafka, ch
 	ret = shipper_kafka_copy(copy, kafka);
 	if (ret)
 		goto fail;
-	ret = open_producer(s, kafka, &fresh, err, errlen);
-	if (ret)
-		goto fail;
-	/* The shipper thread owns s->kafka; it takes these over at the swap. */
+	if (new_producer) {
+		ret = open_producer(s, kafka, &fresh, err, errlen);
+		if (ret)
+			goto fail;
+	}
+	/* The shipper thread owns s->kafka; it takes these over at the swap.
+	 * Two reloads in a row: the newer one wins, and a producer still
+	 * waiting from the first is kept unless the second built another. */
 	pthread_mutex_lock(&s->lock);
-	stale = s->next; /* two reloads in a row: the newer one wins */
+	if (fresh) {
+		stale = s->next;
+		s->next = fresh;
+	}
 	stale_kafka = s->next_kafka;
-	s->next = fresh;
 	s->next_kafka = copy;
 	pthread_mutex_unlock(&s->lock);
 	if (stale)
@@ -388,6 +407,7 @@ int shipper_reconfigure(struct shipper *s, const struct shipper_kafka *kafka, ch
 		shipper_kafka_free(stale_kafka);
 		free(stale_kafka);
 	}
+	spool_wakeup(s->spool);
 	return 0;
 fail:
 	shipper_kafka_free(copy);

@@ -93,16 +93,35 @@ static bool same_str(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+/* What the producer is built from: brokers, topic, queues, librdkafka's
+ * properties, and the value format (records handed to the old producer keep
+ * their format; see README, Schema Registry framing). */
+bool shipper_kafka_producer_equal(const struct shipper_kafka *a, const struct shipper_kafka *b)
+{
+	return same_str(a->brokers, b->brokers) && same_str(a->topic, b->topic) &&
+	       same_str(a->compression, b->compression) && a->queue_kbytes == b->queue_kbytes &&
+	       a->queue_messages == b->queue_messages && a->value_format == b->value_format &&
+	       kv_list_equal(&a->rdkafka, &b->rdkafka);
+}
+
 bool shipper_kafka_equal(const struct shipper_kafka *a, const struct shipper_kafka *b)
 {
 	for (size_t i = 0; i < NSTRINGS; i++)
 		if (!same_str(cmember(a, i), cmember(b, i)))
 			return false;
-	return a->queue_kbytes == b->queue_kbytes && a->queue_messages == b->queue_messages &&
-	       a->value_format == b->value_format &&
+	return shipper_kafka_producer_equal(a, b) &&
 	       a->registry.schema_id == b->registry.schema_id &&
-	       a->registry.timeout_ms == b->registry.timeout_ms &&
-	       kv_list_equal(&a->rdkafka, &b->rdkafka);
+	       a->registry.timeout_ms == b->registry.timeout_ms;
+}
+
+/* Whether an id known under a's settings is still the id under b's: same
+ * format, same subject (<topic>-value), same registry or fixed id. Account,
+ * TLS files and timeout do not change what the id means. */
+bool shipper_kafka_same_schema(const struct shipper_kafka *a, const struct shipper_kafka *b)
+{
+	return a->value_format == b->value_format && same_str(a->topic, b->topic) &&
+	       same_str(a->registry.url, b->registry.url) &&
+	       a->registry.schema_id == b->registry.schema_id;
 }
 
 void shipper_kafka_free(struct shipper_kafka *k)

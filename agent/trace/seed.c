@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Drives the seeding iterator of tcpstates.bpf.c. The iterator writes one
- * byte per TCP socket it visits; reading its output in small chunks hands
- * control back to this loop every few thousand sockets, which is where the
+ * byte per open file it visits; reading its output in small chunks hands
+ * control back to this loop every few thousand files, which is where the
  * deadline is checked. Closing the iterator early leaves the sockets not
  * yet visited without an owner, as they were before seeding existed.
  */
@@ -16,7 +16,7 @@
 #include "log.h"
 #include "seed.h"
 
-/* 4 KiB of output: about 4,000 sockets between two looks at the clock. */
+/* 4 KiB of output: 4,096 open files between two looks at the clock. */
 #define SEED_CHUNK 4096
 
 /* Reads the iterator to its end or to the deadline; negative errno on failure. */
@@ -65,9 +65,8 @@ int seed_run(struct tcpstates *skel, uint32_t time_ms, struct seed_result *out)
 		log_error("reading the iterator over open sockets: %s", strerror(-err));
 		goto cleanup;
 	}
-	out->sockets = skel->bss->seed_sockets;
 	out->seeded = skel->bss->seed_seeded;
-	out->over = skel->bss->seed_over;
+	out->over_descriptors = skel->bss->seed_over;
 	out->elapsed_ns = clock_monotonic_ns() - start;
 
 cleanup:

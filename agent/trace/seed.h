@@ -13,9 +13,10 @@
 struct tcpstates;
 
 struct seed_result {
-	uint64_t sockets; /* TCP sockets visited */
-	uint64_t seeded;  /* given their owner */
-	uint64_t over;    /* left without one: the socket limit was reached */
+	uint64_t seeded; /* TCP sockets given their owner, each once */
+	/* Descriptors of TCP sockets left without one at the socket limit; a
+	 * socket held through several descriptors counts once for each. */
+	uint64_t over_descriptors;
 	uint64_t elapsed_ns;
 	bool timed_out; /* stopped at the deadline, before every process was visited */
 };

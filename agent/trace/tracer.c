@@ -372,16 +372,16 @@ static int seed_owners(struct tracer *t, const struct tracer_options *opts)
 	}
 	t->seed = r;
 	t->seed_ran = true;
-	log_info("owners of TCP sockets open before the start: %llu of %llu found in %llu ms%s",
-	         (unsigned long long)r.seeded, (unsigned long long)r.sockets,
-	         (unsigned long long)(r.elapsed_ns / 1000000),
+	log_info("owners of TCP sockets open before the start: found for %llu in %llu ms%s",
+	         (unsigned long long)r.seeded, (unsigned long long)(r.elapsed_ns / 1000000),
 	         r.timed_out ? "; stopped at bpf.seed_time_ms, the rest report no owner "
 	                       "until their owner's next system call on them"
 	                     : "");
-	if (r.over)
-		log_warn("%llu TCP sockets open before the start report no owner: "
-		         "bpf.seed_sockets_max (%u) was reached",
-		         (unsigned long long)r.over, opts->seed_max_sockets);
+	if (r.over_descriptors)
+		log_warn("up to %llu TCP sockets open before the start report no owner: "
+		         "bpf.seed_sockets_max (%u) was reached (a count of descriptors: a "
+		         "socket held through several counts once for each)",
+		         (unsigned long long)r.over_descriptors, opts->seed_max_sockets);
 	return 0;
 }
 
@@ -391,7 +391,7 @@ void tracer_owner_lookup(const struct tracer *t, struct tracer_owner_lookup *out
 	    .ran = t->seed_ran,
 	    .complete = t->seed_ran && !t->seed.timed_out,
 	    .found = t->seed.seeded,
-	    .over_limit = t->seed.over,
+	    .over_limit_descriptors = t->seed.over_descriptors,
 	    .elapsed_ns = t->seed.elapsed_ns,
 	};
 }

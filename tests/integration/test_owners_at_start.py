@@ -15,9 +15,14 @@ Run for the socket storage program and for the 5.10 hash program
 report no owner: what shows that the check can fail. Then, with 8,000
 sockets held open, each bound of the lookup (bpf.seed_sockets_max: 100,
 bpf.seed_time_ms: 1) stops it, is logged, and leaves the agent running.
+Last, in a pid namespace where the lookup sees one process holding 200
+open files and 3 TCP sockets, two of them through 101 descriptors each,
+the metrics count 3 sockets found, and with bpf.seed_sockets_max: 2 one
+left over.
 """
 
 import os
+import re
 import subprocess
 import sys
 
@@ -143,6 +148,71 @@ def check_bounds():
         holder.communicate("\n", timeout=60)
 
 
+# The agent as pid 2 of a pid namespace of its own, so that the lookup sees
+# two processes only: pid 1, which holds `files` open files, a listener, a
+# connection to it and its accepted end, the first two also through `dups`
+# more descriptors each (dup()), and the agent, which opens no socket before
+# the lookup.
+PIDNS = r"""
+import ctypes, os, signal, socket, sys
+
+def forward_and_wait(pid):
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda s, _f: os.kill(pid, s))
+    _, status = os.waitpid(pid, 0)
+    os._exit(os.waitstatus_to_exitcode(status))
+
+files, dups, agent = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+if ctypes.CDLL(None, use_errno=True).unshare(0x20000000) != 0:  # CLONE_NEWPID
+    sys.exit("unshare(CLONE_NEWPID): " + os.strerror(ctypes.get_errno()))
+pid = os.fork()
+if pid:
+    forward_and_wait(pid)
+held = [open("/dev/null") for _ in range(files)]
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen()
+cli = socket.create_connection(srv.getsockname()); acc, _ = srv.accept()
+held += [os.dup(s.fileno()) for s in (srv, cli) for _ in range(dups)]
+pid = os.fork()
+if pid == 0:
+    os.execvp(agent[0], agent)
+forward_and_wait(pid)
+"""
+FILES, DUPS = 200, 100
+
+
+def lookup_counts(limit):
+    """found, over_limit_descriptors with the lookup bounded at `limit` sockets."""
+    with harness.tempdir() as d:
+        mport = harness.free_port_block()
+        # Publishing, for the metrics; the brokers need not answer.
+        cfg = (f'kafka:\n  brokers: "127.0.0.1:9"\nspool:\n  enabled: false\n'
+               f"metrics:\n  port: {mport}\nbpf:\n  seed_sockets_max: {limit}\n")
+        agent = harness.Agent([], config_text=cfg, workdir=d,
+                              prefix=[sys.executable, "-c", PIDNS, str(FILES), str(DUPS)])
+        line = agent.wait_for_log(r"owners of TCP sockets open before the start", 5)
+        m = harness.wait_metrics(mport, lambda m: True, what="metrics")
+        check(agent.stop() == 0, f"exit status:\n{agent.log_text()}")
+    found = m.get('tcpstates_agent_startup_owner_lookup_sockets{result="found"}')
+    over = m.get("tcpstates_agent_startup_owner_lookup_over_limit_descriptors")
+    log(f"limit {limit}: found {found}, over the limit {over} ({line.split(': ', 2)[-1]})")
+    return found, over, agent.log_text()
+
+
+def check_counts():
+    """Sockets count once however many descriptors hold them, and files
+    that are not sockets count not at all, in the metrics and the log."""
+    found, over, _ = lookup_counts(100)
+    check((found, over) == (3, 0), f"limit 100: found {found}, over the limit {over}; want 3, 0")
+    # The limit is reached at the listener and the connection: the accepted
+    # end is left over, and their other descriptors have an owner already.
+    found, over, text = lookup_counts(2)
+    check((found, over) == (2, 1), f"limit 2: found {found}, over the limit {over}; want 2, 1")
+    check(re.search(r"up to 1 TCP sockets open before the start report no owner: "
+                    r"bpf.seed_sockets_max \(2\) was reached", text), text)
+    log(f"{FILES} files and 3 sockets, two of them through {DUPS + 1} descriptors each: "
+        "counted as 3 sockets")
+
+
 def main():
     for variant, env in (("socket storage", {}),
                          ("hash", {"TCPSTATES_BPF_SOCKET_STATE": "hash"})):
@@ -155,6 +225,7 @@ def main():
           f"without the lookup: {[(e.pid, e.comm) for e in unowned]}")
     log("with bpf.seed_sockets_max: 0 the old client's CLOSE_WAIT reports no owner")
     check_bounds()
+    check_counts()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,13 @@ Confluent's own Python client:
 - bad registry answers (500, 401, a body that is not JSON, a huge body, a
   registry too slow to answer, a refused connection): records wait in the
   spool, nothing is published, the metrics, /healthz and the log name the
-  answer; once the registry answers, the records go out, all framed.
+  answer; once the registry answers, the records go out, all framed;
+- a reload whose registration waits for a slow registry does not hold up
+  the records;
+- reloads: one that changes only kafka.schema_registry keeps the Kafka
+  producer; one that changes only Kafka settings registers again and keeps
+  the id while the registry fails; one that names another registry waits
+  for that registry's id.
 """
 import os
 import re
@@ -34,9 +40,10 @@ SUBJECT = TOPIC + "-value"
 PROTO = os.path.join(harness.PROTO_DIR, "tcpstates/v1/tcpstates.proto")
 
 
-def registry_config(peer, d, mport, ns, url, timeout_ms=10000, auth=None, more=()):
-    lines = ["value_format: confluent", "schema_registry:", f'  url: "{url}"',
-             f"  timeout_ms: {timeout_ms}"] + [f"  {x}" for x in more]
+def registry_config(peer, d, mport, ns, url, timeout_ms=10000, auth=None, more=(),
+                    kafka_more=()):
+    lines = list(kafka_more) + ["value_format: confluent", "schema_registry:", f'  url: "{url}"',
+                                f"  timeout_ms: {timeout_ms}"] + [f"  {x}" for x in more]
     if auth:
         lines += [f"  username: {auth[0]}", f'  password_file: "{auth[1]}"']
     return harness.publish_config(peer.bootstrap, os.path.join(d, "spool"), mport, ns.inode,
@@ -133,6 +140,75 @@ def reload_registers_again(agent, reg, peer, ns, sid):
     log("a reload registers again, and keeps the id while the registry fails")
 
 
+def lines_since(agent, start, pattern):
+    return [x for x in agent.log_text().splitlines()[start:] if re.search(pattern, x)]
+
+
+def reload_with_slow_registry(agent, reg, peer, ns, sid):
+    """While a reload's registration waits for a registry slow to answer,
+    records keep going out with the id in use."""
+    reg.mode, reg.slow_s = "slow", 8
+    start = agent.log_count()
+    agent.signal(signal.SIGHUP)
+    ns.traffic(PORT, CONNECTIONS, "4")
+    msgs = read_all(peer.bootstrap, 3 * EVENTS)
+    answered = lines_since(agent, start, "cannot register the schema again")
+    check(len(msgs) == 3 * EVENTS and not answered,
+          f"{len(msgs)} records before the registry answered, or it answered first: {answered}")
+    check_framed(msgs, sid)
+    agent.wait_for_log(r"cannot register the schema again under subject tcpstates\.v1-value: "
+                       rf".*HTTP 500.*; keeping id {sid}$", 20, start)
+    reg.mode = "ok"
+    log("records went out while a reload's registration waited for a slow registry")
+
+
+def reload_what_changed(agent, reg, peer, ns, sid, config):
+    """A reload that changes only kafka.schema_registry keeps the producer;
+    one that changes only Kafka settings keeps the id while the registry
+    fails; one that moves to another registry waits for that one's id."""
+    start = agent.log_count()
+    agent.write_config(config(reg.url, 9000))
+    agent.signal(signal.SIGHUP)
+    agent.wait_for_log(r"reload: only kafka\.schema_registry changed; the Kafka producer stays$",
+                       10, start)
+    agent.wait_for_log(rf"schema registered under subject tcpstates\.v1-value at .*: id {sid}$",
+                       10, start)
+    check(not lines_since(agent, start, "new producer"),
+          f"a new producer: {lines_since(agent, start, 'producer')}")
+
+    reg.mode = "500"
+    start = agent.log_count()
+    agent.write_config(config(reg.url, 9000, ["compression: zstd"]))
+    agent.signal(signal.SIGHUP)
+    agent.wait_for_log(r"reload: Kafka settings changed; building a new producer$", 10, start)
+    agent.wait_for_log(r"cannot register the schema again under subject tcpstates\.v1-value: "
+                       rf".*HTTP 500.*; keeping id {sid}$", 10, start)
+    ns.traffic(PORT, CONNECTIONS, "4")
+    msgs = read_all(peer.bootstrap, 4 * EVENTS)
+    check(len(msgs) == 4 * EVENTS, f"{len(msgs)} records after a Kafka-only reload")
+    check_framed(msgs, sid)
+    reg.mode = "ok"
+
+    with Registry(first_id=5200, user=reg.user, password=reg.password) as other:
+        start = agent.log_count()
+        agent.write_config(config(other.url, 9000, ["compression: zstd"]))
+        agent.signal(signal.SIGHUP)
+        agent.wait_for_log(r"reload: only kafka\.schema_registry changed", 10, start)
+        agent.wait_for_log(rf"schema registered under subject tcpstates\.v1-value at "
+                           rf"{re.escape(other.url)}: id 5200$", 10, start)
+        ns.traffic(PORT, CONNECTIONS, "4")
+        msgs = read_all(peer.bootstrap, 5 * EVENTS)
+        check(len(msgs) == 5 * EVENTS, f"{len(msgs)} records after moving registries")
+        new_id = (5200).to_bytes(4, "big")
+        moved = [m for m in msgs if m.value()[1:5] == new_id]
+        check(len(moved) == EVENTS, f"{len(moved)} records with the new registry's id")
+        check_framed(moved, 5200)
+        check_framed([m for m in msgs if m.value()[1:5] != new_id], sid)
+        check(not lines_since(agent, start, "new producer"), "a new producer")
+    log("a registry-only reload keeps the producer; a Kafka-only one keeps the id while the "
+        "registry fails; another registry's id replaces it")
+
+
 def framed_end_to_end():
     password = secrets.token_urlsafe(18)
     with harness.KafkaPeer() as peer, harness.NetNs("sr") as ns, harness.tempdir() as d, \
@@ -165,6 +241,9 @@ def framed_end_to_end():
         check(m["tcpstates_agent_schema_id"] == sid and
               m["tcpstates_agent_schema_registry_waiting"] == 0, "schema metrics")
         reload_registers_again(agent, reg, peer, ns, sid)
+        reload_with_slow_registry(agent, reg, peer, ns, sid)
+        reload_what_changed(agent, reg, peer, ns, sid, lambda url, timeout_ms, kafka_more=(): (
+            registry_config(peer, d, mport, ns, url, timeout_ms, auth, kafka_more=kafka_more)))
         check(agent.stop() == 0, "agent exit status")
         check(password not in agent.log_text(), "the password reached the log")
         del os.environ["CREDENTIALS_DIRECTORY"]

@@ -55,7 +55,7 @@ struct metrics_snapshot {
 	bool owner_lookup_ran;
 	bool owner_lookup_complete; /* false: stopped at bpf.seed_time_ms */
 	uint64_t owner_lookup_found;
-	uint64_t owner_lookup_over_limit; /* left without one: bpf.seed_sockets_max */
+	uint64_t owner_lookup_over_limit_descriptors; /* see tracer_owner_lookup */
 	double owner_lookup_seconds;
 	uint64_t reloads_ok;
 	uint64_t reloads_failed;

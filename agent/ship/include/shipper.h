@@ -78,10 +78,15 @@ int shipper_start(struct shipper **out, struct spool *spool, const struct shippe
                   uint32_t drain_timeout_ms, char *err, size_t errlen);
 /* Bound on draining a producer at stop or replacement; takes effect at once. */
 void shipper_set_drain_timeout(struct shipper *s, uint32_t ms);
-/* Asks the thread to replace its producer with one built from these settings.
- * Returns -EINVAL with err if librdkafka refuses them; the old one stays. */
-int shipper_reconfigure(struct shipper *s, const struct shipper_kafka *kafka, char *err,
-                        size_t errlen);
+/* Hands new settings to the thread. With new_producer, it replaces its
+ * producer with one built from them (-EINVAL with err if librdkafka refuses
+ * them; the old one stays); without, the producer and the records it holds
+ * stay, for settings that differ only outside shipper_kafka_producer_equal().
+ * Framed values keep their schema id when shipper_kafka_same_schema() says
+ * it still applies (registered again, kept while the registry does not
+ * answer); otherwise they wait for a new one. */
+int shipper_reconfigure(struct shipper *s, const struct shipper_kafka *kafka, bool new_producer,
+                        char *err, size_t errlen);
 /* A reload that keeps the settings: framed values get their schema
  * registered again (a registry reset or migrated gets it back); the id in
  * use stays while the registry does not answer. */
@@ -92,6 +97,9 @@ void shipper_stop(struct shipper *s);
 
 int shipper_kafka_copy(struct shipper_kafka *dst, const struct shipper_kafka *src);
 bool shipper_kafka_equal(const struct shipper_kafka *a, const struct shipper_kafka *b);
+/* Whether a and b build the same producer. */
+bool shipper_kafka_producer_equal(const struct shipper_kafka *a, const struct shipper_kafka *b);
+bool shipper_kafka_same_schema(const struct shipper_kafka *a, const struct shipper_kafka *b);
 void shipper_kafka_free(struct shipper_kafka *k);
 
 #endif

@@ -57,9 +57,13 @@ const char *tracer_socket_state(const struct tracer *t);
 
 /* What the start-up lookup of the owners of older sockets did. */
 struct tracer_owner_lookup {
-	bool ran;      /* false: bpf.seed_sockets_max is 0 */
-	bool complete; /* false: stopped at the time bound */
-	uint64_t found, over_limit, elapsed_ns;
+	bool ran;       /* false: bpf.seed_sockets_max is 0 */
+	bool complete;  /* false: stopped at the time bound */
+	uint64_t found; /* TCP sockets given their owner, each once */
+	/* Descriptors of TCP sockets left without one at bpf.seed_sockets_max:
+	 * a socket held through several counts once for each. */
+	uint64_t over_limit_descriptors;
+	uint64_t elapsed_ns;
 };
 
 void tracer_owner_lookup(const struct tracer *t, struct tracer_owner_lookup *out);
