@@ -182,10 +182,12 @@ void advance_frontier_locked(struct spool *sp);
  * in the order the writer offers records and the reader takes them.
  */
 struct spool_backend {
-	/* Writer thread: takes one record (readable after commit), -EAGAIN
-	 * if this backend takes no records now, or another negative errno. */
-	int (*append)(struct spool *sp, uint64_t seq, const void *key, uint32_t key_len,
-	              const void *value, uint32_t value_len);
+	/* Writer thread: takes records from the front of recs (readable after
+	 * commit), keeping them or dropping them as its bounds say, and stops at
+	 * the first it declines because it takes no records now; *done says how
+	 * many it took, the next backend is offered the rest. Returns how many
+	 * it kept. */
+	size_t (*append)(struct spool *sp, const struct spool_entry *recs, size_t n, size_t *done);
 	/* Writer thread: makes what append() took readable. */
 	int (*commit)(struct spool *sp);
 	/* Reader thread, lock held: 1 with *rec filled, 0 if nothing is unread. */
@@ -199,8 +201,7 @@ extern const struct spool_backend *const spool_backends[];
 int spool_recover(struct spool *sp);
 
 /* spool_disk_write.c: the disk backend's append and commit. */
-int disk_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_len,
-                const void *value, uint32_t value_len);
+size_t disk_append(struct spool *sp, const struct spool_entry *recs, size_t n, size_t *done);
 int disk_commit(struct spool *sp);
 /* Creates segment next_segno (or the first free number after it, if a file
  * took that name meanwhile) and advances next_segno past it. Writer thread,
@@ -212,8 +213,7 @@ int writer_flush(struct spool *sp);
 int disk_next_locked(struct spool *sp, struct spool_record *rec);
 
 /* spool_memory.c: the memory backend and the FIFO under it. */
-int memory_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_len,
-                  const void *value, uint32_t value_len);
+size_t memory_append(struct spool *sp, const struct spool_entry *recs, size_t n, size_t *done);
 int memory_commit(struct spool *sp);
 int memory_next_locked(struct spool *sp, struct spool_record *rec);
 bool mem_make_room_locked(struct spool *sp, uint64_t size);

@@ -40,6 +40,15 @@ struct spool_options {
 	uint32_t disk_retry_ms;    /* degraded: try the disk again this often; 0 = 30 s */
 };
 
+/* One record of spool_append_batch(). */
+struct spool_entry {
+	uint64_t seq;
+	const void *key;
+	const void *value;
+	uint32_t key_len;
+	uint32_t value_len;
+};
+
 struct spool_record {
 	uint64_t seq;
 	const void *key;
@@ -109,6 +118,16 @@ int spool_open(struct spool **out, const struct spool_options *opts);
  * drop this record (counted in dropped_full). */
 int spool_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_len,
                  const void *value, uint32_t value_len);
+/*
+ * Writer side. Appends recs[0..n) in order, exactly as n spool_append()
+ * calls would, but takes the spool's lock and reads the clock once for a run
+ * of records rather than once per record (again only where a segment rolls
+ * or a bound refuses a record in the middle of a run). Returns how many it
+ * kept; each record it did not keep was dropped by a bound and is counted,
+ * one by one, in dropped_full. Returns -EMSGSIZE or -EINVAL, keeping none,
+ * if any record is oversized or misses its bytes, or n exceeds INT_MAX.
+ */
+int spool_append_batch(struct spool *sp, const struct spool_entry *recs, size_t n);
 /* Writes buffered records out in one batch, syncs per policy and wakes the reader. */
 int spool_commit(struct spool *sp);
 
