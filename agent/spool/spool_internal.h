@@ -69,6 +69,7 @@ struct inflight {
 	uint64_t segno;
 	uint64_t end; /* frontier position once this and everything before is acked */
 	uint64_t bytes;
+	uint64_t time_ns; /* spool_options.record_time_ns of the record */
 	struct mem_rec *mem;
 	uint8_t kind;
 	bool acked;
@@ -173,6 +174,12 @@ void seg_add_mark(struct seg_info *seg, uint64_t end, uint64_t ns);
 void degrade_locked(struct spool *sp, int err, const char *what);
 void pending_sub(struct spool *sp, uint64_t bytes);
 int ring_push_locked(struct spool *sp, struct inflight e, uint64_t *tok);
+/* The time of a record being handed out, for its in-flight entry. */
+static inline uint64_t record_time_locked(const struct spool *sp, const void *value,
+                                          uint32_t value_len)
+{
+	return sp->opts.record_time_ns ? sp->opts.record_time_ns(value, value_len) : 0;
+}
 /* Moves the frontier over the acknowledged prefix of what was handed out. */
 void advance_frontier_locked(struct spool *sp);
 

@@ -109,7 +109,10 @@ int memory_next_locked(struct spool *sp, struct spool_record *rec)
 	len = (size_t)m->key_len + m->value_len;
 	if (ARRAY_RESERVE(sp->r.buf, sp->r.buf_cap, len) < 0)
 		return 0;
-	struct inflight e = {.bytes = MEM_RECORD_OVERHEAD + len, .mem = m, .kind = IF_MEM};
+	struct inflight e = {.bytes = MEM_RECORD_OVERHEAD + len,
+	                     .time_ns = record_time_locked(sp, m->data + m->key_len, m->value_len),
+	                     .mem = m,
+	                     .kind = IF_MEM};
 	if (ring_push_locked(sp, e, &tok) < 0)
 		return 0;
 	sp->fifo_head = m->next;

@@ -5,6 +5,7 @@
  * bounds, on disk and in memory: the same records kept, the same ones
  * dropped and counted one by one in dropped_full, the same statistics and
  * the same records read back. A batch that breaks the rules is refused whole.
+ * And the time a record carries comes back with its acknowledgement.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -245,11 +246,80 @@ static void test_refused_whole(void)
 	free(b);
 }
 
+/* A record's time for the tests: a function of its value, never 0. */
+static uint64_t value_time(const void *value, uint32_t value_len)
+{
+	return 1000ull * value_len + (value_len ? *(const uint8_t *)value : 0) + 1;
+}
+
+static uint64_t time_of_seq(uint64_t seq)
+{
+	char key[KEY_LEN];
+	uint8_t value[256];
+	uint32_t vlen;
+
+	make_record(seq, 0, key, value, &vlen);
+	return value_time(value, vlen);
+}
+
+/*
+ * The time record_time_ns reads from a record when it leaves the spool
+ * comes back with its acknowledgement, from disk (also after a restart) and
+ * from memory; a token acknowledged already, or unknown, gives 0.
+ */
+static void test_time_travels_to_ack(bool memory)
+{
+	char *dir = memory ? NULL : make_tmpdir();
+	struct spool_options o = default_opts(dir);
+	struct batch *b = malloc(sizeof(*b));
+	uint64_t tokens[20], times[20];
+	struct spool_record r;
+	struct spool *sp;
+
+	CHECK(b != NULL);
+	if (!b)
+		exit(2);
+	o.record_time_ns = value_time;
+	sp = open_or_die(&o);
+	batch_fill(b, 0, 30);
+	CHECK_EQ_U64(spool_append_batch(sp, b->e, b->n), 30);
+	spool_commit(sp);
+	/* One at a time, and a repeated ack. */
+	CHECK_EQ_U64(spool_next(sp, &r, 0), 0);
+	CHECK_EQ_U64(spool_ack(sp, r.token, true), time_of_seq(0));
+	CHECK_EQ_U64(spool_ack(sp, r.token, true), 0);
+	/* In a batch, out of order. */
+	for (int i = 0; i < 20; i++) {
+		CHECK_EQ_U64(spool_next(sp, &r, 0), 0);
+		tokens[19 - i] = r.token;
+	}
+	spool_ack_batch(sp, tokens, 20, times);
+	for (int i = 0; i < 20; i++)
+		CHECK_EQ_U64(times[i], time_of_seq(20 - (uint64_t)i));
+	if (!memory) {
+		/* Replayed after a restart: read from the value again. */
+		spool_close(sp);
+		sp = open_or_die(&o);
+	}
+	for (uint64_t seq = 21; seq < 30; seq++) {
+		CHECK_EQ_U64(spool_next(sp, &r, 0), 0);
+		CHECK_EQ_U64(r.seq, seq);
+		CHECK_EQ_U64(spool_ack(sp, r.token, true), time_of_seq(seq));
+	}
+	CHECK_EQ_U64(stats_of(sp).pending_records, 0);
+	spool_close(sp);
+	if (dir)
+		scratch_free(dir);
+	free(b);
+}
+
 int main(void)
 {
 	test_batch_equals_one_by_one();
 	test_partial_batch(false);
 	test_partial_batch(true);
 	test_refused_whole();
+	test_time_travels_to_ack(false);
+	test_time_travels_to_ack(true);
 	return check_report("test_spool_batch");
 }
