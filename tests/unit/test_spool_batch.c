@@ -5,7 +5,8 @@
  * bounds, on disk and in memory: the same records kept, the same ones
  * dropped and counted one by one in dropped_full, the same statistics and
  * the same records read back. A batch that breaks the rules is refused whole.
- * And the time a record carries comes back with its acknowledgement.
+ * A disk that fills mid-batch sends the rest to memory. And the time a record
+ * carries comes back with its acknowledgement.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 #include "check.h"
 #include "spool.h"
@@ -246,6 +248,54 @@ static void test_refused_whole(void)
 	free(b);
 }
 
+/*
+ * The filesystem fills in the middle of batches: a failed write or segment
+ * roll sends the rest of the batch to memory, and nothing is lost or
+ * reordered. Needs root for the small tmpfs.
+ */
+static void test_degrade_mid_batch(uint64_t segment_bytes)
+{
+	char *mnt = make_tmpdir(), dir[512];
+	struct batch *b = malloc(sizeof(*b));
+	struct drained d = {0};
+	uint64_t kept = 0;
+
+	CHECK(b != NULL);
+	if (!b)
+		exit(2);
+	if (geteuid() != 0 || mount("tmpfs", mnt, "tmpfs", 0, "size=256k") < 0) {
+		printf("SKIP degrade mid-batch: cannot mount tmpfs (%s)\n", strerror(errno));
+		goto out;
+	}
+	snprintf(dir, sizeof(dir), "%s/spool", mnt);
+	struct spool_options o = default_opts(dir);
+	o.segment_bytes = segment_bytes;
+	struct spool *sp = open_or_die(&o);
+
+	/* 3000 records of about 160 bytes in batches of 60: twice what fits. */
+	for (uint64_t seq = 0; seq < 3000; seq += 60) {
+		batch_fill(b, seq, 60);
+		int n = spool_append_batch(sp, b->e, b->n);
+		CHECK(n >= 0);
+		kept += n > 0 ? (uint64_t)n : 0;
+		spool_commit(sp);
+	}
+	struct spool_stats st = stats_of(sp);
+	CHECK_EQ_U64(kept, 3000);
+	CHECK(st.degraded);
+	CHECK_EQ_U64(st.dropped_full, 0);
+	CHECK_EQ_U64(st.pending_records, 3000);
+	CHECK_DRAINS(sp, &d, 0, 3000);
+	CHECK_EQ_U64(stats_of(sp).pending_records, 0);
+	spool_close(sp);
+	umount2(mnt, MNT_DETACH);
+out:
+	rmdir(mnt);
+	free(mnt);
+	free(d.seqs);
+	free(b);
+}
+
 /* A record's time for the tests: a function of its value, never 0. */
 static uint64_t value_time(const void *value, uint32_t value_len)
 {
@@ -319,6 +369,8 @@ int main(void)
 	test_partial_batch(false);
 	test_partial_batch(true);
 	test_refused_whole();
+	test_degrade_mid_batch(64 * 1024); /* a write fails */
+	test_degrade_mid_batch(4096);      /* a segment roll fails */
 	test_time_travels_to_ack(false);
 	test_time_travels_to_ack(true);
 	return check_report("test_spool_batch");
