@@ -106,7 +106,8 @@ int memory_plan_make(const struct memory_request *req, struct memory_plan *out, 
 	    .budget = req->budget,
 	    .process = MEMORY_PROCESS_BYTES,
 	    .ringbuf = 2 * req->ringbuf_bytes,
-	    .spool_io = SPOOL_IO_PER_RING_BYTE * req->ringbuf_bytes + SPOOL_READER_BYTES,
+	    .spool_io = SPOOL_IO_PER_RING_BYTE * req->ringbuf_bytes + SPOOL_READER_BYTES +
+	                MEMORY_PIPELINE_BATCH_BYTES,
 	    .cgroup_cache = MEMORY_CGROUP_CACHE_BYTES,
 	};
 	char fixed[256];

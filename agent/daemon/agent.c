@@ -13,6 +13,7 @@
 #include "agent.h"
 #include "clock.h"
 #include "config_ship.h"
+#include "event_peek.h"
 #include "kv_list.h"
 #include "log.h"
 #include "memory_budget.h"
@@ -137,6 +138,9 @@ static int open_publishing(struct agent *a)
 	    .fsync = c->spool_fsync,
 	    .fsync_interval_ms = c->spool_fsync_interval_ms,
 	    .full_policy = c->spool_full_policy,
+	    /* Each record's event timestamp, read once when the shipper takes
+	     * it from the spool, for the delivery latency. */
+	    .record_time_ns = event_peek_time_ns,
 	};
 	struct shipper_kafka kafka;
 	char err[512];

@@ -70,3 +70,10 @@ bool event_peek_timestamp_ns(const void *value, size_t len, uint64_t *ts)
 	}
 	return false;
 }
+
+uint64_t event_peek_time_ns(const void *value, uint32_t len)
+{
+	uint64_t ts;
+
+	return event_peek_timestamp_ns(value, len, &ts) ? ts : 0;
+}

@@ -45,10 +45,67 @@ int pipeline_init(struct pipeline *p, const struct host_info *host, const char *
 	return 0;
 }
 
+/*
+ * Hands the batch to the spool. A record the spool's bounds drop is counted
+ * there (dropped_full); a refusal of the whole batch can only mean a record
+ * broke spool_append_batch()'s rules, which on_event() checks first, so each
+ * record counts as an encode error rather than vanishing.
+ */
+static void flush_batch(struct pipeline *p)
+{
+	int kept;
+
+	if (!p->nbatch)
+		return;
+	kept = spool_append_batch(p->spool, p->batch, p->nbatch);
+	if (kept < 0) {
+		log_error("the spool refused a batch of %zu records: %s", p->nbatch,
+		          strerror(-kept));
+		atomic_fetch_add_explicit(&p->encode_errors, p->nbatch, memory_order_relaxed);
+	}
+	p->nbatch = 0;
+	p->batch_len = 0;
+}
+
+/* The batch for an encoder whose records take up to record_max bytes. */
+static int batch_alloc(struct pipeline *p, size_t record_max)
+{
+	size_t cap = record_max > PIPELINE_BATCH_BYTES ? record_max : PIPELINE_BATCH_BYTES;
+	uint8_t *buf = malloc(cap);
+
+	if (!buf)
+		return -ENOMEM;
+	if (!p->batch) {
+		p->batch = calloc(PIPELINE_BATCH_RECORDS, sizeof(*p->batch));
+		if (!p->batch) {
+			free(buf);
+			return -ENOMEM;
+		}
+	}
+	flush_batch(p);
+	free(p->batch_buf);
+	p->batch_buf = buf;
+	p->batch_cap = cap;
+	p->record_max = record_max;
+	return 0;
+}
+
+/* Table mode's --json encodes one event at a time. */
+static int json_buf_alloc(struct pipeline *p, size_t len)
+{
+	uint8_t *buf = malloc(len);
+
+	if (!buf)
+		return -ENOMEM;
+	free(p->encode_buf);
+	p->encode_buf = buf;
+	p->encode_buf_len = len;
+	return 0;
+}
+
 int pipeline_set_host(struct pipeline *p, const struct host_info *host, const char *instance_id)
 {
 	struct encoder *enc;
-	uint8_t *buf;
 	int err;
 
 	p->host = host;
@@ -59,26 +116,33 @@ int pipeline_set_host(struct pipeline *p, const struct host_info *host, const ch
 		log_error("cannot build the event encoder: %s", strerror(-err));
 		return err;
 	}
-	buf = malloc(encoder_max_size(enc));
-	if (!buf) {
+	if (p->spool)
+		err = batch_alloc(p, PIPELINE_KEY_MAX + encoder_max_size(enc));
+	else
+		err = json_buf_alloc(p, encoder_max_size(enc));
+	if (err) {
 		encoder_free(enc);
-		return -ENOMEM;
+		return err;
 	}
 	encoder_free(p->encoder);
-	free(p->encode_buf);
 	p->encoder = enc;
-	p->encode_buf = buf;
-	p->encode_buf_len = encoder_max_size(enc);
 	return 0;
 }
 
 void pipeline_fini(struct pipeline *p)
 {
+	if (p->spool && p->nbatch)
+		log_warn("%zu records never reached the spool", p->nbatch);
 	encoder_free(p->encoder);
 	free(p->encode_buf);
+	free(p->batch);
+	free(p->batch_buf);
 	cgroup_resolver_close(p->cgroups);
 	p->encoder = NULL;
 	p->encode_buf = NULL;
+	p->batch = NULL;
+	p->batch_buf = NULL;
+	p->nbatch = 0;
 	p->cgroups = NULL;
 }
 
@@ -123,14 +187,39 @@ static void print_json(struct pipeline *p, const uint8_t *buf, int len)
 	tcpstates__v1__tcp_state_event__free_unpacked(m, NULL);
 }
 
+/* Encodes the key and the value straight into the batch, which has room for
+ * record_max more bytes, and queues the record; flushes a full batch. */
+static void batch_add(struct pipeline *p, const struct tcpstates_event *e, uint64_t seq,
+                      uint64_t wall_ns, const struct encode_cgroup *cg)
+{
+	uint8_t *at = p->batch_buf + p->batch_len;
+	int klen = encode_key(p->host, e, (char *)at, PIPELINE_KEY_MAX);
+	int len = klen < 0 ? klen
+	                   : encode_event(p->encoder, e, seq, wall_ns, cg, at + klen,
+	                                  p->batch_cap - p->batch_len - (size_t)klen);
+
+	if (klen < 0 || len < 0 || (uint64_t)klen + (uint64_t)len > SPOOL_MAX_RECORD_BYTES) {
+		/* The seq is spent on purpose: consumers see a gap, the metric says why. */
+		atomic_fetch_add_explicit(&p->encode_errors, 1, memory_order_relaxed);
+		return;
+	}
+	p->batch[p->nbatch++] = (struct spool_entry){.seq = seq,
+	                                             .key = at,
+	                                             .key_len = (uint32_t)klen,
+	                                             .value = at + klen,
+	                                             .value_len = (uint32_t)len};
+	p->batch_len += (size_t)klen + (size_t)len;
+	if (p->nbatch == PIPELINE_BATCH_RECORDS || p->batch_cap - p->batch_len < p->record_max)
+		flush_batch(p);
+}
+
 void pipeline_on_event(void *ctx, const struct tcpstates_event *e)
 {
 	struct pipeline *p = ctx;
 	uint64_t seq = p->next_seq++;
 	uint64_t wall_ns = clock_map_to_wall_ns(&p->clock, e->ts_boot_ns);
 	struct encode_cgroup cg = {0};
-	char key[128];
-	int len, klen;
+	int len;
 
 	atomic_fetch_add_explicit(&p->received, 1, memory_order_relaxed);
 	if (!p->spool && !p->table.json) {
@@ -140,31 +229,24 @@ void pipeline_on_event(void *ctx, const struct tcpstates_event *e)
 
 	if (p->cgroups)
 		cgroup_resolver_lookup(p->cgroups, e->cgroup_id, &cg);
+	if (p->spool) {
+		batch_add(p, e, seq, wall_ns, &cg);
+		return;
+	}
 	len = encode_event(p->encoder, e, seq, wall_ns, &cg, p->encode_buf, p->encode_buf_len);
-	if (!p->spool) {
-		if (len > 0)
-			print_json(p, p->encode_buf, len);
-		else
-			atomic_fetch_add_explicit(&p->encode_errors, 1, memory_order_relaxed);
-		return;
-	}
-	klen = encode_key(p->host, e, key, sizeof(key));
-	if (len < 0 || klen < 0) {
-		/* The seq is spent on purpose: consumers see a gap, the metric says why. */
-		atomic_fetch_add_explicit(&p->encode_errors, 1, memory_order_relaxed);
-		return;
-	}
-	/* -ENOSPC is the spool's bound at work and the spool counts it; any other
-	 * refusal (an oversized record) is this event's fault. */
-	if (spool_append(p->spool, seq, key, klen, p->encode_buf, len) == -EMSGSIZE)
+	if (len > 0)
+		print_json(p, p->encode_buf, len);
+	else
 		atomic_fetch_add_explicit(&p->encode_errors, 1, memory_order_relaxed);
 }
 
 void pipeline_after_drain(struct pipeline *p)
 {
-	if (p->spool)
+	if (p->spool) {
+		flush_batch(p);
 		spool_commit(p->spool);
-	else if (p->table_out)
+	} else if (p->table_out) {
 		fflush(p->table_out);
+	}
 	clock_map_refresh(&p->clock);
 }

@@ -8,13 +8,11 @@
 #include <string.h>
 #include <time.h>
 #include "clock.h"
-#include "event_peek.h"
 #include "framing.h"
 #include "kv_list.h"
 #include "log.h"
 #include "shipper.h"
 #include "shipper_kafka.h"
-#include "value_frame.h"
 
 /* How many records one pass hands to librdkafka before serving reports. */
 #define SEND_BURST 4096
@@ -50,19 +48,13 @@ struct shipper {
 	struct spool_record held;
 	bool holding;
 	bool topic_missing; /* warned once until a send succeeds again */
-	/* The wall clock for the delivery reports of one poll_reports() call,
-	 * read at the first of them and again every REPORT_CLOCK_REUSE. */
+	/* Deliveries of one poll_reports() call, acknowledged together, and
+	 * the events' timestamps the spool hands back for them. */
 	bool in_poll;
-	uint64_t report_clock_ns;
-	unsigned int report_clock_uses;
-	/* Deliveries of one poll_reports() call, acknowledged together. */
 	uint64_t acks[ACK_BATCH];
+	uint64_t ack_times[ACK_BATCH];
 	size_t nacks;
 };
-
-/* Reports of one poll are served within a short burst: reading the clock for
- * each of them would cost more than the rest of the measurement. */
-#define REPORT_CLOCK_REUSE 256
 
 static uint64_t realtime_ns(void)
 {
@@ -72,38 +64,30 @@ static uint64_t realtime_ns(void)
 	return (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
 }
 
-/* Outside poll_reports() (draining, closing) every report reads the clock. */
-static uint64_t report_clock_ns(struct shipper *s)
+/*
+ * From the kernel's timestamp of the event (mapped to the wall clock when it
+ * was read from the ring buffer) to now; a wall clock stepped back reads 0.
+ * The timestamp comes back from the spool with the acknowledgement (it was
+ * read once, when the record left the spool), so a report costs no parsing.
+ */
+static void record_delivery_latency(struct shipper *s, uint64_t ts, uint64_t now_ns)
 {
-	if (!s->in_poll || !s->report_clock_ns || ++s->report_clock_uses >= REPORT_CLOCK_REUSE) {
-		s->report_clock_ns = realtime_ns();
-		s->report_clock_uses = 0;
-	}
-	return s->report_clock_ns;
+	if (ts)
+		latency_record(&s->delivery_latency, now_ns > ts ? now_ns - ts : 0);
 }
 
-/* From the kernel's timestamp of the event (mapped to the wall clock when it
- * was read from the ring buffer) to now; a wall clock stepped back reads 0. */
-static void record_delivery_latency(struct shipper *s, const void *value, size_t len)
-{
-	uint64_t ts, now_ns;
-	size_t frame_len;
-	uint32_t id;
-	char why[8];
-
-	if (value_frame_parse(value, len, &frame_len, &id, why, sizeof(why)) < 0)
-		return;
-	if (!event_peek_timestamp_ns((const uint8_t *)value + frame_len, len - frame_len, &ts))
-		return;
-	now_ns = report_clock_ns(s);
-	latency_record(&s->delivery_latency, now_ns > ts ? now_ns - ts : 0);
-}
-
+/* The reports of one batch arrived within one poll, a few milliseconds at
+ * most: one clock read stands for all of them. */
 static void flush_acks(struct shipper *s)
 {
+	uint64_t now_ns;
+
 	if (!s->nacks)
 		return;
-	spool_ack_batch(s->spool, s->acks, s->nacks);
+	spool_ack_batch(s->spool, s->acks, s->nacks, s->ack_times);
+	now_ns = realtime_ns();
+	for (size_t i = 0; i < s->nacks; i++)
+		record_delivery_latency(s, s->ack_times[i], now_ns);
 	s->nacks = 0;
 }
 
@@ -114,6 +98,9 @@ static void on_delivery(void *ctx, uint64_t token, enum producer_outcome outcome
 {
 	struct shipper *s = ctx;
 
+	/* The latency needs only the event's timestamp, which the spool keeps. */
+	(void)value;
+	(void)value_len;
 	switch (outcome) {
 	case PRODUCER_DELIVERED:
 		if (s->in_poll) {
@@ -121,10 +108,9 @@ static void on_delivery(void *ctx, uint64_t token, enum producer_outcome outcome
 			if (s->nacks == ACK_BATCH)
 				flush_acks(s);
 		} else {
-			spool_ack(s->spool, token, true);
+			record_delivery_latency(s, spool_ack(s->spool, token, true), realtime_ns());
 		}
 		atomic_fetch_add_explicit(&s->published, 1, memory_order_relaxed);
-		record_delivery_latency(s, value, value_len);
 		break;
 	case PRODUCER_FAILED:
 		/* librdkafka has spent its retries: resending by hand would only
@@ -274,7 +260,6 @@ static int send_burst(struct shipper *s)
 static void poll_reports(struct shipper *s, int timeout_ms)
 {
 	s->in_poll = true;
-	s->report_clock_ns = 0;
 	producer_poll(s->producer, timeout_ms);
 	s->in_poll = false;
 	flush_acks(s); /* before anything else can rewind the spool */

@@ -170,8 +170,11 @@ int disk_next_locked(struct spool *sp, struct spool_record *rec)
 			continue;
 		}
 		uint64_t tok;
-		struct inflight e = {
-		    .segno = segno, .end = f.end, .bytes = f.end - f.off, .kind = IF_DISK};
+		struct inflight e = {.segno = segno,
+		                     .end = f.end,
+		                     .bytes = f.end - f.off,
+		                     .time_ns = record_time_locked(sp, f.value, f.value_len),
+		                     .kind = IF_DISK};
 		if (ring_push_locked(sp, e, &tok) < 0)
 			return 0;
 		sp->roff = f.end;

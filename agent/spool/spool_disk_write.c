@@ -263,60 +263,125 @@ static bool retry_disk_locked(struct spool *sp, uint64_t ns)
 	return true;
 }
 
-int disk_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_len,
-                const void *value, uint32_t value_len)
+static uint64_t entry_frame_bytes(const struct spool_entry *e)
 {
-	uint64_t payload = (uint64_t)key_len + value_len;
-	uint64_t frame = SEG_FRAME_OVERHEAD + payload;
+	return SEG_FRAME_OVERHEAD + (uint64_t)e->key_len + e->value_len;
+}
+
+/* Records recs[from, to) that one hold of the lock admitted, in frame bytes;
+ * roll: recs[from] is the only one and starts a new segment. */
+struct disk_run {
+	size_t from, to;
+	uint64_t bytes;
 	bool roll;
+};
 
-	pthread_mutex_lock(&sp->lock);
-	if (sp->mem_mode && !(sp->st.degraded && retry_disk_locked(sp, clock_monotonic_ns()))) {
-		writer_leave_disk_locked(sp);
-		pthread_mutex_unlock(&sp->lock);
-		return -EAGAIN;
-	}
-	roll = sp->w.size + sp->w.buf_len > SEG_HEADER_BYTES &&
-	       sp->w.size + sp->w.buf_len + frame > sp->opts.segment_bytes;
-	uint64_t need = sp->w.buf_len + frame + (roll ? SEG_HEADER_BYTES : 0);
-	if (sp->st.disk_bytes + need > sp->opts.max_bytes &&
-	    sp->opts.full_policy == SPOOL_DROP_OLDEST)
-		drop_oldest_disk_locked(sp, need);
-	if (sp->st.disk_bytes + need > sp->opts.max_bytes) {
-		sp->st.dropped_full++;
-		pthread_mutex_unlock(&sp->lock);
-		return -ENOSPC;
-	}
-	sp->st.pending_records++;
-	sp->st.pending_bytes += frame;
-	pthread_mutex_unlock(&sp->lock);
+/*
+ * Admits records from recs[at] on while each fits the disk bound, counting
+ * them pending, as if each were already in the write buffer. A record that
+ * does not fit is dropped (dropped_full) while the run is still empty, or
+ * ends the run, to be judged again once the run is in the buffer; so is a
+ * record that needs a new segment, which then makes a run of its own.
+ */
+static void admit_run_locked(struct spool *sp, const struct spool_entry *recs, size_t n, size_t at,
+                             struct disk_run *run)
+{
+	*run = (struct disk_run){.from = at, .to = at};
+	while (run->to < n) {
+		uint64_t frame = entry_frame_bytes(&recs[run->to]);
+		uint64_t buffered = sp->w.buf_len + run->bytes;
+		bool roll = sp->w.size + buffered > SEG_HEADER_BYTES &&
+		            sp->w.size + buffered + frame > sp->opts.segment_bytes;
+		uint64_t need = buffered + frame + (roll ? SEG_HEADER_BYTES : 0);
 
-	if (roll && (writer_flush(sp) < 0 || writer_roll(sp) < 0)) {
-		/* Degraded meanwhile: this record (already counted) goes to memory. */
-		pthread_mutex_lock(&sp->lock);
-		pending_sub(sp, frame);
-		writer_leave_disk_locked(sp);
-		pthread_mutex_unlock(&sp->lock);
-		return -EAGAIN;
+		if (roll && run->to > run->from)
+			return;
+		if (sp->st.disk_bytes + need > sp->opts.max_bytes &&
+		    sp->opts.full_policy == SPOOL_DROP_OLDEST)
+			drop_oldest_disk_locked(sp, need);
+		if (sp->st.disk_bytes + need > sp->opts.max_bytes) {
+			if (run->to > run->from)
+				return;
+			sp->st.dropped_full++;
+			run->from = ++run->to;
+			continue;
+		}
+		sp->st.pending_records++;
+		sp->st.pending_bytes += frame;
+		run->bytes += frame;
+		run->to++;
+		if (roll) {
+			run->roll = true;
+			return;
+		}
 	}
+}
 
-	size_t want = sp->w.buf_len + (size_t)frame;
+/* Frames an admitted run into the write buffer, outside the lock; returns
+ * how many records it holds now. */
+static size_t write_run(struct spool *sp, const struct spool_entry *recs,
+                        const struct disk_run *run)
+{
+	size_t want = sp->w.buf_len + (size_t)run->bytes;
+
+	if (!run->bytes)
+		return 0;
 	if (ARRAY_RESERVE(sp->w.buf, sp->w.buf_cap, want > WBUF_INITIAL ? want : WBUF_INITIAL) <
 	    0) {
 		pthread_mutex_lock(&sp->lock);
-		pending_sub(sp, frame);
-		sp->st.dropped_full++;
+		for (size_t i = run->from; i < run->to; i++) {
+			pending_sub(sp, entry_frame_bytes(&recs[i]));
+			sp->st.dropped_full++;
+		}
 		pthread_mutex_unlock(&sp->lock);
-		return -ENOSPC;
+		return 0;
 	}
 	/* The clock is read once per batch, not per record: the batch's first
 	 * record stands for its age. */
 	if (!sp->w.buf_len)
 		sp->w.buf_first_ns = clock_monotonic_ns();
-	seg_frame_encode(sp->w.buf + sp->w.buf_len, seq, key, key_len, value, value_len);
-	sp->w.buf_len += frame;
-	sp->w.buf_records++;
-	return 0;
+	for (size_t i = run->from; i < run->to; i++) {
+		const struct spool_entry *e = &recs[i];
+
+		seg_frame_encode(sp->w.buf + sp->w.buf_len, e->seq, e->key, e->key_len, e->value,
+		                 e->value_len);
+		sp->w.buf_len += (size_t)entry_frame_bytes(e);
+		sp->w.buf_records++;
+	}
+	return run->to - run->from;
+}
+
+size_t disk_append(struct spool *sp, const struct spool_entry *recs, size_t n, size_t *done)
+{
+	struct disk_run run;
+	size_t kept = 0, at = 0;
+
+	while (at < n) {
+		pthread_mutex_lock(&sp->lock);
+		if (sp->mem_mode &&
+		    !(sp->st.degraded && retry_disk_locked(sp, clock_monotonic_ns()))) {
+			writer_leave_disk_locked(sp);
+			pthread_mutex_unlock(&sp->lock);
+			break;
+		}
+		admit_run_locked(sp, recs, n, at, &run);
+		pthread_mutex_unlock(&sp->lock);
+
+		if (run.roll && (writer_flush(sp) < 0 || writer_roll(sp) < 0)) {
+			/* Degraded meanwhile: this record (already counted) and the
+			 * rest go to memory. */
+			pthread_mutex_lock(&sp->lock);
+			pending_sub(sp, run.bytes);
+			writer_leave_disk_locked(sp);
+			pthread_mutex_unlock(&sp->lock);
+			at = run.from;
+			break;
+		}
+		kept += write_run(sp, recs, &run);
+		at = run.to;
+	}
+	*done = at;
+	return kept;
 }
 
 int disk_commit(struct spool *sp)

@@ -69,6 +69,7 @@ struct inflight {
 	uint64_t segno;
 	uint64_t end; /* frontier position once this and everything before is acked */
 	uint64_t bytes;
+	uint64_t time_ns; /* spool_options.record_time_ns of the record */
 	struct mem_rec *mem;
 	uint8_t kind;
 	bool acked;
@@ -173,6 +174,12 @@ void seg_add_mark(struct seg_info *seg, uint64_t end, uint64_t ns);
 void degrade_locked(struct spool *sp, int err, const char *what);
 void pending_sub(struct spool *sp, uint64_t bytes);
 int ring_push_locked(struct spool *sp, struct inflight e, uint64_t *tok);
+/* The time of a record being handed out, for its in-flight entry. */
+static inline uint64_t record_time_locked(const struct spool *sp, const void *value,
+                                          uint32_t value_len)
+{
+	return sp->opts.record_time_ns ? sp->opts.record_time_ns(value, value_len) : 0;
+}
 /* Moves the frontier over the acknowledged prefix of what was handed out. */
 void advance_frontier_locked(struct spool *sp);
 
@@ -182,10 +189,12 @@ void advance_frontier_locked(struct spool *sp);
  * in the order the writer offers records and the reader takes them.
  */
 struct spool_backend {
-	/* Writer thread: takes one record (readable after commit), -EAGAIN
-	 * if this backend takes no records now, or another negative errno. */
-	int (*append)(struct spool *sp, uint64_t seq, const void *key, uint32_t key_len,
-	              const void *value, uint32_t value_len);
+	/* Writer thread: takes records from the front of recs (readable after
+	 * commit), keeping them or dropping them as its bounds say, and stops at
+	 * the first it declines because it takes no records now; *done says how
+	 * many it took, the next backend is offered the rest. Returns how many
+	 * it kept. */
+	size_t (*append)(struct spool *sp, const struct spool_entry *recs, size_t n, size_t *done);
 	/* Writer thread: makes what append() took readable. */
 	int (*commit)(struct spool *sp);
 	/* Reader thread, lock held: 1 with *rec filled, 0 if nothing is unread. */
@@ -199,8 +208,7 @@ extern const struct spool_backend *const spool_backends[];
 int spool_recover(struct spool *sp);
 
 /* spool_disk_write.c: the disk backend's append and commit. */
-int disk_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_len,
-                const void *value, uint32_t value_len);
+size_t disk_append(struct spool *sp, const struct spool_entry *recs, size_t n, size_t *done);
 int disk_commit(struct spool *sp);
 /* Creates segment next_segno (or the first free number after it, if a file
  * took that name meanwhile) and advances next_segno past it. Writer thread,
@@ -212,8 +220,7 @@ int writer_flush(struct spool *sp);
 int disk_next_locked(struct spool *sp, struct spool_record *rec);
 
 /* spool_memory.c: the memory backend and the FIFO under it. */
-int memory_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_len,
-                  const void *value, uint32_t value_len);
+size_t memory_append(struct spool *sp, const struct spool_entry *recs, size_t n, size_t *done);
 int memory_commit(struct spool *sp);
 int memory_next_locked(struct spool *sp, struct spool_record *rec);
 bool mem_make_room_locked(struct spool *sp, uint64_t size);

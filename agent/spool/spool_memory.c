@@ -109,7 +109,10 @@ int memory_next_locked(struct spool *sp, struct spool_record *rec)
 	len = (size_t)m->key_len + m->value_len;
 	if (ARRAY_RESERVE(sp->r.buf, sp->r.buf_cap, len) < 0)
 		return 0;
-	struct inflight e = {.bytes = MEM_RECORD_OVERHEAD + len, .mem = m, .kind = IF_MEM};
+	struct inflight e = {.bytes = MEM_RECORD_OVERHEAD + len,
+	                     .time_ns = record_time_locked(sp, m->data + m->key_len, m->value_len),
+	                     .mem = m,
+	                     .kind = IF_MEM};
 	if (ring_push_locked(sp, e, &tok) < 0)
 		return 0;
 	sp->fifo_head = m->next;
@@ -153,31 +156,66 @@ uint64_t mem_release_all_locked(struct spool *sp)
 	return lost;
 }
 
-/* Writer thread: stages one record, which memory_commit() makes readable. */
-int memory_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_len,
-                  const void *value, uint32_t value_len)
+/*
+ * Writer thread: stages recs[0..n), which memory_commit() makes readable.
+ * The copies are made before the lock is taken, with one clock read for all
+ * of them; under the lock each is judged against the bound in order, and the
+ * ones it refuses are dropped, as is any that could not be allocated.
+ */
+size_t memory_append(struct spool *sp, const struct spool_entry *recs, size_t n, size_t *done)
 {
-	uint64_t size = MEM_RECORD_OVERHEAD + (uint64_t)key_len + value_len;
-	struct mem_rec *m = mem_rec_new(seq, key, key_len, value, value_len, clock_monotonic_ns());
+	uint64_t ns = clock_monotonic_ns();
+	struct mem_rec *head = NULL, **link = &head, *tail = NULL, *dropped = NULL;
+	size_t kept = 0, unallocated = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct spool_entry *e = &recs[i];
+		struct mem_rec *m =
+		    mem_rec_new(e->seq, e->key, e->key_len, e->value, e->value_len, ns);
+
+		if (!m) {
+			unallocated++;
+			continue;
+		}
+		*link = m;
+		link = &m->next;
+	}
 
 	pthread_mutex_lock(&sp->lock);
-	if (!m || !mem_make_room_locked(sp, size)) {
-		sp->st.dropped_full++;
-		pthread_mutex_unlock(&sp->lock);
-		free(m);
-		return -ENOSPC;
+	sp->st.dropped_full += unallocated;
+	for (link = &head; *link;) {
+		struct mem_rec *m = *link;
+		uint64_t size = MEM_RECORD_OVERHEAD + (uint64_t)m->key_len + m->value_len;
+
+		if (!mem_make_room_locked(sp, size)) {
+			sp->st.dropped_full++;
+			*link = m->next;
+			m->next = dropped;
+			dropped = m;
+			continue;
+		}
+		sp->staged_mem_bytes += size;
+		sp->st.pending_records++;
+		sp->st.pending_bytes += size;
+		tail = m;
+		link = &m->next;
+		kept++;
 	}
-	sp->staged_mem_bytes += size;
-	sp->st.pending_records++;
-	sp->st.pending_bytes += size;
 	pthread_mutex_unlock(&sp->lock);
 
-	if (sp->w.staged_tail)
-		sp->w.staged_tail->next = m;
-	else
-		sp->w.staged_head = m;
-	sp->w.staged_tail = m;
-	return 0;
+	for (struct mem_rec *m = dropped, *next; m; m = next) {
+		next = m->next;
+		free(m);
+	}
+	if (head) {
+		if (sp->w.staged_tail)
+			sp->w.staged_tail->next = head;
+		else
+			sp->w.staged_head = head;
+		sp->w.staged_tail = tail;
+	}
+	*done = n;
+	return kept;
 }
 
 /* Writer thread: moves the staged records to the FIFO's tail. */

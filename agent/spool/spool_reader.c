@@ -60,17 +60,18 @@ int spool_next(struct spool *sp, struct spool_record *rec, int timeout_ms)
 	return ret;
 }
 
-/* Marks one record acknowledged; a memory record it frees goes on *freed. */
-static void ack_one_locked(struct spool *sp, uint64_t token, struct mem_rec **freed)
+/* Marks one record acknowledged; a memory record it frees goes on *freed.
+ * Returns the record's time. */
+static uint64_t ack_one_locked(struct spool *sp, uint64_t token, struct mem_rec **freed)
 {
 	struct inflight *e;
 
 	/* Tokens from before a rewind, or acked twice, are ignored. */
 	if (token < sp->head_tok || token >= sp->tail_tok)
-		return;
+		return 0;
 	e = ring_slot(sp, token);
 	if (e->acked || e->kind == IF_MARK)
-		return;
+		return 0;
 	e->acked = true;
 	pending_sub(sp, e->bytes);
 	if (e->kind == IF_MEM) {
@@ -83,6 +84,7 @@ static void ack_one_locked(struct spool *sp, uint64_t token, struct mem_rec **fr
 	} else {
 		sp->disk_pending--;
 	}
+	return e->time_ns;
 }
 
 /* Frees after the lock is released: free() has no business inside it. */
@@ -96,19 +98,26 @@ static void free_acked(struct mem_rec *m)
 	}
 }
 
-void spool_ack(struct spool *sp, uint64_t token, bool delivered)
+uint64_t spool_ack(struct spool *sp, uint64_t token, bool delivered)
 {
+	uint64_t time_ns;
+
 	(void)delivered; /* released either way; the caller counts a refusal */
-	spool_ack_batch(sp, &token, 1);
+	spool_ack_batch(sp, &token, 1, &time_ns);
+	return time_ns;
 }
 
-void spool_ack_batch(struct spool *sp, const uint64_t *tokens, size_t count)
+void spool_ack_batch(struct spool *sp, const uint64_t *tokens, size_t count, uint64_t *times)
 {
 	struct mem_rec *freed = NULL;
 
 	pthread_mutex_lock(&sp->lock);
-	for (size_t i = 0; i < count; i++)
-		ack_one_locked(sp, tokens[i], &freed);
+	for (size_t i = 0; i < count; i++) {
+		uint64_t t = ack_one_locked(sp, tokens[i], &freed);
+
+		if (times)
+			times[i] = t;
+	}
 	/* Once for the batch: it walks every acknowledged record at the head anyway. */
 	advance_frontier_locked(sp);
 	pthread_mutex_unlock(&sp->lock);

@@ -217,6 +217,12 @@ def run_variant(announced, impls, ids):
         check(m["tcpstates_agent_events_received_total"] == expected, f"received {m}")
         check(m["tcpstates_agent_events_published_total"] == expected, f"published {m}")
         harness.check_balance(mport)
+        # Every delivered event is timed: the spool hands its timestamp back
+        # with the acknowledgement (measured once a poll's reports are in).
+        lat = "tcpstates_agent_delivery_latency_seconds_count"
+        m = harness.wait_metrics(mport, lambda m: m.get(lat, 0) >= expected,
+                                 what="delivery latency of every event")
+        check(m[lat] == expected, f"delivery latency measured {m[lat]} times, not {expected}")
         check(harness.dropped(m, "ringbuf_full") == 0, "ring buffer drops")
         loaded = [i for i in ("sk_storage", "hash")
                   if m.get(f'tcpstates_agent_bpf_socket_state{{impl="{i}"}}') == 1]

@@ -19,35 +19,47 @@ struct plan_case {
 	uint32_t kbytes, messages;
 };
 
-/* Fixed parts at a 4 MiB ring: 14 + 8 + 8.5 + 2.5 = 33 MiB. */
+/* Fixed parts at a 4 MiB ring: 14 + 8 + 8.5 + 2.5 = 33 MiB, and B, the pipeline's
+ * batch on its way to the spool. */
+#define B MEMORY_PIPELINE_BATCH_BYTES
+
 static const struct plan_case plans[] = {
     /* the default: 15 MiB left, a quarter spool memory, half librdkafka's */
-    {{.budget = 48 * MiB, .ringbuf_bytes = 4 * MiB}, 15 * MiB / 4, 1920, 12288},
+    {{.budget = 48 * MiB, .ringbuf_bytes = 4 * MiB},
+     (15 * MiB - B) / 4,
+     (15 * MiB - B) / 8 / 1024,
+     (15 * MiB - B) / 4 / 320},
     /* a bigger budget grows the shares, not the fixed parts */
-    {{.budget = 128 * MiB, .ringbuf_bytes = 4 * MiB}, 95 * MiB / 4, 12160, 77824},
+    {{.budget = 128 * MiB, .ringbuf_bytes = 4 * MiB},
+     (95 * MiB - B) / 4,
+     (95 * MiB - B) / 8 / 1024,
+     (95 * MiB - B) / 4 / 320},
     /* a smaller ring buffer leaves more for the rest */
-    {{.budget = 48 * MiB, .ringbuf_bytes = 1 * MiB}, 27 * MiB / 4, 3456, 22118},
+    {{.budget = 48 * MiB, .ringbuf_bytes = 1 * MiB},
+     (27 * MiB - B) / 4,
+     (27 * MiB - B) / 8 / 1024,
+     (27 * MiB - B) / 4 / 320},
     /* explicit spool memory wins; the queue keeps its share */
     {{.budget = 48 * MiB, .ringbuf_bytes = 4 * MiB, .spool_memory_bytes = 1 * MiB},
      1 * MiB,
-     1920,
-     12288},
+     (15 * MiB - B) / 8 / 1024,
+     (15 * MiB - B) / 4 / 320},
     /* explicit kbytes: messages take half of what is left after it */
     {{.budget = 48 * MiB, .ringbuf_bytes = 4 * MiB, .kafka_queue_kbytes = 1024},
-     15 * MiB / 4,
+     (15 * MiB - B) / 4,
      1024,
-     (uint32_t)((11.25 * MiB - 2 * MiB) / 2 / 320)},
+     ((15 * MiB - B) - (15 * MiB - B) / 4 - 2 * MiB) / 2 / 320},
     /* explicit messages: payload takes a quarter of what is left */
     {{.budget = 48 * MiB, .ringbuf_bytes = 4 * MiB, .kafka_queue_messages = 10000},
-     15 * MiB / 4,
-     (uint32_t)((11.25 * MiB - 10000 * 320) / 4 / 1024),
+     (15 * MiB - B) / 4,
+     ((15 * MiB - B) - (15 * MiB - B) / 4 - 10000 * 320) / 4 / 1024,
      10000},
     /* both explicit, and they fit */
     {{.budget = 64 * MiB,
       .ringbuf_bytes = 4 * MiB,
       .kafka_queue_kbytes = 4096,
       .kafka_queue_messages = 20000},
-     31 * MiB / 4,
+     (31 * MiB - B) / 4,
      4096,
      20000},
 };
@@ -152,7 +164,7 @@ static void test_from_config(void)
 	config_init_defaults(&cfg);
 	CHECK(memory_plan_from_config(&cfg, &p, err, sizeof(err)) == 0);
 	CHECK_EQ_U64(p.budget, 48 * MiB);
-	CHECK_EQ_U64(p.kafka_queue_kbytes, 1920);
+	CHECK_EQ_U64(p.kafka_queue_kbytes, (15 * MiB - B) / 8 / 1024);
 	CHECK(config_set(&cfg, "kafka.rdkafka.queue.buffering.max.messages", "5000", err,
 	                 sizeof(err)) == 0);
 	CHECK(memory_plan_from_config(&cfg, &p, err, sizeof(err)) == 0);

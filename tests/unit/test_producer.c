@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "check.h"
+#include "event_peek.h"
 #include "producer.h"
 #include "shipper.h"
 #include "spool.h"
@@ -670,7 +671,9 @@ static void test_shipper_latency(struct peer *peer)
 {
 	const unsigned int good = 200, bad = 50;
 	const uint64_t age_ns = 30000000; /* 30 ms: above the first five bounds */
-	struct spool_options so = {.memory_max_bytes = 1 << 20, .segment_bytes = 1 << 20};
+	struct spool_options so = {.memory_max_bytes = 1 << 20,
+	                           .segment_bytes = 1 << 20,
+	                           .record_time_ns = event_peek_time_ns};
 	struct shipper_kafka kafka = {.brokers = peer->bootstrap, .topic = "latency"};
 	struct shipper_counters c = {0};
 	struct spool *sp = NULL;

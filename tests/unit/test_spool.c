@@ -142,9 +142,9 @@ static void test_batch_acks(void)
 	batch[1] = tok[1];
 	batch[2] = tok[1]; /* duplicate: ignored */
 	batch[3] = tok[0];
-	spool_ack_batch(sp, batch, 4);
+	spool_ack_batch(sp, batch, 4, NULL);
 	CHECK_EQ_U64(stats_of(sp).pending_records, 3);
-	spool_ack_batch(sp, batch, 0);
+	spool_ack_batch(sp, batch, 0, NULL);
 	CHECK_EQ_U64(stats_of(sp).pending_records, 3);
 	spool_close(sp);
 
@@ -165,11 +165,11 @@ static void test_batch_acks(void)
 	sp = open_or_die(&o);
 	append_range(sp, 0, 6, 0, 5);
 	TAKE_TOKENS(sp, &r, tok, 6, -1);
-	spool_ack_batch(sp, tok, 6);
+	spool_ack_batch(sp, tok, 6, NULL);
 	CHECK_EQ_U64(stats_of(sp).pending_records, 0);
 	spool_rewind(sp);
 	batch[0] = tok[2]; /* stale: from before the rewind */
-	spool_ack_batch(sp, batch, 1);
+	spool_ack_batch(sp, batch, 1, NULL);
 	CHECK_EQ_U64(spool_next(sp, &r, 0), -EAGAIN);
 	spool_close(sp);
 }

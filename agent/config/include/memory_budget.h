@@ -9,7 +9,8 @@
  *                pages twice so that a record never wraps, and both mappings
  *                count in the resident set once touched
  *   spool I/O    the batch written per drain (at most one ring buffer of
- *                events, encoded) and the reader's chunk
+ *                events, encoded), the pipeline's batch on its way to the
+ *                spool (pipeline.h) and the reader's chunk
  *   cgroups      the cgroup resolver's cache, bounded in entries and in path
  *                bytes
  *   spool memory spool.memory_max_bytes: the buffer of a memory-only or
@@ -29,6 +30,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "pipeline.h"
 
 struct agent_config;
 
@@ -42,6 +44,10 @@ struct agent_config;
 /* librdkafka's message header, the spool's in-flight entry and the
  * allocator's overhead, per message in librdkafka's queue. */
 #define MEMORY_KAFKA_MESSAGE_COST 320u
+/* The pipeline's batch on its way to the spool: its keys and values and its
+ * entries (pipeline.h), part of the spool I/O figure. */
+#define MEMORY_PIPELINE_BATCH_BYTES                                                                \
+	(PIPELINE_BATCH_BYTES + PIPELINE_BATCH_RECORDS * (uint64_t)sizeof(struct spool_entry))
 /* The budget must leave at least this much for the derived buffers. */
 #define MEMORY_FLEX_MIN (4ull << 20)
 

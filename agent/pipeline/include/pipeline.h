@@ -18,6 +18,20 @@
 #include "spool.h"
 #include "table.h"
 
+/*
+ * The records of one drain reach the spool in batches of at most
+ * PIPELINE_BATCH_RECORDS records or PIPELINE_BATCH_BYTES of keys and values
+ * (more only when one record's bound is larger): one spool lock and one
+ * clock read per batch instead of per record, and a bound on what waits
+ * here however large the drain. Records are encoded straight into the batch.
+ * 64 records of about 250 bytes: the lock's cost is already a small share of
+ * a record's, and the bound adds 18 KiB to the memory budget.
+ */
+#define PIPELINE_BATCH_RECORDS 64u
+#define PIPELINE_BATCH_BYTES   (16u << 10)
+/* encode_key()'s bound: a host name of up to 64 bytes, '/', 16 hex digits. */
+#define PIPELINE_KEY_MAX 128u
+
 struct pipeline {
 	/* Exactly one of these is the sink: the table (no broker) or the spool. */
 	FILE *table_out;
@@ -28,9 +42,14 @@ struct pipeline {
 	struct cgroup_resolver *cgroups; /* NULL without a cgroup v2 hierarchy */
 	const struct host_info *host;
 	struct clock_map clock;
-	uint64_t next_seq; /* seq of the next accepted event; starts at 1 */
-	uint8_t *encode_buf;
+	uint64_t next_seq;   /* seq of the next accepted event; starts at 1 */
+	uint8_t *encode_buf; /* table mode's --json */
 	size_t encode_buf_len;
+	/* Publishing: the batch not yet handed to the spool. */
+	struct spool_entry *batch;
+	size_t nbatch;
+	uint8_t *batch_buf;
+	size_t batch_len, batch_cap, record_max; /* record_max: one key and value at most */
 
 	_Atomic uint64_t received;      /* events accepted from the ring buffer */
 	_Atomic uint64_t encode_errors; /* accepted, but could not be encoded or framed */
@@ -45,7 +64,8 @@ void pipeline_fini(struct pipeline *p);
 
 /* tracer_event_fn */
 void pipeline_on_event(void *ctx, const struct tcpstates_event *e);
-/* After each drain: hands the batch to the spool (one write) and re-reads the clock offset. */
+/* After each drain: hands the rest of the batch to the spool, commits (one
+ * write) and re-reads the clock offset. */
 void pipeline_after_drain(struct pipeline *p);
 
 #endif

@@ -19,6 +19,7 @@
 #define TCPSTATES_SPOOL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum fsync_policy { FSYNC_INTERVAL = 0, FSYNC_ALWAYS, FSYNC_NEVER };
@@ -38,6 +39,20 @@ struct spool_options {
 	enum spool_full_policy full_policy;
 	uint64_t memory_max_bytes; /* bound of the in-memory buffer (memory-only mode) */
 	uint32_t disk_retry_ms;    /* degraded: try the disk again this often; 0 = 30 s */
+	/* The time a record's value carries (an event's timestamp), read when
+	 * spool_next() hands the record out, kept with it while it is in flight
+	 * and handed back by spool_ack() and spool_ack_batch(), so that the
+	 * caller need not parse it out of the value again. NULL: 0 for all. */
+	uint64_t (*record_time_ns)(const void *value, uint32_t value_len);
+};
+
+/* One record of spool_append_batch(). */
+struct spool_entry {
+	uint64_t seq;
+	const void *key;
+	const void *value;
+	uint32_t key_len;
+	uint32_t value_len;
 };
 
 struct spool_record {
@@ -109,6 +124,16 @@ int spool_open(struct spool **out, const struct spool_options *opts);
  * drop this record (counted in dropped_full). */
 int spool_append(struct spool *sp, uint64_t seq, const void *key, uint32_t key_len,
                  const void *value, uint32_t value_len);
+/*
+ * Writer side. Appends recs[0..n) in order, exactly as n spool_append()
+ * calls would, but takes the spool's lock and reads the clock once for a run
+ * of records rather than once per record (again only where a segment rolls
+ * or a bound refuses a record in the middle of a run). Returns how many it
+ * kept; each record it did not keep was dropped by a bound and is counted,
+ * one by one, in dropped_full. Returns -EMSGSIZE or -EINVAL, keeping none,
+ * if any record is oversized or misses its bytes, or n exceeds INT_MAX.
+ */
+int spool_append_batch(struct spool *sp, const struct spool_entry *recs, size_t n);
 /* Writes buffered records out in one batch, syncs per policy and wakes the reader. */
 int spool_commit(struct spool *sp);
 
@@ -116,11 +141,13 @@ int spool_commit(struct spool *sp);
  * or -EAGAIN if none. The record's memory is valid until the next call. */
 int spool_next(struct spool *sp, struct spool_record *rec, int timeout_ms);
 /* delivered=false: Kafka rejected it for good; it is released all the same
- * (the caller counts it as delivery_failed). */
-void spool_ack(struct spool *sp, uint64_t token, bool delivered);
+ * (the caller counts it as delivery_failed). Returns the record's time
+ * (spool_options.record_time_ns), or 0 for a token from before a rewind or
+ * acknowledged already. */
+uint64_t spool_ack(struct spool *sp, uint64_t token, bool delivered);
 /* The same for count tokens under one lock: what one poll of delivery reports
- * acknowledges. */
-void spool_ack_batch(struct spool *sp, const uint64_t *tokens, size_t count);
+ * acknowledges. times, unless NULL, receives each record's time. */
+void spool_ack_batch(struct spool *sp, const uint64_t *tokens, size_t count, uint64_t *times);
 /* Forgets what is in flight and reads again from the oldest unacknowledged
  * record. Call only when nothing is in flight any more (producer replaced). */
 void spool_rewind(struct spool *sp);
