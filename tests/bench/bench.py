@@ -17,7 +17,9 @@ Every configuration is measured twice with the same agent: unpinned, as on
 this small VM where the loop, the agent and the Kafka peer share every CPU,
 and pinned, the loop on the first CPU and the agent and the peer on the
 others, as on a many-core host where they never share a core. Each traced
-run is paired with an untraced run just before it, pinned the same way.
+run is paired with an untraced run pinned the same way and taken just
+before the configuration's program or agent was started, with nothing
+attached.
 
 For each it prints the connection rate and its ratio to untraced (measured
 with kernel.bpf_stats_enabled off), the BPF program's own time per event (from
@@ -29,7 +31,9 @@ first loop run to the last delivery report, start-up excluded), the agent's VmHW
 own /proc status just before it is stopped, and events expected against
 delivered: by the agent's delivery reports (events_published_total) and by
 the topic's end offsets asked with kcat, both reported, and the p50 and p99
-of the delivery latency from the agent's histogram. It is a measurement,
+of the delivery latency from the agent's histogram. A publishing agent first
+delivers a short warm-up loop, so that the CPU and latency figures leave out
+its start-up (the producer's connections and idempotent producer id). It is a measurement,
 not a test: it asserts nothing and always prints what it saw.
 
 Usage: /usr/bin/python3 tests/bench/bench.py [--seconds S] [--rounds N] [--nice N]
@@ -60,6 +64,7 @@ EMPTY_PROGRAM = os.path.join(BUILD, "tests", "empty_program_loader")
 PORT = 5001
 PARTITIONS = 12
 STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
+WARMUP_S = 0.2  # a publishing agent's warm-up loop, before anything is measured
 
 
 def cpu_split():
@@ -148,18 +153,25 @@ def measure_once(ns, pid, seconds, cpus=None):
     return conns, rate, (after[0] - before[0]) / runs if runs else 0.0
 
 
+def untraced(ns, seconds):
+    """The loop with nothing attached, unpinned and pinned: run before the
+    program or agent of a configuration is started, so that each traced run
+    has an untraced run just before it, taken the same way."""
+    loop_cpus, _ = cpu_split()
+    return {"untraced": run_loop(ns, seconds)[1],
+            "untraced_pinned": run_loop(ns, seconds, loop_cpus)[1]}
+
+
 def measure(ns, pid, seconds, peer=None):
     """Unpinned, then pinned: the loop on one CPU, process pid (and the
-    Kafka peer) on the others. Each run follows an untraced run pinned the
-    same way. Returns a dict of both."""
+    Kafka peer) on the others. Returns a dict of both."""
     loop_cpus, other_cpus = cpu_split()
-    res = {"untraced": run_loop(ns, seconds)[1]}
+    res = {}
     res["conns"], res["rate"], res["bpf_ns"] = measure_once(ns, pid, seconds)
     if peer:
         pin(peer.proc.pid, other_cpus)
     pin(pid, other_cpus)
     try:
-        res["untraced_pinned"] = run_loop(ns, seconds, loop_cpus)[1]
         conns, res["rate_pinned"], res["bpf_ns_pinned"] = measure_once(ns, pid, seconds,
                                                                        loop_cpus)
         res["conns"] += conns
@@ -186,12 +198,13 @@ def topic_end_offsets(bootstrap, topic, partitions):
 LATENCY = "tcpstates_agent_delivery_latency_seconds"
 
 
-def latency_quantile(m, q):
+def latency_quantile(m, q, since):
     """histogram_quantile() over the agent's delivery latency histogram (the
-    kernel's timestamp of an event to its delivery report), interpolating
-    linearly inside a bucket as Prometheus does. None without samples."""
-    buckets = sorted((float(k.split('le="')[1].rstrip('"}')), v) for k, v in m.items()
-                     if k.startswith(LATENCY + "_bucket{"))
+    kernel's timestamp of an event to its delivery report) for the events
+    delivered after the metrics since were read, interpolating linearly
+    inside a bucket as Prometheus does. None without samples."""
+    buckets = sorted((float(k.split('le="')[1].rstrip('"}')), v - since.get(k, 0))
+                     for k, v in m.items() if k.startswith(LATENCY + "_bucket{"))
     if not buckets or buckets[-1][1] == 0:
         return None
     rank = q * buckets[-1][1]
@@ -230,8 +243,14 @@ def traced_round(args, peer, ns, tag, spool, metrics_port, binary):
             prefix = ["nice", "-n", str(args.nice)] + prefix
         agent = harness.Agent(extra, config_text=cfg, workdir=d, prefix=prefix, binary=binary)
         pid = agent.proc.pid
-        # Start-up excluded: what the agent has spent and published so far.
-        m0 = harness.wait_metrics(metrics_port, lambda m: True, timeout=30, what="metrics")
+        # Start-up excluded: a short warm-up loop, delivered whole, brings up
+        # the producer (its connections and idempotent producer id take a few
+        # hundred milliseconds, during which events wait in the buffer). The
+        # CPU and latency figures count only what follows.
+        harness.wait_metrics(metrics_port, lambda m: True, timeout=30, what="metrics")
+        run_loop(ns, WARMUP_S)
+        m0 = harness.wait_metrics(metrics_port, all_accounted, timeout=60,
+                                  what="the warm-up delivered")
         cpu0 = proc_cpu_s(pid)
         res = measure(ns, pid, args.seconds, peer)
         m = harness.wait_metrics(metrics_port, all_accounted, timeout=300,
@@ -246,11 +265,13 @@ def traced_round(args, peer, ns, tag, spool, metrics_port, binary):
     return dict(res, **{
         "expected": expected, "reported": reported,
         "offsets": topic_end_offsets(peer.bootstrap, topic, PARTITIONS), "drops": drops,
+        "warmup_drops": sum(harness.dropped(m0, r) for r in harness.DROP_REASONS
+                            if r != "filtered"),
         "ringbuf_full": harness.dropped(m, "ringbuf_full"),
         "spool_full": harness.dropped(m, "spool_full"),
         "cpu_us_per_event": cpu * 1e6 / max(over_loop, 1), "hwm_kib": hwm,
-        "p50_ms": 1e3 * (latency_quantile(m, 0.5) or float("nan")),
-        "p99_ms": 1e3 * (latency_quantile(m, 0.99) or float("nan")),
+        "p50_ms": 1e3 * (latency_quantile(m, 0.5, m0) or float("nan")),
+        "p99_ms": 1e3 * (latency_quantile(m, 0.99, m0) or float("nan")),
         "spool_bytes": m.get("tcpstates_agent_spool_written_bytes_total", 0),
     })
 
@@ -307,7 +328,8 @@ def report_line(name, rs, base, base_pinned):
                  f"latency p50 {median(rs, 'p50_ms'):.1f} ms, "
                  f"p99 {max(x['p99_ms'] for x in rs):.1f} ms; "
                  f"drops {drops} (ringbuf_full {sum(x['ringbuf_full'] for x in rs)}, "
-                 f"spool_full {sum(x['spool_full'] for x in rs)}); "
+                 f"spool_full {sum(x['spool_full'] for x in rs)}; during the warm-up "
+                 f"{sum(x['warmup_drops'] for x in rs)}); "
                  f"expected = delivered + drops in every round: {'yes' if exact else 'NO'}")
     elif max(x["hwm_kib"] for x in rs):
         line += f"{'':9} {max(x['hwm_kib'] for x in rs) / 1024:9.1f}"
@@ -384,8 +406,7 @@ def main():
             f.write(stats_was)
 
 
-def one_round(args, peer, ns, r, name, binary):
-    port = harness.free_port_block()
+def traced_run(args, peer, ns, r, name, binary):
     if name == "empty program":
         return empty_round(args, ns)
     if name == "program only":
@@ -393,7 +414,14 @@ def one_round(args, peer, ns, r, name, binary):
     if name == "default config":
         return unpublished_round(args, ns, None, binary)
     tag = f"{r}-{name[9:]}-{'base' if binary else 'this'}"
-    return traced_round(args, peer, ns, tag, name.endswith("spool"), port, binary)
+    return traced_round(args, peer, ns, tag, name.endswith("spool"), harness.free_port_block(),
+                        binary)
+
+
+def one_round(args, peer, ns, r, name, binary):
+    """The untraced runs first, with nothing attached, then the configuration."""
+    base = untraced(ns, args.seconds)
+    return dict(traced_run(args, peer, ns, r, name, binary), **base)
 
 
 def run_rounds(args, peer, ns):
@@ -415,6 +443,7 @@ def run_rounds(args, peer, ns):
             extra = (f" expected {res['expected']} delivered {res['reported']}/{res['offsets']}"
                      f" CPU {res['cpu_us_per_event']:.2f} us/event"
                      f" p50 {res['p50_ms']:.1f} ms p99 {res['p99_ms']:.1f} ms"
+                     f" drops {res['drops']} ({res['warmup_drops']} in the warm-up)"
                      if "expected" in res else "")
             print(f"round {r} {row:26}: untraced {res['untraced']:6.0f}/s traced "
                   f"{res['rate']:6.0f}/s, pinned {res['untraced_pinned']:6.0f}/s "
