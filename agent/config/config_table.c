@@ -442,7 +442,8 @@ const struct cfg_option config_options[] = {
      OPT_FIELD(registry_timeout_ms),
      .min = 100,
      .max = 300000,
-     .desc = "Bound on one registry request: connecting, sending and reading the answer."},
+     .desc = "Bound on one registry request: resolving the host name, connecting, sending and "
+             "reading the answer."},
     {.key = "kafka.shutdown_timeout_ms",
      .type = &cfg_type_duration_ms,
      .def = "10000",

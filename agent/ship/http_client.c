@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "http_chunked.h"
 #include "http_client.h"
+#include "resolve.h"
 
 /* Status line and headers of a registry's answer fit in far less. */
 #define HTTP_HEAD_MAX   16384
@@ -150,14 +151,12 @@ fail:
 
 static int connect_tcp(struct conn *c, const struct url *u, char *err, size_t errlen)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res, *ai;
-	int gai, ret = -EHOSTUNREACH;
+	struct addrinfo *res, *ai;
+	int ret = resolve_host(u->host, u->port, c->deadline_ns, &res, err, errlen);
 
-	gai = getaddrinfo(u->host, u->port, &hints, &res);
-	if (gai) {
-		snprintf(err, errlen, "cannot resolve %s: %s", u->host, gai_strerror(gai));
-		return -EHOSTUNREACH;
-	}
+	if (ret)
+		return ret;
+	ret = -ETIMEDOUT; /* if the deadline passes before the first address is tried */
 	for (ai = res; ai && remaining_ms(c) > 0; ai = ai->ai_next) {
 		ret = connect_one(c, ai);
 		if (!ret)

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Host-name lookups with a deadline. glibc's resolver keeps its own
+ * timeouts (resolv.conf's timeout and attempts, per name server), which add
+ * up to tens of seconds when a name server does not answer, and takes none
+ * from the caller. So the lookup runs on a thread of its own, and the
+ * caller waits for it until its deadline. Past the deadline the caller
+ * leaves, and the thread frees what it finds when the resolver returns:
+ * the two share the lookup, and the last one out frees it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include "clock.h"
+#include "resolve.h"
+
+struct lookup {
+	pthread_mutex_t lock;
+	pthread_cond_t done_cond;
+	int refs; /* the caller and the thread */
+	bool done;
+	int gai; /* getaddrinfo()'s result, once done */
+	struct addrinfo *res;
+	char host[256];
+	char port[16];
+};
+
+/* Drops one reference; the last one frees the lookup and any result left in it. */
+static void lookup_put(struct lookup *l)
+{
+	bool last;
+
+	pthread_mutex_lock(&l->lock);
+	last = --l->refs == 0;
+	pthread_mutex_unlock(&l->lock);
+	if (!last)
+		return;
+	if (l->res)
+		freeaddrinfo(l->res);
+	pthread_cond_destroy(&l->done_cond);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+}
+
+/* The lookup's own thread: however long the resolver takes, then out. */
+static void *lookup_main(void *arg)
+{
+	struct lookup *l = arg;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+	int gai = getaddrinfo(l->host, l->port, &hints, &res);
+
+	pthread_mutex_lock(&l->lock);
+	l->gai = gai;
+	l->res = gai ? NULL : res;
+	l->done = true;
+	pthread_cond_signal(&l->done_cond);
+	pthread_mutex_unlock(&l->lock);
+	lookup_put(l);
+	return NULL;
+}
+
+static struct lookup *lookup_new(const char *host, const char *port)
+{
+	struct lookup *l;
+	pthread_condattr_t attr;
+
+	if (strlen(host) >= sizeof(l->host) || strlen(port) >= sizeof(l->port)) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	pthread_mutex_init(&l->lock, NULL);
+	/* The deadline is on the monotonic clock: a wall-clock step must not move it. */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&l->done_cond, &attr);
+	pthread_condattr_destroy(&attr);
+	l->refs = 2;
+	strcpy(l->host, host);
+	strcpy(l->port, port);
+	return l;
+}
+
+/* Starts the lookup's detached thread, with every signal blocked: they belong to the main thread.
+ */
+static int lookup_start(struct lookup *l)
+{
+	pthread_attr_t attr;
+	pthread_t thread;
+	sigset_t all, old;
+	int ret;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	ret = pthread_create(&thread, &attr, lookup_main, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	return -ret;
+}
+
+/* Waits for the thread until deadline_ns; true when it answered. */
+static bool lookup_wait(struct lookup *l, uint64_t deadline_ns)
+{
+	struct timespec until = {.tv_sec = (time_t)(deadline_ns / 1000000000ULL),
+	                         .tv_nsec = (long)(deadline_ns % 1000000000ULL)};
+	bool done;
+
+	pthread_mutex_lock(&l->lock);
+	while (!l->done && pthread_cond_timedwait(&l->done_cond, &l->lock, &until) != ETIMEDOUT)
+		;
+	done = l->done;
+	pthread_mutex_unlock(&l->lock);
+	return done;
+}
+
+int resolve_host(const char *host, const char *port, uint64_t deadline_ns, struct addrinfo **out,
+                 char *err, size_t errlen)
+{
+	uint64_t start_ns = clock_monotonic_ns();
+	struct lookup *l = lookup_new(host, port);
+	int ret;
+
+	*out = NULL;
+	if (!l) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot resolve %s: %s", host, strerror(-ret));
+		return ret;
+	}
+	ret = lookup_start(l);
+	if (ret) {
+		l->refs = 1; /* no thread */
+		lookup_put(l);
+		snprintf(err, errlen, "cannot resolve %s: no thread for the lookup: %s", host,
+		         strerror(-ret));
+		return ret;
+	}
+	if (!lookup_wait(l, deadline_ns)) {
+		snprintf(
+		    err, errlen, "cannot resolve %s: no answer from the resolver within %llu ms",
+		    host,
+		    (unsigned long long)((deadline_ns > start_ns ? deadline_ns - start_ns : 0) +
+		                         500000ULL) /
+		        1000000ULL);
+		ret = -ETIMEDOUT;
+	} else if (l->gai) {
+		snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(l->gai));
+		ret = -EHOSTUNREACH;
+	} else {
+		*out = l->res; /* the thread is done with it: ours now */
+		l->res = NULL;
+	}
+	lookup_put(l);
+	return ret;
+}
