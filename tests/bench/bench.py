@@ -33,8 +33,8 @@ delivered: by the agent's delivery reports (events_published_total) and by
 the topic's end offsets asked with kcat, both reported, and the p50 and p99
 of the delivery latency from the agent's histogram. A publishing agent first
 delivers a short warm-up loop, so that the CPU and latency figures leave out
-its start-up (the producer's connections and idempotent producer id). It is a measurement,
-not a test: it asserts nothing and always prints what it saw.
+its start-up (the producer's connections and idempotent producer id). It is
+a measurement, not a test: it asserts nothing and always prints what it saw.
 
 Usage: /usr/bin/python3 tests/bench/bench.py [--seconds S] [--rounds N] [--nice N]
            [--set KEY=VALUE ...] [--env NAME=VALUE ...] [--baseline-agent PATH]
