@@ -2,8 +2,9 @@
 /*
  * The spool against a real filesystem: round trips, out-of-order acks,
  * segment roll and deletion, replay after close and after kill -9, bounds,
- * corrupted files, a full or read-only filesystem, and a writer and reader
- * running concurrently.
+ * corrupted files, a full or read-only filesystem, the signals the sync
+ * thread leaves to the main thread, and a writer and reader running
+ * concurrently.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -840,6 +841,48 @@ static void test_memory_only(void)
 	free(d.seqs);
 }
 
+/* ------------------------------------------------------------------ signals */
+
+static volatile pid_t signal_tid;
+
+static void on_test_signal(int sig)
+{
+	signal_tid = gettid();
+}
+
+/*
+ * The sync thread takes no SIGHUP (nor SIGTERM): the agent's handlers set
+ * flags its main thread acts on, and only a signal taken by the main thread
+ * cuts its ring-buffer wait short. With the main thread blocking it, a
+ * SIGHUP sent to the process must wait for it rather than go to the sync
+ * thread.
+ */
+static void test_sync_thread_takes_no_signal(void)
+{
+	char *dir = make_tmpdir();
+	struct spool_options o = default_opts(dir);
+	struct sigaction on_hup = {.sa_handler = on_test_signal}, old_hup;
+	struct timespec settle = {.tv_nsec = 100 * 1000 * 1000};
+	sigset_t hup, old_mask;
+	struct spool *sp;
+
+	sigemptyset(&on_hup.sa_mask);
+	sigaction(SIGHUP, &on_hup, &old_hup);
+	sp = open_or_die(&o);
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &hup, &old_mask);
+	signal_tid = 0;
+	kill(getpid(), SIGHUP);
+	nanosleep(&settle, NULL); /* time for a thread that accepts it to run the handler */
+	CHECK_EQ_U64(signal_tid, 0);
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL); /* the pending one arrives here */
+	CHECK_EQ_U64(signal_tid, gettid());
+	spool_close(sp);
+	sigaction(SIGHUP, &old_hup, NULL);
+	scratch_free(dir);
+}
+
 /* ------------------------------------------------------------------ concurrency */
 
 #define CONC_RECORDS 200000u
@@ -997,6 +1040,7 @@ int main(void)
 	test_degrade_enospc(32 * 1024);   /* fails when a new segment is started */
 	test_degrade_enospc(16ull << 20); /* fails in the middle of a write() */
 	test_degrade_erofs();
+	test_sync_thread_takes_no_signal();
 	test_concurrency();
 	bench(FSYNC_INTERVAL, "interval");
 	bench(FSYNC_ALWAYS, "always");
