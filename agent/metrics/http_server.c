@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,7 @@
 #include <unistd.h>
 #include "http_server.h"
 #include "log.h"
+#include "worker_thread.h"
 
 /* A drain gets this long after the response: long enough for a client to read it. */
 #define HTTP_DRAIN_MS 1000
@@ -382,27 +382,6 @@ static void free_server(struct http_server *s)
 	free(s);
 }
 
-/*
- * The thread takes no asynchronous signal: they stay with the threads that
- * handle them. Faults stay deliverable so that a crash here is reported.
- */
-static int start_thread(struct http_server *s)
-{
-	static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
-	sigset_t all, old;
-	int err;
-
-	sigfillset(&all);
-	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
-		sigdelset(&all, faults[i]);
-	err = pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (err)
-		return -err;
-	err = pthread_create(&s->thread, NULL, serve, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return -err;
-}
-
 int http_server_open(struct http_server **out, int listen_fd,
                      const struct http_server_limits *limits, http_handler_fn fn, void *ctx)
 {
@@ -439,7 +418,7 @@ int http_server_open(struct http_server **out, int listen_fd,
 		err = -errno;
 		goto cleanup;
 	}
-	err = start_thread(s);
+	err = worker_thread_start(&s->thread, false, serve, s);
 	if (err)
 		goto cleanup;
 	*out = s;

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "registrar.h"
+#include "worker_thread.h"
 
 #define NSTRINGS 7
 
@@ -82,18 +82,13 @@ static void *registrar_main(void *arg)
 int registrar_open(struct registrar **out)
 {
 	struct registrar *r = calloc(1, sizeof(*r));
-	sigset_t all, old;
 	int ret;
 
 	if (!r)
 		return -ENOMEM;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->wake, NULL);
-	/* Signals belong to the main thread. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	ret = -pthread_create(&r->thread, NULL, registrar_main, r);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ret = worker_thread_start(&r->thread, false, registrar_main, r);
 	if (ret) {
 		pthread_cond_destroy(&r->wake);
 		pthread_mutex_destroy(&r->lock);

@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include <time.h>
 #include "clock.h"
 #include "resolve.h"
+#include "worker_thread.h"
 
 struct lookup {
 	pthread_mutex_t lock;
@@ -91,25 +91,6 @@ static struct lookup *lookup_new(const char *host, const char *port)
 	return l;
 }
 
-/* Starts the lookup's detached thread, with every signal blocked: they belong to the main thread.
- */
-static int lookup_start(struct lookup *l)
-{
-	pthread_attr_t attr;
-	pthread_t thread;
-	sigset_t all, old;
-	int ret;
-
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	ret = pthread_create(&thread, &attr, lookup_main, l);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
-	return -ret;
-}
-
 /* Waits for the thread until deadline_ns; true when it answered. */
 static bool lookup_wait(struct lookup *l, uint64_t deadline_ns)
 {
@@ -130,6 +111,7 @@ int resolve_host(const char *host, const char *port, uint64_t deadline_ns, struc
 {
 	uint64_t start_ns = clock_monotonic_ns();
 	struct lookup *l = lookup_new(host, port);
+	pthread_t thread;
 	int ret;
 
 	*out = NULL;
@@ -138,7 +120,7 @@ int resolve_host(const char *host, const char *port, uint64_t deadline_ns, struc
 		snprintf(err, errlen, "cannot resolve %s: %s", host, strerror(-ret));
 		return ret;
 	}
-	ret = lookup_start(l);
+	ret = worker_thread_start(&thread, true, lookup_main, l);
 	if (ret) {
 		l->refs = 1; /* no thread */
 		lookup_put(l);

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include "log.h"
 #include "shipper.h"
 #include "shipper_kafka.h"
+#include "worker_thread.h"
 
 /* How many records one pass hands to librdkafka before serving reports. */
 #define SEND_BURST 4096
@@ -317,7 +317,6 @@ int shipper_start(struct shipper **out, struct spool *spool, const struct shippe
                   uint32_t drain_timeout_ms, char *err, size_t errlen)
 {
 	struct shipper *s;
-	sigset_t all, old;
 	int ret;
 
 	s = calloc(1, sizeof(*s));
@@ -334,11 +333,7 @@ int shipper_start(struct shipper **out, struct spool *spool, const struct shippe
 		goto cleanup_kafka;
 	framing_init(&s->framing, &s->kafka);
 
-	/* Signals belong to the main thread, which turns them into a stop or a reload. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	ret = -pthread_create(&s->thread, NULL, shipper_main, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ret = worker_thread_start(&s->thread, false, shipper_main, s);
 	if (ret) {
 		snprintf(err, errlen, "cannot start the shipper thread: %s", strerror(-ret));
 		goto cleanup_producer;

@@ -7,13 +7,13 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include "log.h"
 #include "spool_checkpoint.h"
 #include "spool_internal.h"
+#include "worker_thread.h"
 
 static bool seg_wholly_acked(const struct seg_info *seg, uint64_t cseg, uint64_t coff)
 {
@@ -152,29 +152,12 @@ static void *sync_main(void *arg)
 	return NULL;
 }
 
-/*
- * The thread takes no asynchronous signal: they stay with the threads that
- * handle them. The agent's SIGHUP and SIGTERM handlers set flags its main
- * thread reads, and only a signal taken by the main thread cuts its
- * ring-buffer wait short. Faults stay deliverable so that a crash here is
- * reported.
- */
 int sync_thread_start(struct spool *sp)
 {
-	static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
-	sigset_t all, old;
-	int err;
+	int err = worker_thread_start(&sp->sync.thread, false, sync_main, sp);
 
-	sigfillset(&all);
-	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
-		sigdelset(&all, faults[i]);
-	err = pthread_sigmask(SIG_SETMASK, &all, &old);
 	if (err)
-		return -err;
-	err = pthread_create(&sp->sync.thread, NULL, sync_main, sp);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err)
-		return -err;
+		return err;
 	sp->sync.started = true;
 	return 0;
 }
