@@ -5,6 +5,12 @@ Configurations, each run once a round:
   untraced          the loop alone (run before every traced configuration)
   empty program     a program that does nothing, on the same tracepoint: the
                     cost of attaching at all, the floor under the others
+  record only       a program that keeps no per-socket state and filters
+                    nothing: it reads the socket, the clock and, on its
+                    owner's system calls, the task, and writes the agent's
+                    record to a ring buffer that a loader drains. The floor
+                    of a program that leaves durations, direction and owners
+                    to user space (tests/bench/floor.bpf.c)
   program only      the agent runs, its filter matches no namespace: every
                     event ends in the kernel (reserved, judged, discarded)
   default config    the agent with no filter at all, printing its table to
@@ -38,6 +44,7 @@ a measurement, not a test: it asserts nothing and always prints what it saw.
 
 Usage: /usr/bin/python3 tests/bench/bench.py [--seconds S] [--rounds N] [--nice N]
            [--set KEY=VALUE ...] [--env NAME=VALUE ...] [--baseline-agent PATH]
+           [--only CONFIGURATION ...]
 --set passes a setting to every agent it starts (bpf.ringbuf_bytes=4MiB, say),
 and --env puts a variable in the agents' environment, and only theirs
 (LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 to compare
@@ -50,6 +57,7 @@ taken side by side can be compared.
 import argparse
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -60,10 +68,12 @@ import harness  # noqa: E402
 
 BUILD = os.environ.get("TEST_BINDIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 CONNLOOP = os.path.join(BUILD, "tests", "connloop")
-EMPTY_PROGRAM = os.path.join(BUILD, "tests", "empty_program_loader")
+FLOOR = os.path.join(BUILD, "tests", "bench_floor")
 PORT = 5001
 PARTITIONS = 12
 STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
+CONFIGURATIONS = ("empty program", "record only", "program only", "default config",
+                  "publish, memory", "publish, spool")
 WARMUP_S = 0.2  # a publishing agent's warm-up loop, before anything is measured
 
 
@@ -289,17 +299,23 @@ def unpublished_round(args, ns, config_text, binary):
     return res
 
 
-def empty_round(args, ns):
-    """The empty program attached (tests/bench/empty_program.c), no agent."""
-    proc = subprocess.Popen([EMPTY_PROGRAM], stdout=subprocess.PIPE, text=True)
+def floor_round(args, ns, program):
+    """A floor program attached (tests/bench/floor.c: empty or record), no
+    agent. A record-only round whose program found the ring full says so:
+    its figure is then not a floor."""
+    proc = subprocess.Popen([FLOOR, program], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     harness.track(proc)
     try:
         if proc.stdout.readline().strip() != "attached":
-            raise RuntimeError(f"{EMPTY_PROGRAM} did not attach")
+            raise RuntimeError(f"{FLOOR} {program} did not attach: {proc.stderr.read()}")
         res = measure(ns, proc.pid, args.seconds)
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        err = proc.communicate(timeout=10)[1]
+    lost = re.search(r"(\d+) found the ring full", err)
+    if lost and int(lost.group(1)):
+        print(f"warning: {err.strip()}", flush=True)
     res["hwm_kib"] = 0
     return res
 
@@ -362,7 +378,9 @@ def report(args, results, others):
           f"{len(every)} runs of {args.seconds:g}s; pinned {base_pinned:.0f}/s)")
     for name, rs in results.items():
         print(report_line(name, rs, base, base_pinned))
-    rs = results["publish, spool"]
+    rs = results.get("publish, spool")
+    if not rs:
+        return
     secs = sum(x["seconds"] for x in rs)
     written = sum(x["spool_bytes"] for x in rs)
     print(f"spool: {written / max(sum(x['expected'] for x in rs), 1):.1f} bytes written per "
@@ -391,6 +409,9 @@ def main():
     ap.add_argument("--baseline-agent", metavar="PATH",
                     help="another agent binary, run through the same configurations in the "
                          "same rounds")
+    ap.add_argument("--only", action="append", choices=CONFIGURATIONS, metavar="NAME",
+                    help="run only this configuration (repeatable; default: all of "
+                         f"{', '.join(CONFIGURATIONS)})")
     args = ap.parse_args()
     if args.baseline_agent and not os.access(args.baseline_agent, os.X_OK):
         ap.error(f"--baseline-agent {args.baseline_agent}: not an executable file")
@@ -408,7 +429,9 @@ def main():
 
 def traced_run(args, peer, ns, r, name, binary):
     if name == "empty program":
-        return empty_round(args, ns)
+        return floor_round(args, ns, "empty")
+    if name == "record only":
+        return floor_round(args, ns, "record")
     if name == "program only":
         return unpublished_round(args, ns, "filters:\n  netns:\n    include: [1]\n", binary)
     if name == "default config":
@@ -425,14 +448,14 @@ def one_round(args, peer, ns, r, name, binary):
 
 
 def run_rounds(args, peer, ns):
-    names = ("empty program", "program only", "default config", "publish, memory",
-             "publish, spool")
+    names = [n for n in CONFIGURATIONS if not args.only or n in args.only]
+    floors = ("empty program", "record only")
     agents = [("", None)]
     if args.baseline_agent:
         agents.append(("baseline: ", args.baseline_agent))
     # This build and the baseline back to back within each configuration.
     rows = [(label + n, n, b) for n in names for label, b in agents
-            if not (b and n == "empty program")]
+            if not (b and n in floors)]
     results = {row: [] for row, _, _ in rows}
     others = []
     for r in range(args.rounds):
