@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,21 @@ struct lookup {
 	char host[256];
 	char port[16];
 };
+
+/* Lookups whose thread runs, given up or not: see RESOLVE_MAX_LOOKUPS. */
+static atomic_int running_lookups;
+
+/* Takes a place among the running lookups; false when all are taken. */
+static bool lookup_slot_take(void)
+{
+	int n = atomic_load(&running_lookups);
+
+	do {
+		if (n >= RESOLVE_MAX_LOOKUPS)
+			return false;
+	} while (!atomic_compare_exchange_weak(&running_lookups, &n, n + 1));
+	return true;
+}
 
 /* Drops one reference; the last one frees the lookup and any result left in it. */
 static void lookup_put(struct lookup *l)
@@ -64,6 +80,7 @@ static void *lookup_main(void *arg)
 	pthread_cond_signal(&l->done_cond);
 	pthread_mutex_unlock(&l->lock);
 	lookup_put(l);
+	atomic_fetch_sub(&running_lookups, 1);
 	return NULL;
 }
 
@@ -120,8 +137,18 @@ int resolve_host(const char *host, const char *port, uint64_t deadline_ns, struc
 		snprintf(err, errlen, "cannot resolve %s: %s", host, strerror(-ret));
 		return ret;
 	}
+	if (!lookup_slot_take()) {
+		l->refs = 1; /* no thread */
+		lookup_put(l);
+		snprintf(err, errlen,
+		         "cannot resolve %s: %d earlier lookups still wait on the resolver (a name "
+		         "server that does not answer?)",
+		         host, RESOLVE_MAX_LOOKUPS);
+		return -EAGAIN;
+	}
 	ret = worker_thread_start(&thread, true, lookup_main, l);
 	if (ret) {
+		atomic_fetch_sub(&running_lookups, 1);
 		l->refs = 1; /* no thread */
 		lookup_put(l);
 		snprintf(err, errlen, "cannot resolve %s: no thread for the lookup: %s", host,

@@ -108,6 +108,23 @@ static void test_no_answer(int server)
 	CHECK(recv(server, query, sizeof(query), MSG_DONTWAIT) > 12);
 }
 
+/*
+ * Lookups given up at their deadline keep their threads while the silent
+ * name server makes the resolver wait: with test_no_answer's, the bound
+ * is reached, and the next lookup is refused at once, saying why.
+ */
+static void test_lookups_bounded(void)
+{
+	char err[256] = "";
+	uint64_t took;
+
+	for (int i = 1; i < RESOLVE_MAX_LOOKUPS; i++)
+		CHECK_EQ_U64(resolve_unknown(50, err, sizeof(err), &took), -ETIMEDOUT);
+	CHECK_EQ_U64(resolve_unknown(3000, err, sizeof(err), &took), -EAGAIN);
+	CHECK(took < 100 * MS);
+	CHECK(strstr(err, "cannot resolve " UNKNOWN ": 4 earlier lookups still wait") != NULL);
+}
+
 static void test_refused(void)
 {
 	char err[256] = "";
@@ -182,11 +199,12 @@ static int isolated(void)
 	}
 	test_answers();
 	test_bad_names();
+	test_refused();
+	/* Last: the lookups these leave behind end only with this process. */
 	server = silent_name_server();
 	CHECK(server >= 0);
 	test_no_answer(server);
-	close(server);
-	test_refused();
+	test_lookups_bounded();
 	remove_dir(dir);
 	return check_report("test_resolve");
 }
