@@ -379,12 +379,11 @@ def report(args, results, others):
     for name, rs in results.items():
         print(report_line(name, rs, base, base_pinned))
     rs = results.get("publish, spool")
-    if not rs:
-        return
-    secs = sum(x["seconds"] for x in rs)
-    written = sum(x["spool_bytes"] for x in rs)
-    print(f"spool: {written / max(sum(x['expected'] for x in rs), 1):.1f} bytes written per "
-          f"event, {written / secs / 1e6:.2f} MB/s while the loop ran")
+    if rs:
+        secs = sum(x["seconds"] for x in rs)
+        written = sum(x["spool_bytes"] for x in rs)
+        print(f"spool: {written / max(sum(x['expected'] for x in rs), 1):.1f} bytes written per "
+              f"event, {written / secs / 1e6:.2f} MB/s while the loop ran")
     print("ratio: the median traced rate over the median untraced one; paired: the median of "
           "each traced run over the untraced run just before it; pinned, p.pair: the same "
           "for the pinned runs. BPF ns, p.BPF: the program's time per event, unpinned and "
