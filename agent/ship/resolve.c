@@ -129,6 +129,7 @@ int resolve_host(const char *host, const char *port, uint64_t deadline_ns, struc
 	uint64_t start_ns = clock_monotonic_ns();
 	struct lookup *l = lookup_new(host, port);
 	pthread_t thread;
+	bool full;
 	int ret;
 
 	*out = NULL;
@@ -137,22 +138,22 @@ int resolve_host(const char *host, const char *port, uint64_t deadline_ns, struc
 		snprintf(err, errlen, "cannot resolve %s: %s", host, strerror(-ret));
 		return ret;
 	}
-	if (!lookup_slot_take()) {
-		l->refs = 1; /* no thread */
-		lookup_put(l);
-		snprintf(err, errlen,
-		         "cannot resolve %s: %d earlier lookups still wait on the resolver (a name "
-		         "server that does not answer?)",
-		         host, RESOLVE_MAX_LOOKUPS);
-		return -EAGAIN;
-	}
-	ret = worker_thread_start(&thread, true, lookup_main, l);
-	if (ret) {
+	full = !lookup_slot_take();
+	if (full)
+		ret = -EAGAIN;
+	else if ((ret = worker_thread_start(&thread, true, lookup_main, l)))
 		atomic_fetch_sub(&running_lookups, 1);
+	if (ret) {
 		l->refs = 1; /* no thread */
 		lookup_put(l);
-		snprintf(err, errlen, "cannot resolve %s: no thread for the lookup: %s", host,
-		         strerror(-ret));
+		if (full)
+			snprintf(err, errlen,
+			         "cannot resolve %s: %d earlier lookups still wait on the resolver "
+			         "(a name server that does not answer?)",
+			         host, RESOLVE_MAX_LOOKUPS);
+		else
+			snprintf(err, errlen, "cannot resolve %s: no thread for the lookup: %s",
+			         host, strerror(-ret));
 		return ret;
 	}
 	if (!lookup_wait(l, deadline_ns)) {
