@@ -17,7 +17,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include <bpf/libbpf.h>
 #include "floor.skel.h"
 
@@ -72,6 +71,21 @@ static int drain_until_stopped(struct floor *skel)
 	return err;
 }
 
+/* The empty program needs no drain: wait for the signal itself, with no
+ * window between a check and a sleep for it to fall into. */
+static void wait_for_stop(void)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if (!stop)
+		sigwait(&set, &sig);
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = {.sa_handler = on_signal};
@@ -93,9 +107,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* Only the chosen program is loaded: the other is never attached. */
-	bpf_program__set_autoload(record ? skel->progs.empty_program : skel->progs.record_only,
-	                          false);
-	err = floor__load(skel);
+	err = bpf_program__set_autoload(
+	    record ? skel->progs.empty_program : skel->progs.record_only, false);
+	if (!err)
+		err = floor__load(skel);
 	if (err) {
 		fprintf(stderr, "bench_floor: cannot load: %s\n", strerror(-err));
 		goto cleanup;
@@ -107,11 +122,11 @@ int main(int argc, char **argv)
 	}
 	printf("attached\n");
 	fflush(stdout);
+	/* record: the drain loop sees the handler's flag within its 10 ms poll. */
 	if (record)
 		err = drain_until_stopped(skel);
 	else
-		while (!stop)
-			pause();
+		wait_for_stop();
 cleanup:
 	floor__destroy(skel);
 	return err ? 1 : 0;
