@@ -49,23 +49,6 @@ struct {
 } counters SEC(".maps");
 
 /*
- * What the program remembers about a socket between two changes. A
- * lifecycle starts when the socket leaves CLOSE (connect, listen) or is
- * cloned from its listener.
- */
-struct sock_state {
-	__u64 last_ns;  /* time of the last change; 0: never seen */
-	__u64 first_ns; /* first change of this lifecycle; 0: started before the agent */
-	__u64 id;       /* random socket id, on kernels without the socket cookie helper */
-	__u64 cgroup_id;
-	__u32 pid; /* 0: no process context seen yet */
-	__u8 direction;
-	__u8 random_id; /* named by id even where the kernel has cookies: see update_state() */
-	__u8 pad[2];
-	char comm[TCPSTATES_COMM_LEN];
-};
-
-/*
  * Set before load. use_socket_cookie: the kernel gives tracing programs
  * bpf_get_socket_cookie() (Linux >= 5.12); otherwise sockets are named by a
  * random 64-bit id kept in their state. The verifier drops the branch not
@@ -83,7 +66,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
 	__type(key, int);
-	__type(value, struct sock_state);
+	__type(value, struct tcpstates_sock_state);
 } sock_states SEC(".maps");
 
 /*
@@ -96,7 +79,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
-	__type(value, struct sock_state);
+	__type(value, struct tcpstates_sock_state);
 } timing SEC(".maps");
 
 /*
@@ -115,7 +98,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct listen_key);
-	__type(value, struct sock_state);
+	__type(value, struct tcpstates_sock_state);
 } listeners SEC(".maps");
 
 struct {
@@ -266,7 +249,7 @@ static __always_inline bool port_rejects(__u32 gen, __u16 port, __u8 inc_bit, __
  */
 struct filter_view {
 	const struct sock_common *c;
-	const struct sock_state *st; /* NULL: owner unknown */
+	const struct tcpstates_sock_state *st; /* NULL: owner unknown */
 	__u32 netns_ino;
 	__u16 family, sport, dport;
 	__u8 oldstate, newstate;
@@ -359,8 +342,9 @@ static __always_inline bool filter_drops(__u32 gen, const struct tcpstates_setti
  * cost per event. Every byte of the record is written: ring buffer memory
  * is not zeroed.
  */
-static __always_inline void read_view(const struct tcp_sock *tp, const struct sock_state *st,
-                                      int oldstate, int newstate, struct filter_view *v)
+static __always_inline void read_view(const struct tcp_sock *tp,
+                                      const struct tcpstates_sock_state *st, int oldstate,
+                                      int newstate, struct filter_view *v)
 {
 	const struct sock_common *c = &tp->inet_conn.icsk_inet.sk.__sk_common;
 
@@ -430,8 +414,8 @@ static __always_inline __u8 direction_at_birth(int newstate)
  * Brings a socket's state up to this change: a new lifecycle, the owner
  * when the change is a system call of the owner. Writes in place.
  */
-static __always_inline void update_state(struct sock_state *st, const struct sock *sk, int oldstate,
-                                         int newstate, __u64 now)
+static __always_inline void update_state(struct tcpstates_sock_state *st, const struct sock *sk,
+                                         int oldstate, int newstate, __u64 now)
 {
 	if (oldstate == TCP_CLOSE || (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV)) {
 		st->last_ns = 0; /* no time in the old state: the socket was not in it */
@@ -465,7 +449,8 @@ static __always_inline void update_state(struct sock_state *st, const struct soc
 }
 
 /* The event's view of the socket state; st NULL: nothing known about the socket. */
-static __always_inline void fill_from_state(struct tcpstates_event *e, const struct sock_state *st,
+static __always_inline void fill_from_state(struct tcpstates_event *e,
+                                            const struct tcpstates_sock_state *st,
                                             const struct sock *sk, __u64 now)
 {
 	if (use_socket_cookie && !(st && st->random_id)) {
@@ -492,22 +477,17 @@ static __always_inline void fill_from_state(struct tcpstates_event *e, const str
 }
 
 /*
- * Judges the event by one generation, read once. Returns the generation's
- * settings when the event is kept, NULL when it is dropped.
+ * The active generation, read once per event, and its settings: the event
+ * is judged and recorded by one generation, never a mix.
  */
-static __always_inline const struct tcpstates_settings *judge(const struct filter_view *v)
+static __always_inline const struct tcpstates_settings *active_settings(__u32 *gen)
 {
-	__u32 zero = 0, gen, *genp;
-	struct tcpstates_settings *s;
+	__u32 zero = 0, *genp = bpf_map_lookup_elem(&active_gen, &zero);
 
-	genp = bpf_map_lookup_elem(&active_gen, &zero);
 	if (!genp)
 		return NULL;
-	gen = *genp & 1;
-	s = bpf_map_lookup_elem(&settings, &gen);
-	if (!s || filter_drops(gen, s, v))
-		return NULL;
-	return s;
+	*gen = *genp & 1;
+	return bpf_map_lookup_elem(&settings, gen);
 }
 
 /* A record's footprint in the ring: the event and the ring's 8-byte header. */
@@ -538,17 +518,16 @@ static __always_inline __u64 wakeup_flag(const struct tcpstates_settings *s)
  * of the event, and no ring buffer work for an event a filter drops (a
  * reservation discarded again cost more than the whole filtered path).
  */
-static __always_inline void emit(const struct tcp_sock *tp, const struct sock_state *st,
-                                 int oldstate, int newstate, __u64 now)
+static __always_inline void emit(const struct tcp_sock *tp, const struct tcpstates_sock_state *st,
+                                 __u32 gen, const struct tcpstates_settings *s, int oldstate,
+                                 int newstate, __u64 now)
 {
 	const struct sock *sk = &tp->inet_conn.icsk_inet.sk;
-	const struct tcpstates_settings *s;
 	struct tcpstates_event *e;
 	struct filter_view v;
 
 	read_view(tp, st, oldstate, newstate, &v);
-	s = judge(&v);
-	if (!s) {
+	if (filter_drops(gen, s, &v)) {
 		count(TCPSTATES_CNT_FILTERED);
 		return;
 	}
@@ -559,9 +538,65 @@ static __always_inline void emit(const struct tcp_sock *tp, const struct sock_st
 	}
 	e->skaddr = (__u64)sk;
 	e->ts_boot_ns = now;
-	e->pad[0] = e->pad[1] = e->pad[2] = 0;
+	e->flags = 0;
+	e->pad[0] = e->pad[1] = 0;
 	fill_socket(tp, &v, e);
 	fill_from_state(e, st, sk, now);
+	bpf_ringbuf_submit(e, wakeup_flag(s));
+}
+
+/*
+ * The record of a generation that keeps no per-socket state: the socket
+ * as it is now, the clock, and the current task only when the change is a
+ * system call of the socket's owner. User space's socket table computes
+ * the rest from the socket's sequence of records. User space chooses this
+ * only for filters that judge every record of a socket alike (no owner,
+ * state or local port filter), so that the table sees them all.
+ */
+static __always_inline void emit_stateless(const struct tcp_sock *tp, __u32 gen,
+                                           const struct tcpstates_settings *s, int oldstate,
+                                           int newstate, __u64 now)
+{
+	const struct sock *sk = &tp->inet_conn.icsk_inet.sk;
+	struct tcpstates_event *e;
+	struct filter_view v;
+	__u32 pid = 0;
+
+	read_view(tp, NULL, oldstate, newstate, &v);
+	if (filter_drops(gen, s, &v)) {
+		count(TCPSTATES_CNT_FILTERED);
+		return;
+	}
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(TCPSTATES_CNT_RINGBUF_FULL);
+		return;
+	}
+	e->skaddr = (__u64)sk;
+	e->ts_boot_ns = now;
+	e->delta_ns = e->duration_ns = 0;
+	e->direction = TCPSTATES_DIR_UNSPECIFIED;
+	e->flags = TCPSTATES_EV_STATELESS;
+	e->pad[0] = e->pad[1] = 0;
+	fill_socket(tp, &v, e);
+	if (use_socket_cookie) {
+		__u64 cookie = sk->__sk_common.skc_cookie.counter;
+
+		e->flags |= TCPSTATES_EV_COOKIE_SET | (cookie ? TCPSTATES_EV_COOKIE_PRESET : 0);
+		e->cookie = cookie ? cookie : bpf_get_socket_cookie((void *)sk);
+	} else {
+		e->cookie = 0;
+	}
+	if (made_by_owner(oldstate, newstate))
+		pid = bpf_get_current_pid_tgid() >> 32;
+	e->pid = pid;
+	if (pid) {
+		e->cgroup_id = bpf_get_current_cgroup_id();
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+	} else {
+		e->cgroup_id = 0;
+		__builtin_memset(e->comm, 0, sizeof(e->comm));
+	}
 	bpf_ringbuf_submit(e, wakeup_flag(s));
 }
 
@@ -605,13 +640,13 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1);
 	__type(key, __u64);
-	__type(value, struct sock_state);
+	__type(value, struct tcpstates_sock_state);
 } seeds SEC(".maps");
 
 /* The owner found at start for a socket's address, taken out of `seeds`. */
-static __always_inline bool take_seed(__u64 skaddr, struct sock_state *out)
+static __always_inline bool take_seed(__u64 skaddr, struct tcpstates_sock_state *out)
 {
-	struct sock_state *seed = bpf_map_lookup_elem(&seeds, &skaddr);
+	struct tcpstates_sock_state *seed = bpf_map_lookup_elem(&seeds, &skaddr);
 
 	if (!seed)
 		return false;
@@ -626,12 +661,12 @@ static __always_inline bool take_seed(__u64 skaddr, struct sock_state *out)
  * birth: the socket predates the program. A child accepted by a listener
  * that predates it starts with that listener's owner.
  */
-static __always_inline void adopt_seed(struct sock_state *st, const struct tcp_sock *tp,
+static __always_inline void adopt_seed(struct tcpstates_sock_state *st, const struct tcp_sock *tp,
                                        int oldstate, int newstate)
 {
 	if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) {
 		struct listen_key k = {};
-		struct sock_state *l;
+		struct tcpstates_sock_state *l;
 
 		if (!seed_listeners || st->pid)
 			return;
@@ -651,13 +686,22 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_set_state, struct sock *sk, const int oldstate, const int newstate)
 {
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
-	struct sock_state closing, *st;
+	const struct tcpstates_settings *s;
+	struct tcpstates_sock_state closing, *st;
 	__u64 now;
+	__u32 gen;
 
 	if (!tp)
 		return 0; /* not TCP */
 	count(TCPSTATES_CNT_SEEN);
 	now = bpf_ktime_get_boot_ns();
+	s = active_settings(&gen);
+	if (!s)
+		return 0;
+	if (s->stateless) {
+		emit_stateless(tp, gen, s, oldstate, newstate, now);
+		return 0;
+	}
 	/* A socket about to be freed gets no new state. */
 	st = bpf_sk_storage_get(&sock_states, sk, NULL,
 	                        newstate == TCP_CLOSE ? 0 : BPF_SK_STORAGE_GET_F_CREATE);
@@ -667,7 +711,7 @@ int BPF_PROG(handle_set_state, struct sock *sk, const int oldstate, const int ne
 		st = &closing; /* an old socket's first change is its close */
 	if (st)
 		update_state(st, sk, oldstate, newstate, now);
-	emit(tp, st, oldstate, newstate, now);
+	emit(tp, st, gen, s, oldstate, newstate, now);
 	if (st)
 		st->last_ns = now;
 	return 0;
@@ -678,21 +722,30 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_set_state_hash, struct sock *sk, const int oldstate, const int newstate)
 {
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
-	struct sock_state fresh = {}, *st;
+	const struct tcpstates_settings *s;
+	struct tcpstates_sock_state fresh = {}, *st;
 	struct listen_key lkey = {};
 	__u64 skaddr = (__u64)sk, now;
+	__u32 gen;
 
 	if (!tp)
 		return 0; /* not TCP */
 	count(TCPSTATES_CNT_SEEN);
 	now = bpf_ktime_get_boot_ns();
+	s = active_settings(&gen);
+	if (!s)
+		return 0;
+	if (s->stateless) {
+		emit_stateless(tp, gen, s, oldstate, newstate, now);
+		return 0;
+	}
 	lkey.netns_ino = sk->__sk_common.skc_net.net->ns.inum;
 	lkey.port = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
 	st = bpf_map_lookup_elem(&timing, &skaddr);
 	if (!st) {
 		/* A child cloned from its listener: start from the listener's owner. */
 		if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) {
-			struct sock_state *l = bpf_map_lookup_elem(&listeners, &lkey);
+			struct tcpstates_sock_state *l = bpf_map_lookup_elem(&listeners, &lkey);
 
 			if (l)
 				fresh = *l;
@@ -702,7 +755,7 @@ int BPF_PROG(handle_set_state_hash, struct sock *sk, const int oldstate, const i
 	update_state(st, sk, oldstate, newstate, now);
 	if (newstate == TCP_LISTEN && st->pid)
 		bpf_map_update_elem(&listeners, &lkey, st, BPF_ANY);
-	emit(tp, st, oldstate, newstate, now);
+	emit(tp, st, gen, s, oldstate, newstate, now);
 	st->last_ns = now;
 	if (newstate == TCP_CLOSE)
 		bpf_map_delete_elem(&timing, &skaddr);
@@ -723,8 +776,12 @@ static __always_inline bool seed_known(__u64 skaddr)
 	return bpf_map_lookup_elem(&seeds, &skaddr) != NULL;
 }
 
-/* Fills an owner-less state from task; false when it has an owner already. */
-static __always_inline bool seed_state(struct sock_state *st, struct task_struct *task, int state)
+/*
+ * Fills an owner-less state from task; false when it has an owner already.
+ * lk: a listener's namespace and port, read only when state is TCP_LISTEN.
+ */
+static __always_inline bool seed_state(struct tcpstates_sock_state *st, struct task_struct *task,
+                                       int state, const struct listen_key *lk)
 {
 	if (st->pid)
 		return false;
@@ -732,33 +789,33 @@ static __always_inline bool seed_state(struct sock_state *st, struct task_struct
 	/* What bpf_get_current_cgroup_id() gives when task is current. */
 	st->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 	bpf_probe_read_kernel_str(st->comm, sizeof(st->comm), &task->comm);
-	if (state == TCP_LISTEN)
+	if (state == TCP_LISTEN) {
 		st->direction = TCPSTATES_DIR_LISTEN;
+		st->netns_ino = lk->netns_ino;
+		st->port = lk->port;
+	}
 	return true;
 }
 
 /* Writes task as the owner of the socket at skaddr, unless it has one. */
 static __always_inline bool seed_socket(void *map, __u64 skaddr, struct task_struct *task,
-                                        int state)
+                                        int state, const struct listen_key *lk)
 {
-	struct sock_state fresh = {}, *st = bpf_map_lookup_elem(map, &skaddr);
+	struct tcpstates_sock_state fresh = {}, *st = bpf_map_lookup_elem(map, &skaddr);
 
 	if (st)
-		return seed_state(st, task, state);
-	return seed_state(&fresh, task, state) &&
+		return seed_state(st, task, state, lk);
+	return seed_state(&fresh, task, state, lk) &&
 	       bpf_map_update_elem(map, &skaddr, &fresh, BPF_NOEXIST) == 0;
 }
 
 /* The owner of a listener, for the children it accepts. */
-static __always_inline void seed_listener(struct sock *sk, struct task_struct *task)
+static __always_inline void seed_listener(const struct listen_key *lk, struct task_struct *task)
 {
-	struct sock_state fresh = {};
-	struct listen_key k = {};
+	struct tcpstates_sock_state fresh = {};
 
-	k.netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	k.port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	seed_state(&fresh, task, TCP_LISTEN);
-	if (bpf_map_update_elem(&listeners, &k, &fresh, BPF_NOEXIST) == 0)
+	seed_state(&fresh, task, TCP_LISTEN, lk);
+	if (bpf_map_update_elem(&listeners, lk, &fresh, BPF_NOEXIST) == 0)
 		seed_listeners++;
 }
 
@@ -776,6 +833,7 @@ int seed_owners(struct bpf_iter__task_file *ctx)
 {
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
+	struct listen_key lk = {};
 	struct socket *sock;
 	struct sock *sk;
 	__u8 tick = 0;
@@ -798,12 +856,15 @@ int seed_owners(struct bpf_iter__task_file *ctx)
 		seed_over++;
 		return 0;
 	}
-	if (state == TCP_LISTEN)
-		seed_listener(sk, task);
+	if (state == TCP_LISTEN) {
+		lk.netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+		lk.port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+		seed_listener(&lk, task);
+	}
 	if (seed_into_timing) {
-		if (seed_socket(&timing, (__u64)sk, task, state))
+		if (seed_socket(&timing, (__u64)sk, task, state, &lk))
 			seed_seeded++;
-	} else if (seed_socket(&seeds, (__u64)sk, task, state)) {
+	} else if (seed_socket(&seeds, (__u64)sk, task, state, &lk)) {
 		seed_seeded++;
 		seed_pending++;
 	}

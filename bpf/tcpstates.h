@@ -18,6 +18,20 @@ enum tcpstates_direction {
 	TCPSTATES_DIR_LISTEN = 3,   /* a listener */
 };
 
+/* What a record says about itself. */
+enum tcpstates_event_flags {
+	/* cookie is the kernel's socket cookie (the kernel gives tracing
+	 * programs one); otherwise sockets are named by a random id */
+	TCPSTATES_EV_COOKIE_SET = 1u << 0,
+	/* the cookie was already set when the program read it: for a child
+	 * at its birth, a kernel that has not given it its own yet (Linux 6.1) */
+	TCPSTATES_EV_COOKIE_PRESET = 1u << 1,
+	/* the program keeps no per-socket state: delta_ns, duration_ns and
+	 * direction are 0, and the owner is set only on changes the owner's
+	 * own system calls make. User space's socket table fills them in. */
+	TCPSTATES_EV_STATELESS = 1u << 2,
+};
+
 /* One TCP state change, as the BPF program saw it. */
 struct tcpstates_event {
 	__u64 skaddr;     /* kernel address of struct sock: the local table only, never published */
@@ -42,10 +56,33 @@ struct tcpstates_event {
 	__u8 oldstate;        /* kernel TCP state numbering, 1..12 */
 	__u8 newstate;
 	__u8 direction; /* enum tcpstates_direction */
-	__u8 pad[3];
+	__u8 flags;     /* enum tcpstates_event_flags */
+	__u8 pad[2];
 	__u8 saddr[TCPSTATES_ADDR_LEN]; /* local address; IPv4 uses the first 4 bytes */
 	__u8 daddr[TCPSTATES_ADDR_LEN]; /* remote address */
 	char comm[TCPSTATES_COMM_LEN];
+};
+
+/*
+ * What the program remembers about a socket between two changes, in the
+ * kernel's per-socket state, and what the start-up lookup of the owners
+ * of older sockets writes (the `seeds` map, or `timing` on Linux 5.10),
+ * which the agent reads too. A lifecycle starts when the socket leaves
+ * CLOSE (connect, listen) or is cloned from its listener.
+ */
+struct tcpstates_sock_state {
+	__u64 last_ns;  /* time of the last change; 0: never seen */
+	__u64 first_ns; /* first change of this lifecycle; 0: started before the agent */
+	__u64 id;       /* random socket id, on kernels without the socket cookie helper */
+	__u64 cgroup_id;
+	__u32 pid; /* 0: no process context seen yet */
+	__u8 direction;
+	__u8 random_id; /* named by id even where the kernel has cookies */
+	__u8 pad[2];
+	char comm[TCPSTATES_COMM_LEN];
+	__u32 netns_ino; /* a seeded listener's namespace and port; 0 otherwise */
+	__u16 port;
+	__u16 pad2;
 };
 
 /*
@@ -74,7 +111,8 @@ struct tcpstates_settings {
 	__u32 include_flags; /* enum tcpstates_include_flags */
 	__u32 states_mask;   /* bit n set: keep transitions into or out of state n; 0 = all */
 	__u16 family;        /* 0 = both, AF_INET or AF_INET6 */
-	__u16 pad;
+	__u8 stateless;      /* keep no per-socket state: see TCPSTATES_EV_STATELESS */
+	__u8 pad;
 	__u32 wakeup_bytes;  /* wake the consumer once this much data is pending */
 	__u32 exclude_flags; /* dimensions with exclude entries; the rest skip their lookup */
 };

@@ -164,9 +164,13 @@ const struct cfg_option config_options[] = {
      .min = 1024,
      .max = 1u << 24,
      .flags = CFG_F_RESTART,
-     .desc = "Sockets remembered at once (their owner, first and last change) on kernels "
-             "without socket storage (before Linux 5.11), where an LRU map holds them; "
-             "elsewhere the kernel keeps that state with each socket."},
+     .desc = "Sockets remembered at once (their owner, birth, last change and direction). "
+             "The agent's socket table holds them while the filters are by family and network "
+             "namespace only, and counts against memory.max_bytes: about 90 bytes a socket, "
+             "6.2MiB at the default. A socket forgotten to make room reports no durations, "
+             "direction or owner on its later changes (socket_table_evicted_total). With "
+             "other filters the kernel keeps the state: with each socket from Linux 5.11, in "
+             "an LRU map of this size before."},
     {.key = "bpf.poll_interval_ms",
      .type = &cfg_type_duration_ms,
      .def = "10",
@@ -519,7 +523,7 @@ const struct cfg_option config_options[] = {
      .flags = CFG_F_RESTART,
      .desc = "Memory buffer for events not yet on disk or sent, and the only buffer when the "
              "spool is off. 0: a quarter of what memory.max_bytes leaves after its fixed "
-             "parts (3.75MiB at the default budget)."},
+             "parts (2.2MiB at the default budget and bpf.timing_entries)."},
 
     {.key = "memory.max_bytes",
      .type = &cfg_type_size,

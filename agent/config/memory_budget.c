@@ -38,15 +38,16 @@ static uint64_t clamp(uint64_t v, uint64_t lo, uint64_t hi)
 
 static uint64_t fixed_part(const struct memory_plan *p)
 {
-	return p->process + p->ringbuf + p->spool_io + p->cgroup_cache;
+	return p->process + p->ringbuf + p->spool_io + p->cgroup_cache + p->socket_table;
 }
 
 static void describe_fixed(const struct memory_plan *p, char *buf, size_t len)
 {
 	snprintf(buf, len,
 	         "process %.1fMiB, bpf.ringbuf_bytes mapped twice %.1fMiB, spool I/O %.1fMiB, "
-	         "cgroup cache %.1fMiB",
-	         mib(p->process), mib(p->ringbuf), mib(p->spool_io), mib(p->cgroup_cache));
+	         "cgroup cache %.1fMiB, socket table of bpf.timing_entries %.1fMiB",
+	         mib(p->process), mib(p->ringbuf), mib(p->spool_io), mib(p->cgroup_cache),
+	         mib(p->socket_table));
 }
 
 /*
@@ -109,6 +110,8 @@ int memory_plan_make(const struct memory_request *req, struct memory_plan *out, 
 	    .spool_io = SPOOL_IO_PER_RING_BYTE * req->ringbuf_bytes + SPOOL_READER_BYTES +
 	                MEMORY_PIPELINE_BATCH_BYTES,
 	    .cgroup_cache = MEMORY_CGROUP_CACHE_BYTES,
+	    .socket_table =
+	        req->socket_table_entries ? socket_table_bytes(req->socket_table_entries) : 0,
 	};
 	char fixed[256];
 	uint64_t flex, total;
@@ -178,6 +181,7 @@ int memory_plan_from_config(const struct agent_config *cfg, struct memory_plan *
 	    .spool_memory_bytes = cfg->memory_max_bytes,
 	    .kafka_queue_kbytes = rdkafka_number(cfg, "queue.buffering.max.kbytes"),
 	    .kafka_queue_messages = rdkafka_number(cfg, "queue.buffering.max.messages"),
+	    .socket_table_entries = cfg->timing_entries,
 	};
 
 	return memory_plan_make(&req, out, err, errlen);

@@ -51,6 +51,9 @@ static void collect_metrics(void *ctx, struct metrics_snapshot *snap)
 	snap->dropped[DROP_FILTERED] = kernel[TCPSTATES_CNT_FILTERED];
 	snap->dropped[DROP_RINGBUF_FULL] = kernel[TCPSTATES_CNT_RINGBUF_FULL];
 	snap->received = atomic_load(&a->pipeline.received);
+	snap->socket_table_sockets = atomic_load(&a->pipeline.sockets_now);
+	snap->socket_table_evicted = atomic_load(&a->pipeline.sockets_evicted);
+	snap->socket_table_unremembered = atomic_load(&a->pipeline.sockets_unremembered);
 	snap->dropped[DROP_ENCODE_ERROR] = atomic_load(&a->pipeline.encode_errors);
 	snap->dropped[DROP_SPOOL_FULL] = spool.dropped_full;
 	snap->dropped[DROP_SPOOL_CORRUPT] = spool.dropped_corrupt;
@@ -196,6 +199,13 @@ static int start_output(struct agent *a)
 	if (ret)
 		return ret;
 	a->pipeline_started = true;
+	ret = pipeline_open_sockets(&a->pipeline, a->cfg.timing_entries);
+	if (ret)
+		return ret;
+	/* Before the first drain: the seeds are the owners of sockets older than the agent. */
+	ret = tracer_for_each_seed(a->tracer, pipeline_seed_owner, &a->pipeline);
+	if (ret < 0)
+		return ret;
 	if (publishing && a->cfg.metrics_enabled) {
 		ret = metrics_server_start(&a->metrics, a->cfg.metrics_address, a->cfg.metrics_port,
 		                           collect_metrics, a);

@@ -191,6 +191,18 @@ static void out_bpf(struct text_out *o, const struct metrics_snapshot *s)
 	}
 	if (s->owner_lookup_ran)
 		out_owner_lookup(o, s);
+	out_u64(o, "socket_table_sockets", "gauge",
+	        "Sockets the agent remembers now (their last change, birth, direction and owner), "
+	        "at most bpf.timing_entries.",
+	        s->socket_table_sockets);
+	out_u64(o, "socket_table_evicted_total", "counter",
+	        "Sockets forgotten to make room in a full socket table; their later events carry "
+	        "no durations, no direction and no owner.",
+	        s->socket_table_evicted);
+	out_u64(o, "socket_table_unremembered_total", "counter",
+	        "Changes of sockets the table had no room for because every entry was a "
+	        "listener with an owner.",
+	        s->socket_table_unremembered);
 }
 
 int metrics_render(const struct metrics_snapshot *s, char *buf, size_t len)

@@ -138,6 +138,8 @@ void pipeline_fini(struct pipeline *p)
 	free(p->batch);
 	free(p->batch_buf);
 	cgroup_resolver_close(p->cgroups);
+	socket_table_close(p->sockets);
+	p->sockets = NULL;
 	p->encoder = NULL;
 	p->encode_buf = NULL;
 	p->batch = NULL;
@@ -213,15 +215,44 @@ static void batch_add(struct pipeline *p, const struct tcpstates_event *e, uint6
 		flush_batch(p);
 }
 
-void pipeline_on_event(void *ctx, const struct tcpstates_event *e)
+int pipeline_open_sockets(struct pipeline *p, uint32_t max_sockets)
+{
+	int err = socket_table_open(&p->sockets, max_sockets);
+
+	if (err)
+		log_error("cannot allocate the socket table of %u sockets: %s", max_sockets,
+		          strerror(-err));
+	return err;
+}
+
+void pipeline_seed_owner(void *ctx, uint64_t skaddr, const struct tcpstates_sock_state *st)
 {
 	struct pipeline *p = ctx;
+	struct socket_owner o = {.pid = st->pid, .cgroup_id = st->cgroup_id};
+
+	memcpy(o.comm, st->comm, sizeof(o.comm));
+	/* A full table leaves the rest as the kernel program would: no owner. */
+	socket_table_seed(p->sockets, skaddr, st->netns_ino, st->port,
+	                  st->direction == TCPSTATES_DIR_LISTEN, &o);
+}
+
+void pipeline_on_event(void *ctx, const struct tcpstates_event *in)
+{
+	struct pipeline *p = ctx;
+	struct tcpstates_event completed;
+	const struct tcpstates_event *e = in;
 	uint64_t seq = p->next_seq++;
 	uint64_t wall_ns = clock_map_to_wall_ns(&p->clock, e->ts_boot_ns);
 	struct encode_cgroup cg = {0};
 	int len;
 
 	atomic_fetch_add_explicit(&p->received, 1, memory_order_relaxed);
+	/* The ring buffer is mapped read-only: the table completes a copy. */
+	if ((in->flags & TCPSTATES_EV_STATELESS) && p->sockets) {
+		completed = *in;
+		socket_table_apply(p->sockets, &completed);
+		e = &completed;
+	}
 	if (!p->spool && !p->table.json) {
 		print_row(p, e, wall_ns);
 		return;
@@ -240,8 +271,21 @@ void pipeline_on_event(void *ctx, const struct tcpstates_event *e)
 		atomic_fetch_add_explicit(&p->encode_errors, 1, memory_order_relaxed);
 }
 
+static void publish_socket_stats(struct pipeline *p)
+{
+	struct socket_table_stats s;
+
+	if (!p->sockets)
+		return;
+	socket_table_stats(p->sockets, &s);
+	atomic_store_explicit(&p->sockets_now, s.sockets, memory_order_relaxed);
+	atomic_store_explicit(&p->sockets_evicted, s.evicted, memory_order_relaxed);
+	atomic_store_explicit(&p->sockets_unremembered, s.unremembered, memory_order_relaxed);
+}
+
 void pipeline_after_drain(struct pipeline *p)
 {
+	publish_socket_stats(p);
 	if (p->spool) {
 		flush_batch(p);
 		spool_commit(p->spool);

@@ -45,6 +45,7 @@ struct key_list {
 struct filter_maps {
 	struct filter_map_ops ops;
 	uint32_t wakeup_bytes;
+	bool user_state; /* user space may keep the per-socket state */
 	/* Serialises filter_maps_apply(); everything below is guarded by it. */
 	pthread_mutex_t apply_lock;
 	uint32_t active_gen;
@@ -299,6 +300,7 @@ static int write_settings(struct filter_maps *fm, uint32_t gen, const struct fil
 		if (dims[i].exclude)
 			s.exclude_flags |= dims[i].bit;
 	}
+	s.stateless = fm->user_state && filter_judges_sockets_whole(fc);
 	int err = fm->ops.update(fm->ops.ctx, FILTER_MAP_SETTINGS, &gen, &s, BPF_ANY);
 
 	if (err)
@@ -395,8 +397,19 @@ unlock:
 	return err;
 }
 
+bool filter_judges_sockets_whole(const struct filter_config *fc)
+{
+	return !fc->states_mask && !fc->local_ports_include.count &&
+	       !fc->local_ports_exclude.count && !fc->remote_ports_include.count &&
+	       !fc->remote_ports_exclude.count && !fc->local_addrs_include.count &&
+	       !fc->local_addrs_exclude.count && !fc->remote_addrs_include.count &&
+	       !fc->remote_addrs_exclude.count && !fc->comm_include.count &&
+	       !fc->comm_exclude.count && !fc->pid_include.count && !fc->pid_exclude.count &&
+	       !fc->cgroup_include.count && !fc->cgroup_exclude.count;
+}
+
 int filter_maps_open(struct filter_maps **out, const struct filter_map_ops *ops,
-                     uint32_t wakeup_bytes)
+                     uint32_t wakeup_bytes, bool user_state)
 {
 	static const size_t key_sizes[SET_MAX] = {
 	    sizeof(struct tcpstates_lpm_key),  sizeof(struct tcpstates_lpm_key),
@@ -414,6 +427,7 @@ int filter_maps_open(struct filter_maps **out, const struct filter_map_ops *ops,
 		return -ENOMEM;
 	fm->ops = *ops;
 	fm->wakeup_bytes = wakeup_bytes;
+	fm->user_state = user_state;
 	err = pthread_mutex_init(&fm->apply_lock, NULL);
 	if (err) {
 		free(fm);

@@ -50,9 +50,11 @@ int kernel_features_choose(struct kernel_choice *out)
 {
 	int state = read_override(SOCKET_STATE_ENV, "sk_storage", "hash");
 	int id = read_override(SOCKET_ID_ENV, "cookie", "random");
+	int table = read_override(SOCKET_TABLE_ENV, "user", "kernel");
 
-	if (state == -EINVAL || id == -EINVAL)
+	if (state == -EINVAL || id == -EINVAL || table == -EINVAL)
 		return -EINVAL;
+	out->user_state = table != 0;
 	out->state_forced = state >= 0;
 	out->id_forced = id >= 0;
 	out->sk_storage = state >= 0 ? state : probe_loads("probe_sk_storage");

@@ -13,12 +13,16 @@
 /* Environment overrides: auto (the default), or one variant by name. */
 #define SOCKET_STATE_ENV "TCPSTATES_BPF_SOCKET_STATE" /* auto | sk_storage | hash */
 #define SOCKET_ID_ENV    "TCPSTATES_BPF_SOCKET_ID"    /* auto | cookie | random */
+/* Where per-socket state lives while the filters allow user space to keep
+ * it (filter_judges_sockets_whole()); "kernel" keeps it in the kernel always. */
+#define SOCKET_TABLE_ENV "TCPSTATES_BPF_SOCKET_TABLE" /* auto | user | kernel */
 
 struct kernel_choice {
 	bool sk_storage;    /* per-socket state in socket storage, else an LRU hash */
 	bool socket_cookie; /* events named by the socket cookie, else a random id */
 	bool state_forced;  /* set from the environment rather than probed */
 	bool id_forced;
+	bool user_state; /* user space keeps the state when the filters allow */
 };
 
 /*

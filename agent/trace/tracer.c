@@ -178,7 +178,33 @@ static int open_filter_maps(struct tracer *t)
 
 	for (int m = FILTER_MAP_LOCAL_ADDRS; m < FILTER_MAP_MAX; m++)
 		ops.capacity[m] = bpf_map__max_entries(filter_map(t, m));
-	return filter_maps_open(&t->filters, &ops, t->wakeup_bytes);
+	return filter_maps_open(&t->filters, &ops, t->wakeup_bytes, t->kernel.user_state);
+}
+
+int tracer_for_each_seed(struct tracer *t, tracer_seed_fn fn, void *ctx)
+{
+	const struct bpf_map *map =
+	    t->kernel.sk_storage ? t->skel->maps.seeds : t->skel->maps.timing;
+	struct tcpstates_sock_state st;
+	__u64 key, next;
+	int fd = bpf_map__fd(map), n = 0, err;
+
+	if (!t->seed_ran)
+		return 0;
+	for (err = bpf_map_get_next_key(fd, NULL, &next); !err;
+	     err = bpf_map_get_next_key(fd, &key, &next)) {
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &st))
+			continue; /* taken by the program meanwhile */
+		fn(ctx, key, &st);
+		n++;
+	}
+	if (errno != ENOENT) {
+		err = -errno;
+		log_error("reading the owners found at start: %s", strerror(-err));
+		return err;
+	}
+	return n;
 }
 
 int tracer_apply_filters(struct tracer *t, const struct filter_config *filters)
@@ -345,11 +371,14 @@ static int load_object(struct tracer *t, const struct tracer_options *opts)
 
 static void log_variant(const struct kernel_choice *k)
 {
-	log_info("BPF: per-socket state in %s (%s), socket ids from %s (%s)",
+	log_info("BPF: per-socket state in %s (%s), socket ids from %s (%s); %s",
 	         k->sk_storage ? "socket local storage" : "an LRU hash keyed by address",
 	         k->state_forced ? "set by " SOCKET_STATE_ENV : "probed",
 	         k->socket_cookie ? "the kernel's socket cookie" : "a random 64-bit id per socket",
-	         k->id_forced ? "set by " SOCKET_ID_ENV : "probed");
+	         k->id_forced ? "set by " SOCKET_ID_ENV : "probed",
+	         k->user_state ? "the agent's socket table keeps that state instead while the "
+	                         "filters are by family and network namespace only"
+	                       : "kept in the kernel always (" SOCKET_TABLE_ENV "=kernel)");
 }
 
 /*

@@ -129,7 +129,8 @@ int BPF_PROG(record_only, struct sock *sk, int oldstate, int newstate)
 	e->oldstate = oldstate;
 	e->newstate = newstate;
 	e->direction = TCPSTATES_DIR_UNSPECIFIED; /* user space's, from the socket's birth */
-	e->pad[0] = e->pad[1] = e->pad[2] = 0;
+	e->flags = 0;
+	e->pad[0] = e->pad[1] = 0;
 	fill_addresses(c, e);
 	e->bytes_acked = tp->bytes_acked;
 	e->bytes_received = tp->bytes_received;

@@ -160,18 +160,30 @@ def check_reference_consumer(bootstrap, expected, ns_inode):
 
 
 # The program variants: what the kernel probe picks, and the Linux 5.10
-# fallback (per-socket state in an LRU hash, random socket ids), forced.
+# fallback (per-socket state in an LRU hash, random socket ids), forced;
+# each with the per-socket state in the agent's table (the default for a
+# namespace filter) and in the kernel.
+IN_TABLE = r"; the agent's socket table keeps that state instead"
+IN_KERNEL = r"; kept in the kernel always \(TCPSTATES_BPF_SOCKET_TABLE=kernel\)"
+HASH_RANDOM = {"TCPSTATES_BPF_SOCKET_STATE": "hash", "TCPSTATES_BPF_SOCKET_ID": "random"}
+HASH_ANNOUNCED = (r"per-socket state in an LRU hash keyed by address \(set by "
+                  r"TCPSTATES_BPF_SOCKET_STATE\), socket ids from a random 64-bit id per socket")
 VARIANTS = [
-    ({}, r"BPF: per-socket state in .* \(probed\)", ("sk_storage", "hash"), ("cookie", "random")),
-    ({"TCPSTATES_BPF_SOCKET_STATE": "hash", "TCPSTATES_BPF_SOCKET_ID": "random"},
-     r"per-socket state in an LRU hash keyed by address \(set by TCPSTATES_BPF_SOCKET_STATE\), "
-     r"socket ids from a random 64-bit id per socket", ("hash",), ("random",)),
+    ({}, r"BPF: per-socket state in .* \(probed\)" + IN_TABLE, ("sk_storage", "hash"),
+     ("cookie", "random")),
+    ({"TCPSTATES_BPF_SOCKET_TABLE": "kernel"}, r"BPF: per-socket state in .* \(probed\)" + IN_KERNEL,
+     ("sk_storage", "hash"), ("cookie", "random")),
+    (HASH_RANDOM, HASH_ANNOUNCED + r" \(set by TCPSTATES_BPF_SOCKET_ID\)" + IN_TABLE, ("hash",),
+     ("random",)),
+    (dict(HASH_RANDOM, TCPSTATES_BPF_SOCKET_TABLE="kernel"),
+     HASH_ANNOUNCED + r" \(set by TCPSTATES_BPF_SOCKET_ID\)" + IN_KERNEL, ("hash",), ("random",)),
 ]
 
 
 def main():
     for env, announced, impls, ids in VARIANTS:
-        for k in ("TCPSTATES_BPF_SOCKET_STATE", "TCPSTATES_BPF_SOCKET_ID"):
+        for k in ("TCPSTATES_BPF_SOCKET_STATE", "TCPSTATES_BPF_SOCKET_ID",
+                  "TCPSTATES_BPF_SOCKET_TABLE"):
             os.environ.pop(k, None)
         os.environ.update(env)
         log(f"program variant: {env or 'probed'}")

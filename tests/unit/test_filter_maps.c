@@ -153,7 +153,7 @@ static struct filter_maps *open_model(struct model *m, uint32_t set_capacity)
 		m->sets[i].key_size = key_sizes[i];
 		ops.capacity[i] = set_capacity;
 	}
-	CHECK(filter_maps_open(&fm, &ops, 4096) == 0);
+	CHECK(filter_maps_open(&fm, &ops, 4096, false) == 0);
 	return fm;
 }
 
@@ -346,7 +346,7 @@ int main(void)
 	struct filter_map_ops none = {0};
 	struct filter_maps *fm = (struct filter_maps *)&none;
 
-	CHECK(filter_maps_open(&fm, &none, 0) == -EINVAL && fm == NULL);
+	CHECK(filter_maps_open(&fm, &none, 0, false) == -EINVAL && fm == NULL);
 	test_first_apply();
 	test_flip_order();
 	test_refusals();

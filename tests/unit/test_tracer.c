@@ -39,6 +39,7 @@
 #include "check.h"
 #include "filter_config.h"
 #include "log.h"
+#include "socket_table.h"
 #include "tracer.h"
 #include "tracer_util.h"
 
@@ -57,17 +58,21 @@ struct recorder {
 	pthread_mutex_t lock;
 	struct tcpstates_event *ev;
 	size_t n;
-	uint64_t total; /* every event delivered since the tracer opened */
+	uint64_t total;             /* every event delivered since the tracer opened */
+	struct socket_table *table; /* completes stateless records, as the pipeline does */
 };
 
 static void record(void *ctx, const struct tcpstates_event *e)
 {
 	struct recorder *r = ctx;
+	struct tcpstates_event completed = *e;
 
+	if (e->flags & TCPSTATES_EV_STATELESS)
+		socket_table_apply(r->table, &completed);
 	pthread_mutex_lock(&r->lock);
 	r->total++;
 	if (r->n < MAX_RECORDED)
-		r->ev[r->n++] = *e;
+		r->ev[r->n++] = completed;
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -76,7 +81,7 @@ static void recorder_init(struct recorder *r)
 	memset(r, 0, sizeof(*r));
 	pthread_mutex_init(&r->lock, NULL);
 	r->ev = calloc(MAX_RECORDED, sizeof(*r->ev));
-	if (!r->ev) {
+	if (!r->ev || socket_table_open(&r->table, 65536)) {
 		perror("calloc");
 		exit(1);
 	}
@@ -86,6 +91,8 @@ static void recorder_free(struct recorder *r)
 {
 	free(r->ev);
 	r->ev = NULL;
+	socket_table_close(r->table);
+	r->table = NULL;
 	pthread_mutex_destroy(&r->lock);
 }
 

@@ -6,7 +6,10 @@
  * the socket's identity (the cookie SO_COOKIE reports, or a random id on the
  * fallback), its direction, its lifecycle duration and the tcp_sock
  * counters at the change. Runs each program variant: the one the kernel
- * probe picks, and the Linux 5.10 fallback forced from the environment.
+ * probe picks, and the Linux 5.10 fallback forced from the environment,
+ * each with the per-socket state in the kernel and in the agent's socket
+ * table (which completes the stateless program's records here as the
+ * pipeline does).
  * Then: the early wakeup of a sleeping agent, and total_retrans after a
  * SYN dropped in a network namespace of the test's own. Needs root.
  */
@@ -31,6 +34,7 @@
 #include "check.h"
 #include "filter_config.h"
 #include "log.h"
+#include "socket_table.h"
 #include "tracer.h"
 #include "tracer_util.h"
 
@@ -44,13 +48,18 @@
 
 static struct tcpstates_event events[MAX_EVENTS];
 static size_t nevents;
+static struct socket_table *table; /* completes stateless records, as the pipeline does */
 
 /* Runs on the thread that calls tracer_poll(): this one. */
 static void record(void *ctx, const struct tcpstates_event *e)
 {
 	(void)ctx;
-	if (nevents < MAX_EVENTS)
-		events[nevents++] = *e;
+	if (nevents >= MAX_EVENTS)
+		return;
+	events[nevents] = *e;
+	if ((e->flags & TCPSTATES_EV_STATELESS) && table)
+		socket_table_apply(table, &events[nevents]);
+	nevents++;
 }
 
 static uint64_t boot_ns(void)
@@ -126,6 +135,14 @@ static void client_main(int cfd, int go_rd, const struct connection *c)
 	_exit(0);
 }
 
+/* Whether the tracer opened now keeps the per-socket state in the agent's table. */
+static bool user_table(void)
+{
+	const char *where = getenv("TCPSTATES_BPF_SOCKET_TABLE");
+
+	return !where || strcmp(where, "kernel") != 0;
+}
+
 /* One connection; the client is a child process so that its close is its own. */
 static int run_connection(struct connection *c, struct tracer *t, int family)
 {
@@ -154,8 +171,14 @@ static int run_connection(struct connection *c, struct tracer *t, int family)
 	c->ccookie = cookie_of(cfd);
 	ports[0] = (struct port_range){c->lport, c->lport};
 	ports[1] = (struct port_range){c->cport, c->cport};
-	fc.local_ports_include.items = ports;
-	fc.local_ports_include.count = 2;
+	/*
+	 * A port filter keeps the state in the kernel (filter_judges_sockets_whole()).
+	 * For the agent's table, the namespace alone: main() made it the test's own.
+	 */
+	if (!user_table()) {
+		fc.local_ports_include.items = ports;
+		fc.local_ports_include.count = 2;
+	}
 	fc.netns_include.items = &netns;
 	fc.netns_include.count = 1;
 	CHECK(tracer_apply_filters(t, &fc) == 0);
@@ -290,12 +313,18 @@ static bool kernel_at_least(unsigned major, unsigned minor)
 	return ma > major || (ma == major && mi >= minor);
 }
 
-/* state, id: the environment overrides, NULL for auto. */
-static void run_variant(const char *state, const char *id)
+/* state, id, where: the environment overrides, NULL for auto. */
+static void run_variant(const char *state, const char *id, const char *where)
 {
 	struct tracer *t = NULL;
 	struct connection c;
 	int before = check_failures;
+
+	if (where)
+		setenv("TCPSTATES_BPF_SOCKET_TABLE", where, 1);
+	else
+		unsetenv("TCPSTATES_BPF_SOCKET_TABLE");
+	CHECK(socket_table_open(&table, 1024) == 0);
 
 	if (state)
 		setenv("TCPSTATES_BPF_SOCKET_STATE", state, 1);
@@ -325,10 +354,18 @@ static void run_variant(const char *state, const char *id)
 			CHECK(tracer_poll(t) >= 0);
 		CHECK(tracer_poll(t) >= 0);
 		check_connection(&c, strcmp(tracer_socket_id(t), "cookie") == 0);
+		/* Every record by one kind of program: no filter, so both ways in the table's case.
+		 */
+		for (size_t i = 0; i < nevents; i++)
+			CHECK_EQ_U64(!!(events[i].flags & TCPSTATES_EV_STATELESS), user_table());
 	}
-	printf("%s variant %s/%s\n", check_failures == before ? "ok  " : "FAIL",
-	       tracer_socket_state(t), tracer_socket_id(t));
+	printf("%s variant %s/%s, state %s\n", check_failures == before ? "ok  " : "FAIL",
+	       tracer_socket_state(t), tracer_socket_id(t),
+	       !where || !strcmp(where, "user") ? "in the agent's table" : "in the kernel");
 	tracer_close(t);
+	socket_table_close(table);
+	table = NULL;
+	unsetenv("TCPSTATES_BPF_SOCKET_TABLE");
 }
 
 static void *poll_once(void *arg)
@@ -527,9 +564,16 @@ int main(void)
 		return CHECK_SKIP;
 	}
 	log_set_level(LOG_LVL_WARN);
-	run_variant(NULL, NULL);             /* what the probe picks */
-	run_variant("hash", "random");       /* Linux 5.10 */
-	run_variant("sk_storage", "random"); /* Linux 5.11 */
+	/* A network namespace of the test's own: the tracer sees only its traffic there. */
+	if (unshare(CLONE_NEWNET) || system("ip link set lo up") != 0) {
+		perror("test_tracer_fields: a network namespace of its own");
+		return 1;
+	}
+	run_variant(NULL, NULL, NULL);                 /* what the probe picks */
+	run_variant(NULL, NULL, "kernel");             /* state in the kernel throughout */
+	run_variant("hash", "random", NULL);           /* Linux 5.10 */
+	run_variant("hash", "random", "kernel");       /* Linux 5.10, state in the kernel */
+	run_variant("sk_storage", "random", "kernel"); /* Linux 5.11 */
 	test_states_durations();
 	setenv("TCPSTATES_BPF_SOCKET_STATE", "hash", 1); /* Linux 5.10 */
 	test_states_durations();

@@ -13,6 +13,8 @@
  *                spool (pipeline.h) and the reader's chunk
  *   cgroups      the cgroup resolver's cache, bounded in entries and in path
  *                bytes
+ *   sockets      the socket table, bpf.timing_entries sockets at most
+ *                (socket_table_bytes())
  *   spool memory spool.memory_max_bytes: the buffer of a memory-only or
  *                degraded spool
  *   Kafka window librdkafka's queue: queue.buffering.max.kbytes of payload,
@@ -58,6 +60,7 @@ struct memory_request {
 	uint64_t spool_memory_bytes;   /* spool.memory_max_bytes, 0: derived */
 	uint64_t kafka_queue_kbytes;   /* rdkafka queue.buffering.max.kbytes, 0: derived */
 	uint64_t kafka_queue_messages; /* rdkafka queue.buffering.max.messages, 0: derived */
+	uint32_t socket_table_entries; /* bpf.timing_entries; 0: no table */
 };
 
 /* Every figure in bytes, except the two librdkafka properties. */
@@ -67,6 +70,7 @@ struct memory_plan {
 	uint64_t ringbuf; /* both mappings */
 	uint64_t spool_io;
 	uint64_t cgroup_cache;
+	uint64_t socket_table;
 	uint64_t spool_memory;
 	uint64_t kafka_window;
 	uint64_t headroom;

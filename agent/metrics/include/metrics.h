@@ -57,6 +57,10 @@ struct metrics_snapshot {
 	uint64_t owner_lookup_found;
 	uint64_t owner_lookup_over_limit_descriptors; /* see tracer_owner_lookup */
 	double owner_lookup_seconds;
+	/* The agent's socket table (bpf.timing_entries sockets at most). */
+	uint64_t socket_table_sockets;
+	uint64_t socket_table_evicted;
+	uint64_t socket_table_unremembered;
 	uint64_t reloads_ok;
 	uint64_t reloads_failed;
 	struct latency_snapshot delivery_latency; /* event timestamp -> delivery report */

@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "encode.h"
 #include "host_info.h"
+#include "socket_table.h"
 #include "spool.h"
 #include "table.h"
 
@@ -40,6 +41,7 @@ struct pipeline {
 
 	struct encoder *encoder;         /* publishing, or the table's --json */
 	struct cgroup_resolver *cgroups; /* NULL without a cgroup v2 hierarchy */
+	struct socket_table *sockets;    /* completes records of a stateless program */
 	const struct host_info *host;
 	struct clock_map clock;
 	uint64_t next_seq;   /* seq of the next accepted event; starts at 1 */
@@ -51,7 +53,9 @@ struct pipeline {
 	uint8_t *batch_buf;
 	size_t batch_len, batch_cap, record_max; /* record_max: one key and value at most */
 
-	_Atomic uint64_t received;      /* events accepted from the ring buffer */
+	_Atomic uint64_t received; /* events accepted from the ring buffer */
+	/* The socket table's figures as of the last drain, for other threads. */
+	_Atomic uint64_t sockets_now, sockets_evicted, sockets_unremembered;
 	_Atomic uint64_t encode_errors; /* accepted, but could not be encoded or framed */
 };
 
@@ -61,6 +65,11 @@ int pipeline_init(struct pipeline *p, const struct host_info *host, const char *
 /* Rebuilds the cached host message after a label change. */
 int pipeline_set_host(struct pipeline *p, const struct host_info *host, const char *instance_id);
 void pipeline_fini(struct pipeline *p);
+
+/* Opens the table of up to max_sockets sockets. Returns 0 or -errno. */
+int pipeline_open_sockets(struct pipeline *p, uint32_t max_sockets);
+/* tracer_seed_fn: an owner found at start, into the socket table. */
+void pipeline_seed_owner(void *ctx, uint64_t skaddr, const struct tcpstates_sock_state *st);
 
 /* tracer_event_fn */
 void pipeline_on_event(void *ctx, const struct tcpstates_event *e);

@@ -8,6 +8,7 @@
 #ifndef TCPSTATES_FILTER_MAPS_H
 #define TCPSTATES_FILTER_MAPS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct filter_config;
@@ -45,9 +46,26 @@ struct filter_map_ops {
 	uint32_t capacity[FILTER_MAP_MAX];
 };
 
-/* The maps must be as the program loaded them: every entry zero or absent. */
+/*
+ * The maps must be as the program loaded them: every entry zero or absent.
+ * user_state: the agent keeps the per-socket state in user space for every
+ * generation whose filters allow it (filter_judges_sockets_whole()), and
+ * the program keeps none then.
+ */
 int filter_maps_open(struct filter_maps **out, const struct filter_map_ops *ops,
-                     uint32_t wakeup_bytes);
+                     uint32_t wakeup_bytes, bool user_state);
+
+/*
+ * Whether fc keeps or drops every change of a socket alike, so that user
+ * space sees each socket's whole sequence or none of it: true for family
+ * and network namespace filters only. The others do not: a states filter
+ * drops some changes of a socket; an owner filter is judged by the owner
+ * the kernel remembers; connect() reports CLOSE->SYN_SENT before it picks
+ * the local port; and an address or port filter can drop a listener
+ * (bound to 0.0.0.0, no peer) while it keeps the children that inherit
+ * its owner.
+ */
+bool filter_judges_sockets_whole(const struct filter_config *fc);
 
 /*
  * Switches to a new filter set atomically (generation flip); NULL traces

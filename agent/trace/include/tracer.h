@@ -67,6 +67,18 @@ struct tracer_owner_lookup {
 };
 
 void tracer_owner_lookup(const struct tracer *t, struct tracer_owner_lookup *out);
+
+/* One socket the start-up lookup gave an owner; a listener's state carries
+ * its namespace and port. */
+typedef void (*tracer_seed_fn)(void *ctx, uint64_t skaddr, const struct tcpstates_sock_state *st);
+
+/*
+ * Calls fn for every socket the start-up lookup gave an owner, for the
+ * agent's socket table. Call before the first tracer_poll(): the kernel
+ * program takes its seeds out of the map as the sockets change. Returns
+ * the number of sockets, or a negative errno after logging it.
+ */
+int tracer_for_each_seed(struct tracer *t, tracer_seed_fn fn, void *ctx);
 const char *tracer_socket_id(const struct tracer *t);
 
 /* Detaches the program: no new events. What is already in the ring buffer
