@@ -458,6 +458,7 @@ static __always_inline void fill_from_state(struct tcpstates_event *e,
 		__u64 cookie = sk->__sk_common.skc_cookie.counter;
 
 		e->cookie = cookie ? cookie : bpf_get_socket_cookie((void *)sk);
+		e->flags |= TCPSTATES_EV_COOKIE_SET;
 	} else {
 		e->cookie = st ? st->id : 0;
 	}

@@ -248,7 +248,7 @@ void pipeline_on_event(void *ctx, const struct tcpstates_event *in)
 
 	atomic_fetch_add_explicit(&p->received, 1, memory_order_relaxed);
 	/* The ring buffer is mapped read-only: the table completes a copy. */
-	if ((in->flags & TCPSTATES_EV_STATELESS) && p->sockets) {
+	if (p->sockets) {
 		completed = *in;
 		socket_table_apply(p->sockets, &completed);
 		e = &completed;

@@ -437,26 +437,78 @@ static void fill_event(const struct socket_table *t, const struct entry *en,
 		memset(e->comm, 0, sizeof(e->comm));
 }
 
+static bool owner_is(const struct socket_table *t, const struct entry *en,
+                     const struct tcpstates_event *e)
+{
+	const struct socket_owner *o = en->owner != NONE ? &t->owners[en->owner].owner : NULL;
+
+	return o && o->pid == e->pid && o->cgroup_id == e->cgroup_id &&
+	       !memcmp(o->comm, e->comm, sizeof(o->comm));
+}
+
+/*
+ * A record the kernel completed from its own per-socket state: what it
+ * knows wins, and it teaches the table, so that a reload to a stateless
+ * generation goes on where the kernel left off. What it does not know
+ * (0: a socket it first saw after a reload from a stateless generation)
+ * the table fills in, and a socket the table named by a random id keeps it.
+ */
+static void merge_kernel_state(struct socket_table *t, struct entry *en, struct tcpstates_event *e,
+                               bool birth)
+{
+	const struct socket_owner *o;
+
+	if (!birth && !e->delta_ns && en->last_ns)
+		e->delta_ns = e->ts_boot_ns - en->last_ns;
+	if (e->duration_ns)
+		en->first_ns = e->ts_boot_ns - e->duration_ns;
+	else if (!birth && en->first_ns)
+		e->duration_ns = e->ts_boot_ns - en->first_ns;
+	if (e->direction)
+		en->direction = e->direction;
+	else
+		e->direction = en->direction;
+	if (!(e->flags & TCPSTATES_EV_COOKIE_SET) && !en->id)
+		en->id = e->cookie; /* the kernel's random id */
+	if (en->id)
+		e->cookie = en->id;
+	if (e->pid || en->owner == NONE)
+		return;
+	o = &t->owners[en->owner].owner;
+	e->pid = o->pid;
+	e->cgroup_id = o->cgroup_id;
+	memcpy(e->comm, o->comm, sizeof(e->comm));
+}
+
 void socket_table_apply(struct socket_table *t, struct tcpstates_event *e)
 {
 	bool child = e->oldstate == TCP_LISTEN && e->newstate == TCP_SYN_RECV;
+	bool birth = e->oldstate == TCP_CLOSE || child;
+	bool stateless = e->flags & TCPSTATES_EV_STATELESS;
 	struct entry *en;
 
-	if (e->oldstate == TCP_CLOSE || child)
+	if (birth)
 		en = born(t, e, child);
 	else if (!(en = find_entry(t, e->skaddr)) && e->newstate != TCP_CLOSE)
 		en = add_entry(t, e->skaddr); /* older than the agent, or evicted */
-	if (en && e->pid) {
+	if (en && e->pid && !owner_is(t, en, e)) {
 		struct socket_owner o = {.pid = e->pid, .cgroup_id = e->cgroup_id};
 
 		memcpy(o.comm, e->comm, sizeof(o.comm));
 		owner_set(t, en, &o);
 	}
-	if (en && !en->id && !(e->flags & TCPSTATES_EV_COOKIE_SET) && e->newstate != TCP_CLOSE)
-		en->id = random_id(t); /* a kernel without socket cookies */
-	fill_event(t, en, e);
-	if (!en)
-		return;
+	if (!stateless) {
+		if (!en)
+			return;
+		merge_kernel_state(t, en, e, birth);
+	} else {
+		if (en && !en->id && !(e->flags & TCPSTATES_EV_COOKIE_SET) &&
+		    e->newstate != TCP_CLOSE)
+			en->id = random_id(t); /* a kernel without socket cookies */
+		fill_event(t, en, e);
+		if (!en)
+			return;
+	}
 	if (e->newstate == TCP_CLOSE) {
 		remove_entry(t, en);
 		return;

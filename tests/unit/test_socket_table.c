@@ -334,6 +334,73 @@ static void test_aux_bounds(void)
 	       socket_table_bytes(65536) / 1048576.0);
 }
 
+/* A record the kernel completed, as the stateful program writes it. */
+static struct tcpstates_event kernel_change(uint64_t skaddr, int oldstate, int newstate,
+                                            uint64_t ts, uint32_t owner, uint64_t delta,
+                                            uint64_t duration, uint8_t direction)
+{
+	struct tcpstates_event e = change(skaddr, oldstate, newstate, ts, owner);
+
+	e.flags = TCPSTATES_EV_COOKIE_SET;
+	e.delta_ns = delta;
+	e.duration_ns = duration;
+	e.direction = direction;
+	return e;
+}
+
+/* A reload between the two kinds of generation: each socket goes on where it was. */
+static void test_mode_switches(void)
+{
+	struct socket_table *t;
+	struct tcpstates_event e;
+
+	CHECK_EQ_U64(socket_table_open(&t, 16), 0);
+	/* Kernel first, then stateless: the table learnt from the kernel's records. */
+	e = apply(t, kernel_change(80, CLOSE, SYN_SENT, 100, 8, 0, 0, TCPSTATES_DIR_OUTBOUND));
+	CHECK_EQ_U64(e.duration_ns, 0);
+	e = apply(t,
+	          kernel_change(80, SYN_SENT, ESTABLISHED, 150, 8, 50, 50, TCPSTATES_DIR_OUTBOUND));
+	CHECK_EQ_U64(e.delta_ns, 50);
+	e = apply(t, change(80, ESTABLISHED, CLOSE_WAIT, 400, 0));
+	CHECK_EQ_U64(e.delta_ns, 250);
+	CHECK_EQ_U64(e.duration_ns, 300);
+	CHECK_EQ_U64(e.direction, TCPSTATES_DIR_OUTBOUND);
+	check_owner(&e, 8);
+
+	/* Stateless first, then the kernel, which knows nothing of the socket. */
+	apply(t, change(81, LISTEN, SYN_RECV, 100, 0));
+	apply(t, change(81, SYN_RECV, ESTABLISHED, 110, 0));
+	apply(t, change(82, CLOSE, SYN_SENT, 120, 9));
+	e = apply(t, kernel_change(82, SYN_SENT, ESTABLISHED, 170, 0, 0, 0, 0));
+	CHECK_EQ_U64(e.delta_ns, 50);
+	CHECK_EQ_U64(e.duration_ns, 50);
+	CHECK_EQ_U64(e.direction, TCPSTATES_DIR_OUTBOUND);
+	check_owner(&e, 9);
+	/* The kernel's own figures win once it has them. */
+	e = apply(t, kernel_change(82, ESTABLISHED, FIN_WAIT1, 300, 9, 130, 0, 0));
+	CHECK_EQ_U64(e.delta_ns, 130);
+	CHECK_EQ_U64(e.duration_ns, 180);
+
+	/* A socket the table named by a random id keeps it under the kernel. */
+	e = change(83, LISTEN, SYN_RECV, 100, 0);
+	e.flags |= TCPSTATES_EV_COOKIE_PRESET;
+	socket_table_apply(t, &e);
+	uint64_t id = e.cookie;
+	e = apply(t, kernel_change(83, SYN_RECV, ESTABLISHED, 110, 0, 10, 0, 0));
+	CHECK_EQ_U64(e.cookie, id);
+	/* And one the kernel named by a random id keeps that under the table. */
+	e = kernel_change(84, CLOSE, SYN_SENT, 100, 9, 0, 0, TCPSTATES_DIR_OUTBOUND);
+	e.flags = 0;
+	e.cookie = 0xabcdef;
+	socket_table_apply(t, &e);
+	e = change(84, SYN_SENT, ESTABLISHED, 120, 0);
+	e.flags = TCPSTATES_EV_STATELESS;
+	e.cookie = 0;
+	socket_table_apply(t, &e);
+	CHECK_EQ_U64(e.cookie, 0xabcdef);
+	socket_table_close(t);
+}
+
 /* The index against a plain array, through inserts and removals that wrap. */
 static void test_index_model(void)
 {
@@ -391,6 +458,7 @@ int main(void)
 	test_seeds();
 	test_owners_shared();
 	test_aux_bounds();
+	test_mode_switches();
 	test_index_model();
 	test_bad_size();
 	return check_report("test_socket_table");

@@ -61,11 +61,15 @@ uint64_t socket_table_bytes(uint32_t max_sockets);
 void socket_table_close(struct socket_table *t);
 
 /*
- * Applies one change to its socket's entry and completes e in place:
- * delta_ns, duration_ns, direction, pid, cgroup_id, comm and, where the
- * socket is named by a random id, cookie. e->pid != 0 on entry means the
- * program read the owner from the current task (the change is one of the
- * owner's system calls); the table then remembers it.
+ * Applies one change to its socket's entry and completes e in place.
+ * A stateless record (TCPSTATES_EV_STATELESS) gets delta_ns, duration_ns,
+ * direction, pid, cgroup_id, comm and, where the socket is named by a
+ * random id, cookie; its pid != 0 means the program read the owner from
+ * the current task (one of the owner's system calls), which the table
+ * then remembers. A record the kernel completed teaches the table, and
+ * gets from it only what the kernel did not know: after a reload between
+ * the two kinds of generation, a socket goes on with its times, direction,
+ * owner and id.
  */
 void socket_table_apply(struct socket_table *t, struct tcpstates_event *e);
 
