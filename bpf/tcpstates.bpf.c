@@ -547,16 +547,54 @@ static __always_inline void emit(const struct tcp_sock *tp, const struct tcpstat
 }
 
 /*
+ * The one per-socket state a stateless generation keeps: the owner of a
+ * listener, in the socket storage that BPF_F_CLONE copies into each child
+ * it accepts. The children of SO_REUSEPORT listeners sharing a port thus
+ * get their own listener's owner, which no table keyed by port can tell
+ * apart. The storage of a listener being born (to be written) or of a
+ * child being born (its listener's copy, read); NULL, at the cost of no
+ * lookup, for every other change.
+ */
+static __always_inline struct tcpstates_sock_state *owner_storage(struct sock *sk, int oldstate,
+                                                                  int newstate)
+{
+	if (newstate == TCP_LISTEN)
+		return bpf_sk_storage_get(&sock_states, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV)
+		return bpf_sk_storage_get(&sock_states, sk, NULL, 0);
+	return NULL;
+}
+
+/*
+ * Leaves in st the owner the record names and nothing else. A stateless
+ * generation does not keep a socket's times, direction or id up to date;
+ * zeroed, they make a later stateful generation treat the socket as one
+ * it has not seen (user space's table then fills them in), instead of
+ * reporting a listener's lifecycle as its child's.
+ */
+static __always_inline void keep_owner_only(struct tcpstates_sock_state *st,
+                                            const struct tcpstates_event *e)
+{
+	st->last_ns = st->first_ns = st->id = 0;
+	st->direction = st->random_id = 0;
+	st->pid = e->pid;
+	st->cgroup_id = e->cgroup_id;
+	__builtin_memcpy(st->comm, e->comm, sizeof(st->comm));
+}
+
+/*
  * The record of a generation that keeps no per-socket state: the socket
  * as it is now, the clock, and the current task only when the change is a
- * system call of the socket's owner. User space's socket table computes
+ * system call of the socket's owner (or, for a child, the owner its
+ * listener's storage passed on: owner_storage()). User space's socket table computes
  * the rest from the socket's sequence of records. User space chooses this
  * only for filters that judge every record of a socket alike (no owner,
  * state or local port filter), so that the table sees them all.
  */
 static __always_inline void emit_stateless(const struct tcp_sock *tp, __u32 gen,
                                            const struct tcpstates_settings *s, int oldstate,
-                                           int newstate, __u64 now)
+                                           int newstate, __u64 now,
+                                           struct tcpstates_sock_state *owner)
 {
 	const struct sock *sk = &tp->inet_conn.icsk_inet.sk;
 	struct tcpstates_event *e;
@@ -590,14 +628,21 @@ static __always_inline void emit_stateless(const struct tcp_sock *tp, __u32 gen,
 	}
 	if (made_by_owner(oldstate, newstate))
 		pid = bpf_get_current_pid_tgid() >> 32;
-	e->pid = pid;
 	if (pid) {
+		e->pid = pid;
 		e->cgroup_id = bpf_get_current_cgroup_id();
 		bpf_get_current_comm(e->comm, sizeof(e->comm));
+	} else if (owner && owner->pid) { /* a child: its listener's copy */
+		e->pid = owner->pid;
+		e->cgroup_id = owner->cgroup_id;
+		__builtin_memcpy(e->comm, owner->comm, sizeof(e->comm));
 	} else {
+		e->pid = 0;
 		e->cgroup_id = 0;
 		__builtin_memset(e->comm, 0, sizeof(e->comm));
 	}
+	if (owner)
+		keep_owner_only(owner, e);
 	bpf_ringbuf_submit(e, wakeup_flag(s));
 }
 
@@ -700,7 +745,8 @@ int BPF_PROG(handle_set_state, struct sock *sk, const int oldstate, const int ne
 	if (!s)
 		return 0;
 	if (s->stateless) {
-		emit_stateless(tp, gen, s, oldstate, newstate, now);
+		emit_stateless(tp, gen, s, oldstate, newstate, now,
+		               owner_storage(sk, oldstate, newstate));
 		return 0;
 	}
 	/* A socket about to be freed gets no new state. */
@@ -737,7 +783,8 @@ int BPF_PROG(handle_set_state_hash, struct sock *sk, const int oldstate, const i
 	if (!s)
 		return 0;
 	if (s->stateless) {
-		emit_stateless(tp, gen, s, oldstate, newstate, now);
+		/* No socket storage here: user space attributes children by port. */
+		emit_stateless(tp, gen, s, oldstate, newstate, now, NULL);
 		return 0;
 	}
 	lkey.netns_ino = sk->__sk_common.skc_net.net->ns.inum;

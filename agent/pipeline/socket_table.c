@@ -447,27 +447,34 @@ static bool owner_is(const struct socket_table *t, const struct entry *en,
 }
 
 /*
- * A record the kernel completed from its own per-socket state: what it
- * knows wins, and it teaches the table, so that a reload to a stateless
- * generation goes on where the kernel left off. What it does not know
- * (0: a socket it first saw after a reload from a stateless generation)
- * the table fills in, and a socket the table named by a random id keeps it.
+ * A record the kernel completed from its own per-socket state. It teaches
+ * the table, so that a reload to a stateless generation goes on where the
+ * kernel left off, and the table fills what the kernel does not know (0: a
+ * socket it first saw after a reload from a stateless generation). Either
+ * side can be behind: the kernel's state stands still while a stateless
+ * generation is active, and the table misses what a full ring dropped. So
+ * the later birth and the later last change win. A socket the table named
+ * by a random id keeps it.
  */
 static void merge_kernel_state(struct socket_table *t, struct entry *en, struct tcpstates_event *e,
                                bool birth)
 {
+	uint64_t kernel_first = e->duration_ns ? e->ts_boot_ns - e->duration_ns : 0;
+	uint64_t kernel_last = e->delta_ns ? e->ts_boot_ns - e->delta_ns : 0;
 	const struct socket_owner *o;
 
-	if (!birth && !e->delta_ns && en->last_ns)
+	if (!birth && en->last_ns > kernel_last)
 		e->delta_ns = e->ts_boot_ns - en->last_ns;
-	if (e->duration_ns)
-		en->first_ns = e->ts_boot_ns - e->duration_ns;
-	else if (!birth && en->first_ns)
+	if (en->first_ns > kernel_first) {
 		e->duration_ns = e->ts_boot_ns - en->first_ns;
-	if (e->direction)
-		en->direction = e->direction;
-	else
 		e->direction = en->direction;
+	} else {
+		en->first_ns = kernel_first;
+		if (e->direction)
+			en->direction = e->direction;
+		else
+			e->direction = en->direction;
+	}
 	if (!(e->flags & TCPSTATES_EV_COOKIE_SET) && !en->id)
 		en->id = e->cookie; /* the kernel's random id */
 	if (en->id)

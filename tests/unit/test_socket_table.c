@@ -398,6 +398,36 @@ static void test_mode_switches(void)
 	e.cookie = 0;
 	socket_table_apply(t, &e);
 	CHECK_EQ_U64(e.cookie, 0xabcdef);
+
+	/*
+	 * Kernel, stateless, kernel again: the kernel's state stood still in
+	 * between (its last change at 150), the table's did not (at 400).
+	 */
+	apply(t, kernel_change(85, CLOSE, SYN_SENT, 100, 8, 0, 0, TCPSTATES_DIR_OUTBOUND));
+	apply(t, kernel_change(85, SYN_SENT, ESTABLISHED, 150, 8, 50, 50, TCPSTATES_DIR_OUTBOUND));
+	apply(t, change(85, ESTABLISHED, FIN_WAIT1, 400, 8));
+	e = apply(
+	    t, kernel_change(85, FIN_WAIT1, FIN_WAIT2, 450, 8, 300, 350, TCPSTATES_DIR_OUTBOUND));
+	CHECK_EQ_U64(e.delta_ns, 50);
+	CHECK_EQ_U64(e.duration_ns, 350);
+	/*
+	 * A socket born again while stateless (a second connect() on it): the
+	 * kernel's figures are of its first life, the table's birth is later.
+	 */
+	apply(t, change(85, FIN_WAIT2, CLOSE, 500, 0));
+	apply(t, change(85, CLOSE, SYN_SENT, 600, 8));
+	e = apply(
+	    t, kernel_change(85, SYN_SENT, ESTABLISHED, 640, 8, 190, 540, TCPSTATES_DIR_OUTBOUND));
+	CHECK_EQ_U64(e.delta_ns, 40);
+	CHECK_EQ_U64(e.duration_ns, 40);
+	/* And a kernel that saw a birth the table missed (a record lost to a full ring). */
+	apply(t, kernel_change(86, CLOSE, SYN_SENT, 700, 8, 0, 0, TCPSTATES_DIR_OUTBOUND));
+	apply(t, kernel_change(86, SYN_SENT, CLOSE, 720, 8, 20, 20, TCPSTATES_DIR_OUTBOUND));
+	/* its CLOSE -> SYN_SENT at 800 never reaches the table */
+	e = apply(t,
+	          kernel_change(86, SYN_SENT, ESTABLISHED, 830, 8, 30, 30, TCPSTATES_DIR_OUTBOUND));
+	CHECK_EQ_U64(e.delta_ns, 30);
+	CHECK_EQ_U64(e.duration_ns, 30);
 	socket_table_close(t);
 }
 

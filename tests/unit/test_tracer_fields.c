@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -48,7 +49,7 @@
 
 static struct tcpstates_event events[MAX_EVENTS];
 static size_t nevents;
-static struct socket_table *table; /* completes stateless records, as the pipeline does */
+static struct socket_table *table; /* every record passes through it, as in the pipeline */
 
 /* Runs on the thread that calls tracer_poll(): this one. */
 static void record(void *ctx, const struct tcpstates_event *e)
@@ -57,7 +58,7 @@ static void record(void *ctx, const struct tcpstates_event *e)
 	if (nevents >= MAX_EVENTS)
 		return;
 	events[nevents] = *e;
-	if ((e->flags & TCPSTATES_EV_STATELESS) && table)
+	if (table)
 		socket_table_apply(table, &events[nevents]);
 	nevents++;
 }
@@ -303,6 +304,247 @@ static void check_connection(const struct connection *c, bool cookie)
 			       seen[r], (unsigned long long)first[r]->cookie, first[r]->direction);
 }
 
+/*
+ * SO_REUSEPORT: two processes listen on one port, and the kernel spreads
+ * the connections between them. Each accepted socket must report the owner
+ * of the listener that accepted it. The Linux 5.10 fallback has no socket
+ * storage to clone and names the port's newest listener (CONTRACT.md): there
+ * it must be one of the two.
+ */
+#define REUSEPORT_CONNECTIONS 32
+
+/* A listener process: reports the client port of each connection it accepts. */
+static void reuseport_listener(uint16_t port, int ready_wr, int accepted_wr)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+	                        .sin_port = htons(port),
+	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, REUSEPORT_CONNECTIONS))
+		_exit(2);
+	if (write(ready_wr, "r", 1) != 1)
+		_exit(3);
+	for (;;) {
+		struct sockaddr_in peer;
+		socklen_t len = sizeof(peer);
+		int afd = accept(fd, (struct sockaddr *)&peer, &len);
+		uint16_t client_port;
+
+		if (afd < 0)
+			_exit(4);
+		client_port = ntohs(peer.sin_port);
+		if (write(accepted_wr, &client_port, sizeof(client_port)) != sizeof(client_port))
+			_exit(5);
+		close(afd);
+	}
+}
+
+/* The pid of the listener that accepted the connection from client_port, or 0. */
+static pid_t acceptor_of(const pid_t pids[2], const uint16_t *ports[2], const size_t counts[2],
+                         uint16_t client_port)
+{
+	for (int l = 0; l < 2; l++)
+		for (size_t i = 0; i < counts[l]; i++)
+			if (ports[l][i] == client_port)
+				return pids[l];
+	return 0;
+}
+
+static void test_reuseport_owners(struct tracer *t, bool exact)
+{
+	static uint16_t accepted[2][REUSEPORT_CONNECTIONS];
+	const uint16_t *ports[2] = {accepted[0], accepted[1]};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int ready[2], pipes[2][2], one = 1, holder;
+	size_t counts[2] = {0, 0}, births = 0;
+	pid_t pids[2] = {0, 0};
+	uint16_t port;
+	char r;
+
+	struct filter_config fc = {0};
+	struct stat st;
+	uint32_t netns;
+
+	/* The test's namespace only: no port filter, which would keep the state in the kernel. */
+	CHECK(stat("/proc/thread-self/ns/net", &st) == 0);
+	netns = (uint32_t)st.st_ino;
+	fc.netns_include.items = &netns;
+	fc.netns_include.count = 1;
+	CHECK(tracer_apply_filters(t, &fc) == 0);
+	nevents = 0;
+	holder = socket(AF_INET, SOCK_STREAM, 0); /* holds the port until both listen */
+	CHECK(holder >= 0 && setsockopt(holder, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0);
+	bind_loopback(holder, AF_INET);
+	port = bound_port(holder);
+	CHECK(pipe(ready) == 0 && pipe(pipes[0]) == 0 && pipe(pipes[1]) == 0);
+	for (int l = 0; l < 2; l++) {
+		pids[l] = fork();
+		if (pids[l] == 0)
+			reuseport_listener(port, ready[1], pipes[l][1]);
+		CHECK(pids[l] > 0 && read(ready[0], &r, 1) == 1);
+	}
+	close(holder);
+	for (int i = 0; i < REUSEPORT_CONNECTIONS; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		a.sin_port = htons(port);
+		CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+		close(fd);
+	}
+	for (int l = 0; l < 2; l++)
+		fcntl(pipes[l][0], F_SETFL, O_NONBLOCK);
+	for (int tries = 0; tries < 500 && counts[0] + counts[1] < REUSEPORT_CONNECTIONS; tries++) {
+		for (int l = 0; l < 2; l++)
+			while (counts[l] < REUSEPORT_CONNECTIONS &&
+			       read(pipes[l][0], &accepted[l][counts[l]], sizeof(uint16_t)) ==
+			           sizeof(uint16_t))
+				counts[l]++;
+		usleep(10000);
+	}
+	for (int i = 0; i < 100; i++)
+		CHECK(tracer_poll(t) >= 0);
+	for (int l = 0; l < 2; l++) {
+		kill(pids[l], SIGKILL);
+		waitpid(pids[l], NULL, 0);
+		close(pipes[l][0]);
+		close(pipes[l][1]);
+	}
+	close(ready[0]);
+	close(ready[1]);
+	CHECK_EQ_U64(counts[0] + counts[1], REUSEPORT_CONNECTIONS);
+	CHECK(counts[0] > 0 && counts[1] > 0); /* else the test proves nothing */
+	for (size_t i = 0; i < nevents; i++) {
+		const struct tcpstates_event *e = &events[i];
+		pid_t acceptor;
+
+		if (e->sport != port || e->oldstate != ST_LISTEN || e->newstate != ST_SYN_RECV)
+			continue;
+		births++;
+		acceptor = acceptor_of(pids, ports, counts, e->dport);
+		CHECK(acceptor != 0);
+		if (exact)
+			CHECK_EQ_U64(e->pid, (uint64_t)acceptor);
+		else
+			CHECK(e->pid == (uint32_t)pids[0] || e->pid == (uint32_t)pids[1]);
+	}
+	CHECK_EQ_U64(births, REUSEPORT_CONNECTIONS);
+	printf("     SO_REUSEPORT: %zu and %zu connections, each child %s\n", counts[0], counts[1],
+	       exact ? "with its own listener's owner" : "with one of the two owners");
+}
+
+/* Each record of the socket from sport to dport against the one before it. */
+static size_t check_lifecycle(uint16_t sport, uint16_t dport, uint8_t direction)
+{
+	const struct tcpstates_event *first = NULL, *prev = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < nevents; i++) {
+		const struct tcpstates_event *e = &events[i];
+
+		if (e->sport != sport || e->dport != dport)
+			continue;
+		if (!first)
+			first = e;
+		CHECK_EQ_U64(e->duration_ns, e->ts_boot_ns - first->ts_boot_ns);
+		CHECK_EQ_U64(e->delta_ns, prev ? e->ts_boot_ns - prev->ts_boot_ns : 0);
+		CHECK_EQ_U64(e->direction, direction);
+		CHECK_EQ_U64(e->pid, (uint64_t)getpid());
+		CHECK_EQ_U64(e->cookie, first->cookie);
+		prev = e;
+		n++;
+	}
+	return n;
+}
+
+/* The filters of the two kinds of generation for one connection's sockets. */
+struct switch_filters {
+	struct filter_config by_port, by_netns; /* state in the kernel; in the agent's table */
+	struct port_range ports[2];
+	uint32_t netns;
+};
+
+static void switch_filters_init(struct switch_filters *f, uint16_t lport, uint16_t cport)
+{
+	struct stat st;
+
+	memset(f, 0, sizeof(*f));
+	CHECK(stat("/proc/thread-self/ns/net", &st) == 0);
+	f->netns = (uint32_t)st.st_ino;
+	f->ports[0] = (struct port_range){lport, lport};
+	f->ports[1] = (struct port_range){cport, cport};
+	f->by_port.local_ports_include.items = f->ports;
+	f->by_port.local_ports_include.count = 2;
+	f->by_netns.netns_include.items = &f->netns;
+	f->by_netns.netns_include.count = 1;
+}
+
+/*
+ * Reloads between the two kinds of generation in the middle of a
+ * connection, each way round. First: the listener is born under a
+ * generation that keeps the state in the kernel (a port filter), the
+ * client and the accepted socket under one that keeps it in the agent's
+ * table (the namespace alone), and all three close under the first kind.
+ * Then: all three are born in the kernel's care, the client's shutdown runs
+ * under the table's, and the rest in the kernel's again, whose state stood
+ * still in between. Every record still carries its socket's owner,
+ * direction, duration and time in the previous state.
+ */
+static void test_generation_switches(struct tracer *t)
+{
+	for (int round = 0; round < 2; round++) {
+		struct sockaddr_in a = {.sin_family = AF_INET,
+		                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		struct switch_filters f;
+		int lfd = socket(AF_INET, SOCK_STREAM, 0), cfd = socket(AF_INET, SOCK_STREAM, 0),
+		    afd;
+		uint16_t lport, cport;
+		size_t n;
+		char c;
+
+		CHECK(lfd >= 0 && cfd >= 0);
+		bind_loopback(lfd, AF_INET);
+		bind_loopback(cfd, AF_INET);
+		lport = bound_port(lfd);
+		cport = bound_port(cfd);
+		a.sin_port = htons(lport);
+		switch_filters_init(&f, lport, cport);
+		nevents = 0;
+
+		CHECK(tracer_apply_filters(t, &f.by_port) == 0);
+		CHECK(listen(lfd, 4) == 0);
+		if (round == 0)
+			CHECK(tracer_apply_filters(t, &f.by_netns) == 0);
+		CHECK(connect(cfd, (struct sockaddr *)&a, sizeof(a)) == 0);
+		afd = accept(lfd, NULL, NULL);
+		CHECK(afd >= 0);
+		if (round == 1) {
+			CHECK(tracer_apply_filters(t, &f.by_netns) == 0);
+			CHECK(shutdown(cfd, SHUT_WR) == 0);
+			CHECK(read(afd, &c, 1) == 0); /* FIN_WAIT1, CLOSE_WAIT, then FIN_WAIT2 */
+			usleep(20000);
+		}
+		CHECK(tracer_apply_filters(t, &f.by_port) == 0);
+		close(cfd);
+		if (round == 0)
+			CHECK(read(afd, &c, 1) == 0);
+		close(afd);
+		close(lfd);
+		for (int i = 0; i < 100; i++)
+			CHECK(tracer_poll(t) >= 0);
+		CHECK_EQ_U64(check_lifecycle(lport, 0, TCPSTATES_DIR_LISTEN), 2);
+		/*
+		 * A close() in FIN_WAIT2 usually reports FIN_WAIT2 -> FIN_WAIT2
+		 * first (tcp_close_state()); one run in a few dozen did not.
+		 */
+		n = check_lifecycle(cport, lport, TCPSTATES_DIR_OUTBOUND);
+		CHECK(n == 5 || (round == 1 && n == 6));
+		CHECK_EQ_U64(check_lifecycle(lport, cport, TCPSTATES_DIR_INBOUND), 5);
+	}
+	printf("     reloads between the table and the kernel mid-connection: lifecycles whole\n");
+}
+
 static bool kernel_at_least(unsigned major, unsigned minor)
 {
 	struct utsname u;
@@ -359,6 +601,8 @@ static void run_variant(const char *state, const char *id, const char *where)
 		for (size_t i = 0; i < nevents; i++)
 			CHECK_EQ_U64(!!(events[i].flags & TCPSTATES_EV_STATELESS), user_table());
 	}
+	test_reuseport_owners(t, strcmp(tracer_socket_state(t), "sk_storage") == 0);
+	test_generation_switches(t);
 	printf("%s variant %s/%s, state %s\n", check_failures == before ? "ok  " : "FAIL",
 	       tracer_socket_state(t), tracer_socket_id(t),
 	       !where || !strcmp(where, "user") ? "in the agent's table" : "in the kernel");
