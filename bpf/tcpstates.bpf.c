@@ -515,34 +515,48 @@ static __always_inline __u64 wakeup_flag(const struct tcpstates_settings *s)
 }
 
 /*
- * Judges first, then reserves the record and fills it in place: no copy
- * of the event, and no ring buffer work for an event a filter drops (a
- * reservation discarded again cost more than the whole filtered path).
+ * Judges first, then reserves the record and fills what every record
+ * carries: the socket and the time. The record is filled in place: no
+ * copy of the event, and no ring buffer work for an event a filter drops
+ * (a reservation discarded again cost more than the whole filtered path).
+ * NULL: dropped, and counted.
  */
-static __always_inline void emit(const struct tcp_sock *tp, const struct tcpstates_sock_state *st,
-                                 __u32 gen, const struct tcpstates_settings *s, int oldstate,
-                                 int newstate, __u64 now)
+static __always_inline struct tcpstates_event *
+judge_and_reserve(const struct tcp_sock *tp, const struct tcpstates_sock_state *st, __u32 gen,
+                  const struct tcpstates_settings *s, int oldstate, int newstate, __u64 now,
+                  __u8 flags)
 {
-	const struct sock *sk = &tp->inet_conn.icsk_inet.sk;
 	struct tcpstates_event *e;
 	struct filter_view v;
 
 	read_view(tp, st, oldstate, newstate, &v);
 	if (filter_drops(gen, s, &v)) {
 		count(TCPSTATES_CNT_FILTERED);
-		return;
+		return NULL;
 	}
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count(TCPSTATES_CNT_RINGBUF_FULL);
-		return;
+		return NULL;
 	}
-	e->skaddr = (__u64)sk;
+	e->skaddr = (__u64)tp;
 	e->ts_boot_ns = now;
-	e->flags = 0;
+	e->flags = flags;
 	e->pad[0] = e->pad[1] = 0;
 	fill_socket(tp, &v, e);
-	fill_from_state(e, st, sk, now);
+	return e;
+}
+
+/* The record of a generation that keeps the per-socket state in the kernel. */
+static __always_inline void emit(const struct tcp_sock *tp, const struct tcpstates_sock_state *st,
+                                 __u32 gen, const struct tcpstates_settings *s, int oldstate,
+                                 int newstate, __u64 now)
+{
+	struct tcpstates_event *e = judge_and_reserve(tp, st, gen, s, oldstate, newstate, now, 0);
+
+	if (!e)
+		return;
+	fill_from_state(e, st, &tp->inet_conn.icsk_inet.sk, now);
 	bpf_ringbuf_submit(e, wakeup_flag(s));
 }
 
@@ -586,10 +600,11 @@ static __always_inline void keep_owner_only(struct tcpstates_sock_state *st,
  * The record of a generation that keeps no per-socket state: the socket
  * as it is now, the clock, and the current task only when the change is a
  * system call of the socket's owner (or, for a child, the owner its
- * listener's storage passed on: owner_storage()). User space's socket table computes
- * the rest from the socket's sequence of records. User space chooses this
- * only for filters that judge every record of a socket alike (no owner,
- * state or local port filter), so that the table sees them all.
+ * listener's storage passed on: owner_storage()). User space's socket
+ * table computes the rest from the socket's sequence of records. User
+ * space chooses this only for filters that judge every record of a socket
+ * alike (family and network namespace only), so that the table sees them
+ * all.
  */
 static __always_inline void emit_stateless(const struct tcp_sock *tp, __u32 gen,
                                            const struct tcpstates_settings *s, int oldstate,
@@ -598,26 +613,13 @@ static __always_inline void emit_stateless(const struct tcp_sock *tp, __u32 gen,
 {
 	const struct sock *sk = &tp->inet_conn.icsk_inet.sk;
 	struct tcpstates_event *e;
-	struct filter_view v;
 	__u32 pid = 0;
 
-	read_view(tp, NULL, oldstate, newstate, &v);
-	if (filter_drops(gen, s, &v)) {
-		count(TCPSTATES_CNT_FILTERED);
+	e = judge_and_reserve(tp, NULL, gen, s, oldstate, newstate, now, TCPSTATES_EV_STATELESS);
+	if (!e)
 		return;
-	}
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count(TCPSTATES_CNT_RINGBUF_FULL);
-		return;
-	}
-	e->skaddr = (__u64)sk;
-	e->ts_boot_ns = now;
 	e->delta_ns = e->duration_ns = 0;
 	e->direction = TCPSTATES_DIR_UNSPECIFIED;
-	e->flags = TCPSTATES_EV_STATELESS;
-	e->pad[0] = e->pad[1] = 0;
-	fill_socket(tp, &v, e);
 	if (use_socket_cookie) {
 		__u64 cookie = sk->__sk_common.skc_cookie.counter;
 
