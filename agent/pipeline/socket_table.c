@@ -18,10 +18,12 @@
  *     is not remembered, and counted;
  *   - listeners: (network namespace, port) to the entry of the socket
  *     that last listened there, for the children it accepts, which the
- *     kernel creates in softirq where no task names their owner. With
- *     SO_REUSEPORT the most recent listen() wins, as in the kernel program.
- *     Room for as many listeners as owners; past it a listener's children
- *     start without its owner, counted.
+ *     kernel creates in softirq where no task names their owner. From
+ *     Linux 5.11 a child's record carries its own listener's owner, which
+ *     wins; this is for listeners older than the agent and for Linux 5.10,
+ *     where with SO_REUSEPORT the most recent listen() wins. Room for as
+ *     many listeners as owners; past it a listener's children start
+ *     without its owner, counted.
  *
  * Entries and owners are handed out in order before any freed one is
  * reused, so that the pages of a table larger than the host's sockets are

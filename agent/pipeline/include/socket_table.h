@@ -17,10 +17,9 @@
  *
  * Bounded: at most max_sockets entries. A birth into a full table evicts
  * the entry least recently changed (listeners with an owner excepted), and
- * counts it; an evicted socket's
- * later events carry no durations and no direction (0, as for a socket
- * older than the agent), and the owner only if a later system call of its
- * owner names it.
+ * counts it; an evicted socket's later events carry no durations and no
+ * direction (0, as for a socket older than the agent), and the owner only
+ * if a later system call of its owner names it.
  *
  * Single-threaded: called on the ring-buffer thread only.
  */
@@ -65,8 +64,9 @@ void socket_table_close(struct socket_table *t);
  * A stateless record (TCPSTATES_EV_STATELESS) gets delta_ns, duration_ns,
  * direction, pid, cgroup_id, comm and, where the socket is named by a
  * random id, cookie; its pid != 0 means the program read the owner from
- * the current task (one of the owner's system calls), which the table
- * then remembers. A record the kernel completed teaches the table, and
+ * the current task (one of the owner's system calls) or, for a child, from
+ * the copy of its listener's owner the kernel made, which the table then
+ * remembers. A record the kernel completed teaches the table, and
  * gets from it only what the kernel did not know: after a reload between
  * the two kinds of generation, a socket goes on with its times, direction,
  * owner and id.
