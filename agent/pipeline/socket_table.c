@@ -414,7 +414,11 @@ static struct entry *born(struct socket_table *t, const struct tcpstates_event *
 	return en;
 }
 
-/* en NULL: nothing known, and the owner is what the program read, if anything. */
+/*
+ * en NULL: nothing known. Without an owner in the table (none known, or
+ * no room to remember it), the record keeps what the program read, if
+ * anything.
+ */
 static void fill_event(const struct socket_table *t, const struct entry *en,
                        struct tcpstates_event *e)
 {
@@ -425,18 +429,17 @@ static void fill_event(const struct socket_table *t, const struct entry *en,
 		e->direction = TCPSTATES_DIR_UNSPECIFIED;
 		return;
 	}
-	o = en->owner != NONE ? &t->owners[en->owner].owner : NULL;
 	e->delta_ns = en->last_ns ? e->ts_boot_ns - en->last_ns : 0;
 	e->duration_ns = en->first_ns ? e->ts_boot_ns - en->first_ns : 0;
 	e->direction = en->direction;
 	if (en->id)
 		e->cookie = en->id;
-	e->pid = o ? o->pid : 0;
-	e->cgroup_id = o ? o->cgroup_id : 0;
-	if (o)
-		memcpy(e->comm, o->comm, sizeof(e->comm));
-	else
-		memset(e->comm, 0, sizeof(e->comm));
+	if (en->owner == NONE)
+		return;
+	o = &t->owners[en->owner].owner;
+	e->pid = o->pid;
+	e->cgroup_id = o->cgroup_id;
+	memcpy(e->comm, o->comm, sizeof(e->comm));
 }
 
 static bool owner_is(const struct socket_table *t, const struct entry *en,

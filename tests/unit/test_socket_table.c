@@ -298,8 +298,10 @@ static void test_aux_bounds(void)
 	uint32_t room = 1024 / SOCKET_TABLE_SOCKETS_PER_OWNER;
 
 	CHECK_EQ_U64(socket_table_open(&t, 1024), 0);
-	for (uint32_t i = 1; i <= room + 3; i++)
-		apply(t, change(i, CLOSE, SYN_SENT, i, i));
+	for (uint32_t i = 1; i <= room + 3; i++) {
+		e = apply(t, change(i, CLOSE, SYN_SENT, i, i));
+		check_owner(&e, i); /* the owner's own call, remembered or not */
+	}
 	CHECK_EQ_U64(stats(t).owners, room);
 	CHECK_EQ_U64(stats(t).owners_unremembered, 3);
 	e = apply(t, change(room + 3, SYN_SENT, ESTABLISHED, 5000, 0));
