@@ -164,6 +164,20 @@ def seq_seeds(out):
     out.add("fuzz_seq_tracker", u8(1) + base + obs(*[(0, k * 3) for k in range(60)]))
 
 
+def socket_table_seeds(out):
+    # socket, old state, new state, clock step, owner (0x80 | pid), flags, kernel's figures
+    def rec(sock, old, new, owner=0, flags=4, figures=0, step=10):
+        return bytes([sock, old, new, step, owner, flags, figures])
+    connection = (rec(0, 7, 10, 0x81) + rec(1, 10, 3) + rec(1, 3, 1) + rec(2, 7, 2, 0x82)
+                  + rec(2, 2, 1) + rec(1, 1, 8) + rec(2, 1, 4, 0x82) + rec(2, 4, 5)
+                  + rec(1, 8, 9, 0x81) + rec(1, 9, 7) + rec(2, 5, 7) + rec(0, 10, 7, 0x81))
+    out.add("fuzz_socket_table", u8(0x80) + connection)  # model mode
+    out.add("fuzz_socket_table", u8(2) + connection)  # a table of 3: evictions
+    # kernel-completed records between stateless ones: a reload each way
+    out.add("fuzz_socket_table", u8(0x1f) + rec(3, 7, 2, 0x83, 1) + rec(3, 2, 1, 0, 1, 0x17)
+            + rec(3, 1, 4, 0x83) + rec(3, 4, 5, 0, 1, 0x2b) + rec(3, 5, 7, 0, 0, 0x3f))
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -178,6 +192,7 @@ def main():
     cli_seeds(out)
     filter_seeds(out)
     seq_seeds(out)
+    socket_table_seeds(out)
 
 
 if __name__ == "__main__":
