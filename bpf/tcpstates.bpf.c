@@ -395,21 +395,6 @@ static __always_inline void fill_socket(const struct tcp_sock *tp, const struct 
 	e->srtt_us = tp->srtt_us >> 3; /* the kernel keeps it scaled by 8 */
 }
 
-/* The socket's role, known from the change that starts its lifecycle. */
-static __always_inline __u8 direction_at_birth(int newstate)
-{
-	switch (newstate) {
-	case TCP_SYN_SENT:
-		return TCPSTATES_DIR_OUTBOUND;
-	case TCP_SYN_RECV: /* cloned from a listener */
-		return TCPSTATES_DIR_INBOUND;
-	case TCP_LISTEN:
-		return TCPSTATES_DIR_LISTEN;
-	default:
-		return TCPSTATES_DIR_UNSPECIFIED;
-	}
-}
-
 /*
  * Brings a socket's state up to this change: a new lifecycle, the owner
  * when the change is a system call of the owner. Writes in place.
@@ -420,7 +405,7 @@ static __always_inline void update_state(struct tcpstates_sock_state *st, const 
 	if (oldstate == TCP_CLOSE || (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV)) {
 		st->last_ns = 0; /* no time in the old state: the socket was not in it */
 		st->first_ns = now;
-		st->direction = direction_at_birth(newstate);
+		st->direction = tcpstates_direction_at_birth(newstate);
 		st->random_id = 0;
 	}
 	if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) {

@@ -18,6 +18,26 @@ enum tcpstates_direction {
 	TCPSTATES_DIR_LISTEN = 3,   /* a listener */
 };
 
+/*
+ * A socket's direction, known from the change that starts its lifecycle:
+ * connect() (to SYN_SENT), a listener's clone (to SYN_RECV) or listen().
+ * Shared by the program's kernel-kept state and the agent's socket table.
+ * The states are the kernel's numbers (include/net/tcp_states.h).
+ */
+static inline __u8 tcpstates_direction_at_birth(int newstate)
+{
+	switch (newstate) {
+	case 2: /* TCP_SYN_SENT */
+		return TCPSTATES_DIR_OUTBOUND;
+	case 3: /* TCP_SYN_RECV */
+		return TCPSTATES_DIR_INBOUND;
+	case 10: /* TCP_LISTEN */
+		return TCPSTATES_DIR_LISTEN;
+	default:
+		return TCPSTATES_DIR_UNSPECIFIED;
+	}
+}
+
 /* What a record says about itself. */
 enum tcpstates_event_flags {
 	/* cookie is the kernel's socket cookie (the kernel gives tracing

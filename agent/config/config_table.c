@@ -166,7 +166,7 @@ const struct cfg_option config_options[] = {
      .flags = CFG_F_RESTART,
      .desc = "Sockets remembered at once (their owner, birth, last change and direction). "
              "The agent's socket table holds them while the filters are by family and network "
-             "namespace only, and counts against memory.max_bytes: about 90 bytes a socket, "
+             "namespace only, and counts against memory.max_bytes: about 100 bytes a socket, "
              "6.2MiB at the default. A socket forgotten to make room reports no durations, "
              "direction or owner on its later changes (socket_table_evicted_total). With "
              "other filters the kernel keeps the state: with each socket from Linux 5.11, in "

@@ -38,7 +38,6 @@
 #include "u64_index.h"
 
 /* The kernel's TCP states (include/net/tcp_states.h). */
-#define TCP_SYN_SENT 2
 #define TCP_SYN_RECV 3
 #define TCP_CLOSE    7
 #define TCP_LISTEN   10
@@ -371,20 +370,6 @@ void socket_table_close(struct socket_table *t)
 	free(t);
 }
 
-static uint8_t direction_at_birth(int newstate)
-{
-	switch (newstate) {
-	case TCP_SYN_SENT:
-		return TCPSTATES_DIR_OUTBOUND;
-	case TCP_SYN_RECV:
-		return TCPSTATES_DIR_INBOUND;
-	case TCP_LISTEN:
-		return TCPSTATES_DIR_LISTEN;
-	default:
-		return TCPSTATES_DIR_UNSPECIFIED;
-	}
-}
-
 /*
  * A socket's birth: it leaves CLOSE (connect(), listen()), or its listener
  * clones it. A child starts with its listener's owner. A child that holds
@@ -402,7 +387,7 @@ static struct entry *born(struct socket_table *t, const struct tcpstates_event *
 	if (!en)
 		return NULL;
 	en->first_ns = e->ts_boot_ns;
-	en->direction = direction_at_birth(e->newstate);
+	en->direction = tcpstates_direction_at_birth(e->newstate);
 	if (child) {
 		struct entry *l = listener_of(t, e->netns_ino, e->sport);
 

@@ -3,7 +3,8 @@
  * A fixed-capacity map from non-zero 64-bit keys to 32-bit values: open
  * addressing with linear probing, kept at most half full by its user, and
  * backward-shift deletion, so that no tombstones build up under churn.
- * Keys must be spread already (a hash, or hashed by the caller).
+ * Keys are mixed before probing, so that kernel addresses (aligned, close
+ * together) spread as well as hashes do.
  */
 #ifndef TCPSTATES_U64_INDEX_H
 #define TCPSTATES_U64_INDEX_H
